@@ -1,0 +1,32 @@
+import { CliLogin } from '../../cli-login.ts'
+import { nowSeconds } from '../../system.ts'
+import { str, type ParsedOptions } from '../args.ts'
+import type { CliContext } from '../io.ts'
+import { describeStatus, loginOptions } from './shared.ts'
+
+/** Starts the embedded identity provider on loopback and runs the whole login against it. */
+export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<number> {
+  const { startDemoProvider, DEMO_CLIENT_ID, DEMO_USERS } = await import('../../demo/provider.ts')
+  const user = DEMO_USERS[0]
+  const provider = await startDemoProvider({ prefillUsername: user.username })
+  try {
+    ctx.err(`Demo identity provider running at ${provider.issuer}`)
+    ctx.err(`Sign in as user "${user.username}" with password "${user.password}" (pre-filled).`)
+    const auth = new CliLogin({
+      ...loginOptions(options, ctx),
+      issuer: provider.issuer,
+      domain: undefined,
+      clientId: DEMO_CLIENT_ID,
+      clientSecret: undefined,
+      organization: undefined,
+      profile: str(options, 'profile') ?? 'demo',
+    })
+    await auth.login()
+    const status = await auth.status()
+    if (status) for (const line of describeStatus(status, nowSeconds(ctx.system))) ctx.out(line)
+    ctx.err(`Logged in. Try: cli-login token --profile ${auth.profile}   (the demo provider stops now, so the token is only good for its lifetime)`)
+    return 0
+  } finally {
+    await provider.close()
+  }
+}

@@ -1,0 +1,24 @@
+import { CliLogin } from '../../cli-login.ts'
+import { bool, type ParsedOptions } from '../args.ts'
+import type { CliContext } from '../io.ts'
+import { baseOptions } from './shared.ts'
+
+export async function runLogout(options: ParsedOptions, ctx: CliContext): Promise<number> {
+  const base = { ...baseOptions(options, ctx), noBrowser: bool(options, 'no-browser') }
+  const profiles = bool(options, 'all') ? await new CliLogin(base).listProfiles() : [new CliLogin(base).profile]
+  if (profiles.length === 0) ctx.err('Not logged in on any profile; nothing to do.')
+  for (const profile of profiles) {
+    const result = await new CliLogin({ ...base, profile }).logout({ endBrowserSession: bool(options, 'browser') })
+    if (result.revocationError) ctx.err(`Could not revoke the refresh token at the provider (${result.revocationError.message}).`)
+    if (result.deleted) ctx.err(`Logged out of profile "${profile}"${result.revoked ? ' (refresh token revoked)' : ''}.`)
+    else ctx.err(`Not logged in (profile "${profile}"); nothing to do.`)
+    const end = result.endSession
+    if (end && !end.opened) {
+      const why = end.reason === 'unsupported' ? 'the provider has no end-session endpoint' : end.reason === 'no-issuer' ? 'the profile has no provider' : 'no browser could be opened'
+      ctx.err(`The provider's browser session was not ended (${why}): sign out there in your browser to pick another account next time.`)
+    } else if (end?.opened) {
+      ctx.err("Opened the browser to end the provider's session.")
+    }
+  }
+  return 0
+}

@@ -1,0 +1,86 @@
+import type { CliLoginOptions } from '../../cli-login.ts'
+import type { SessionStatus } from '../../session/session.ts'
+import { bool, num, str, type ParsedOptions } from '../args.ts'
+import type { CliContext } from '../io.ts'
+import type { RedirectHost } from '../../options.ts'
+
+/** The CliLogin options every command shares: profile, home and the system seams. */
+export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
+  return { profile: str(options, 'profile'), home: str(options, 'home'), system: ctx.system, signal: ctx.signal }
+}
+
+/** Login flags (already merged with CLI_LOGIN_* env vars) as library options. */
+export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
+  return {
+    ...baseOptions(options, ctx),
+    issuer: str(options, 'issuer'),
+    domain: str(options, 'domain'),
+    clientId: str(options, 'client-id'),
+    clientSecret: str(options, 'client-secret'),
+    organization: str(options, 'organization'),
+    audience: str(options, 'audience'),
+    scope: str(options, 'scope'),
+    prompt: str(options, 'prompt'),
+    port: num(options, 'port'),
+    portAttempts: num(options, 'port-attempts'),
+    redirectHost: str(options, 'redirect-host') as RedirectHost | undefined,
+    redirectPath: str(options, 'redirect-path'),
+    timeoutS: num(options, 'timeout'),
+    noBrowser: bool(options, 'no-browser'),
+    device: bool(options, 'device'),
+    onDeviceCode: ({ verificationUri, verificationUriComplete, userCode, browser }) => {
+      if (browser.opened) ctx.err("Opened the browser at the provider's device login page.")
+      if (verificationUriComplete) {
+        ctx.err(`To log in, open this URL on any device and check that it shows the code ${userCode}:`)
+        ctx.err(verificationUriComplete)
+        ctx.err(`Or go to ${verificationUri} and enter the code ${userCode}.`)
+      } else {
+        ctx.err(`To log in, go to this URL on any device and enter the code ${userCode}:`)
+        ctx.err(verificationUri)
+      }
+      ctx.err('Waiting for the login to be approved (Ctrl-C to cancel)...')
+    },
+    onAuthorizationUrl: ({ url, redirectUri, browser }) => {
+      if (browser.opened) {
+        ctx.err('Opening the browser to log in. If it does not open, visit this URL:')
+      } else if (browser.reason === 'ssh' || browser.reason === 'no-display') {
+        const port = new URL(redirectUri).port
+        const why = browser.reason === 'ssh' ? 'This is an SSH session' : 'There is no display here'
+        ctx.err(`${why}, so no browser is opened. Open this URL in a browser on this machine:`)
+        ctx.err(url)
+        ctx.err(`From another machine, forward the port first (ssh -L ${port}:127.0.0.1:${port} <this host>), or log in with --device.`)
+        ctx.err('Waiting for the login to complete (Ctrl-C to cancel)...')
+        return
+      } else if (browser.reason === 'failed') {
+        ctx.err(`Could not start a browser${browser.detail ? ` (${browser.detail})` : ''}. Open this URL to log in:`)
+      } else {
+        ctx.err('Open this URL in a browser to log in:')
+      }
+      ctx.err(url)
+      ctx.err('Waiting for the login to complete (Ctrl-C to cancel)...')
+    },
+  }
+}
+
+/** Human-readable status lines. */
+export function describeStatus(status: SessionStatus, nowS: number): string[] {
+  const who = [status.name, status.email ? `<${status.email}>` : undefined].filter(Boolean).join(' ') || status.subject || 'unknown user'
+  const lines = [`Logged in to ${status.issuer} as ${who} (profile "${status.profile}")`]
+  if (status.expires_at === null) {
+    lines.push('Access token: no expiry given by the provider')
+  } else {
+    const left = status.expires_at - nowS
+    const when = new Date(status.expires_at * 1000).toISOString()
+    lines.push(left > 0 ? `Access token expires ${when} (in ${formatDuration(left)})` : `Access token expired ${when}${status.has_refresh_token ? ' (it is refreshed on the next cli-login token)' : ''}`)
+  }
+  lines.push(`Refresh token: ${status.has_refresh_token ? 'yes' : 'no'}`)
+  if (status.audience) lines.push(`Audience: ${status.audience}`)
+  if (status.scope) lines.push(`Scope: ${status.scope}`)
+  return lines
+}
+
+function formatDuration(seconds: number): string {
+  if (seconds < 120) return `${seconds} s`
+  if (seconds < 7200) return `${Math.round(seconds / 60)} min`
+  return `${Math.round(seconds / 3600)} h`
+}

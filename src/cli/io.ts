@@ -1,0 +1,12 @@
+import type { System } from '../system.ts'
+
+/** What a command may touch: data goes to `out` (stdout), messages to `err` (stderr). */
+export interface CliContext {
+  out(line: string): void
+  err(line: string): void
+  system: System
+  /** Aborted on Ctrl-C. */
+  signal: AbortSignal
+  /** CLI_LOGIN_DEBUG=1 */
+  debug: boolean
+}

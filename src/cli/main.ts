@@ -1,0 +1,105 @@
+import { CliLoginError, LoginCancelledError, UsageError } from '../errors.ts'
+import { defaultSystem, type System } from '../system.ts'
+import { parseCommandArgs, type ParsedOptions } from './args.ts'
+import { exitCodeFor, ExitCode } from './exit-codes.ts'
+import type { CliContext } from './io.ts'
+import { COMMANDS, USAGE, usageLine, type CommandName } from './usage.ts'
+import { VERSION } from '../version.ts'
+
+export interface MainIo {
+  stdout: (text: string) => void
+  stderr: (text: string) => void
+}
+
+type Runner = (options: ParsedOptions, ctx: CliContext) => Promise<number>
+
+/** Each command's module is loaded only when it runs, so `token` never loads what `login` needs. */
+const RUNNERS: Record<CommandName, () => Promise<Runner>> = {
+  login: async () => (await import('./commands/login.ts')).runLogin,
+  token: async () => (await import('./commands/token.ts')).runToken,
+  status: async () => (await import('./commands/status.ts')).runStatus,
+  logout: async () => (await import('./commands/logout.ts')).runLogout,
+  'callback-urls': async () => (await import('./commands/callback-urls.ts')).runCallbackUrls,
+  demo: async () => (await import('./commands/demo.ts')).runDemo,
+}
+
+/**
+ * Runs the CLI and returns the exit code. The only place that knows about argv, the process's
+ * streams and signals; `bin/cli-login.js` calls it.
+ */
+export async function main(argv: string[], system: System = defaultSystem(), io: MainIo = processIo(), signal?: AbortSignal): Promise<number> {
+  const debug = ['1', 'true', 'yes'].includes((system.env.CLI_LOGIN_DEBUG ?? '').toLowerCase())
+  const ctx: CliContext = {
+    out: (line) => io.stdout(`${line}\n`),
+    err: (line) => io.stderr(`${line}\n`),
+    system,
+    signal: signal ?? new AbortController().signal,
+    debug,
+  }
+  const [command, ...args] = argv
+  if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
+    ctx[command === undefined ? 'err' : 'out'](USAGE.main)
+    return command === undefined ? ExitCode.USAGE : ExitCode.OK
+  }
+  if (command === '--version' || command === '-V') {
+    ctx.out(VERSION)
+    return ExitCode.OK
+  }
+  if (!isCommand(command)) {
+    ctx.err(usageLine('main'))
+    ctx.err(`cli-login: unknown command ${JSON.stringify(command)}: run cli-login --help`)
+    return ExitCode.USAGE
+  }
+  try {
+    const { help, options } = parseCommandArgs(command, args, system.env)
+    if (help) {
+      ctx.out(USAGE[command])
+      return ExitCode.OK
+    }
+    return await (await RUNNERS[command]())(options, ctx)
+  } catch (error) {
+    reportError(error, command, ctx)
+    return exitCodeFor(error)
+  }
+}
+
+function reportError(error: unknown, command: CommandName, ctx: CliContext): void {
+  if (ctx.debug) ctx.err(debugDetail(error))
+  if (error instanceof UsageError) ctx.err(usageLine(command))
+  const message = error instanceof CliLoginError ? error.message : `internal error: ${(error as Error)?.message ?? String(error)} (CLI_LOGIN_DEBUG=1 shows details)`
+  ctx.err(`cli-login: ${message}`)
+}
+
+function debugDetail(error: unknown): string {
+  const parts: string[] = []
+  let e: unknown = error
+  for (let depth = 0; e && depth < 6; depth++) {
+    parts.push(depth === 0 ? String((e as Error).stack ?? e) : `caused by: ${String((e as Error).stack ?? e)}`)
+    e = (e as { cause?: unknown }).cause
+  }
+  return parts.join('\n')
+}
+
+function isCommand(name: string): name is CommandName {
+  return (COMMANDS as readonly string[]).includes(name)
+}
+
+function processIo(): MainIo {
+  return { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) }
+}
+
+/** Entry point for the bin: Ctrl-C aborts a login in progress (exit 130), everything else exits with main's code. */
+export async function run(): Promise<void> {
+  const controller = new AbortController()
+  const onSigint = () => {
+    if (controller.signal.aborted) process.exit(ExitCode.INTERRUPTED)
+    controller.abort(new LoginCancelledError())
+  }
+  const command = process.argv[2]
+  const interruptible = command === 'login' || command === 'demo'
+  if (interruptible) process.on('SIGINT', onSigint)
+  const code = await main(process.argv.slice(2), defaultSystem(), processIo(), controller.signal)
+  // Exit at once: an idle keep-alive connection to the provider must not keep the process waiting.
+  process.exitCode = code
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
+}

@@ -1,0 +1,84 @@
+import * as client from 'openid-client'
+import { AuthorizationError, CallbackValidationError } from '../errors.ts'
+import { toProviderError } from './provider.ts'
+import type { TokenResponse } from './tokens.ts'
+
+/** The secrets of one authorization attempt, each from 256 bits of randomness. */
+export interface AuthorizationAttempt {
+  state: string
+  codeVerifier: string
+  codeChallenge: string
+}
+
+export async function newAttempt(): Promise<AuthorizationAttempt> {
+  const codeVerifier = client.randomPKCECodeVerifier()
+  return { state: client.randomState(), codeVerifier, codeChallenge: await client.calculatePKCECodeChallenge(codeVerifier) }
+}
+
+export interface AuthorizationUrlParams {
+  redirectUri: string
+  scope: string
+  audience?: string
+  organization?: string
+  prompt?: string
+}
+
+export function buildAuthorizationUrl(config: client.Configuration, attempt: AuthorizationAttempt, params: AuthorizationUrlParams): URL {
+  const query: Record<string, string> = {
+    redirect_uri: params.redirectUri,
+    scope: params.scope,
+    code_challenge: attempt.codeChallenge,
+    code_challenge_method: 'S256',
+    state: attempt.state,
+  }
+  if (params.audience) query.audience = params.audience
+  if (params.organization) query.organization = params.organization
+  if (params.prompt) query.prompt = params.prompt
+  return client.buildAuthorizationUrl(config, query)
+}
+
+/**
+ * Validates the callback (state, iss, error) and redeems its code. A callback that fails
+ * validation is never redeemed: that is told apart by whether the token endpoint was called.
+ */
+export async function exchangeCode(
+  config: client.Configuration,
+  callbackUrl: URL,
+  attempt: AuthorizationAttempt,
+  redirectUri: string,
+  idTokenExpected: boolean,
+): Promise<TokenResponse> {
+  let redeemed = false
+  const fetchImpl = config[client.customFetch] ?? (fetch as unknown as client.CustomFetch)
+  const tokenEndpoint = config.serverMetadata().token_endpoint
+  config[client.customFetch] = (url, options) => {
+    if (url === tokenEndpoint) redeemed = true
+    return fetchImpl(url, options)
+  }
+  try {
+    return await client.authorizationCodeGrant(config, callbackUrl, {
+      pkceCodeVerifier: attempt.codeVerifier,
+      expectedState: attempt.state,
+      idTokenExpected,
+    }, { redirect_uri: redirectUri })
+  } catch (error) {
+    if (error instanceof client.AuthorizationResponseError) {
+      throw new AuthorizationError(error.error, error.error_description, { cause: error })
+    }
+    if (!redeemed) throw new CallbackValidationError(`the login's answer from the browser is not valid: ${innermostMessage(error)}; run cli-login login again`, { cause: error })
+    throw toProviderError(error, 'the code exchange')
+  } finally {
+    config[client.customFetch] = fetchImpl
+  }
+}
+
+/** openid-client wraps the precise reason ('unexpected "iss" …') in a generic error: use the precise one. */
+function innermostMessage(error: unknown): string {
+  let message = error instanceof Error ? error.message : String(error)
+  let e = (error as { cause?: unknown }).cause
+  for (let depth = 0; e instanceof Error && depth < 5; depth++) {
+    message = e.message
+    e = e.cause
+  }
+  return message
+}

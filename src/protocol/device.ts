@@ -1,0 +1,45 @@
+import * as client from 'openid-client'
+import { AuthorizationError, ErrorCode, ProviderError } from '../errors.ts'
+import { toProviderError } from './provider.ts'
+import type { TokenResponse } from './tokens.ts'
+
+export type DeviceAuthorization = client.DeviceAuthorizationResponse
+
+/** Asks the provider for a device code and a user code (RFC 8628 §3.1). */
+export async function startDeviceAuthorization(
+  config: client.Configuration,
+  params: { scope: string; audience?: string; organization?: string },
+): Promise<DeviceAuthorization> {
+  if (!config.serverMetadata().device_authorization_endpoint) {
+    throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider has no device authorization endpoint: log in through the browser (without --device)')
+  }
+  const query: Record<string, string> = { scope: params.scope }
+  if (params.audience) query.audience = params.audience
+  if (params.organization) query.organization = params.organization
+  try {
+    return await client.initiateDeviceAuthorization(config, query)
+  } catch (error) {
+    throw toProviderError(error, 'the device authorization request')
+  }
+}
+
+/**
+ * Polls the token endpoint until the user has approved or denied (openid-client honours `interval`,
+ * `slow_down` and `authorization_pending`). `signal` bounds the wait; the device code's own expiry
+ * ends it too, as expired_token.
+ */
+export async function pollDeviceAuthorization(config: client.Configuration, authorization: DeviceAuthorization, signal: AbortSignal): Promise<TokenResponse> {
+  const expiry = AbortSignal.timeout(authorization.expires_in * 1000)
+  try {
+    return await client.pollDeviceAuthorizationGrant(config, authorization, undefined, { signal: AbortSignal.any([signal, expiry]) })
+  } catch (error) {
+    if (signal.aborted) throw signal.reason
+    if (expiry.aborted || (error instanceof client.ResponseBodyError && error.error === 'expired_token')) {
+      throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the device code expired before the login was approved: run cli-login login --device again', { error: 'expired_token', cause: error })
+    }
+    if (error instanceof client.ResponseBodyError && error.error === 'access_denied') {
+      throw new AuthorizationError(error.error, error.error_description, { cause: error })
+    }
+    throw toProviderError(error, 'the device login')
+  }
+}

@@ -1,0 +1,92 @@
+import * as client from 'openid-client'
+import { ErrorCode, ProviderError } from '../errors.ts'
+import { isLoopbackHttp } from './url.ts'
+
+export interface ProviderParams {
+  issuer: string
+  clientId: string
+  clientSecret?: string
+  fetch: typeof fetch
+}
+
+/**
+ * openid-client's Configuration for our client from metadata discovered earlier (cached by the
+ * caller), with no request at all.
+ */
+export function configurationFromMetadata(params: ProviderParams, metadata: client.ServerMetadata): client.Configuration {
+  const config = new client.Configuration(metadata, params.clientId, undefined, clientAuthentication(params.clientSecret))
+  if (isLoopbackHttp(new URL(params.issuer))) client.allowInsecureRequests(config)
+  config[client.customFetch] = params.fetch as client.CustomFetch
+  return config
+}
+
+/** Fetches the provider's discovery document and returns openid-client's Configuration for our client. */
+export async function discoverProvider(params: ProviderParams): Promise<client.Configuration> {
+  const issuer = new URL(params.issuer)
+  try {
+    return await client.discovery(issuer, params.clientId, undefined, clientAuthentication(params.clientSecret), {
+      execute: isLoopbackHttp(issuer) ? [client.allowInsecureRequests] : [],
+      [client.customFetch]: params.fetch as client.CustomFetch,
+    })
+  } catch (error) {
+    throw toProviderError(error, `discovery at ${discoveryUrl(issuer)}`)
+  }
+}
+
+function discoveryUrl(issuer: URL): string {
+  return new URL('.well-known/openid-configuration', issuer.href.endsWith('/') ? issuer : `${issuer.href}/`).href
+}
+
+/**
+ * A public client sends no secret. With a secret, it goes in the body unless the provider's
+ * discovery lists only client_secret_basic.
+ */
+function clientAuthentication(secret: string | undefined): client.ClientAuth {
+  if (!secret) return client.None()
+  const post = client.ClientSecretPost(secret)
+  const basic = client.ClientSecretBasic(secret)
+  return (as, c, body, headers) => {
+    const methods = as.token_endpoint_auth_methods_supported
+    const onlyBasic = Array.isArray(methods) && methods.length > 0 && methods.every((m) => m === 'client_secret_basic')
+    return (onlyBasic ? basic : post)(as, c, body, headers)
+  }
+}
+
+/** Turns what openid-client or fetch threw into a one-line ProviderError. */
+export function toProviderError(error: unknown, what: string): ProviderError {
+  if (error instanceof ProviderError) return error
+  if (error instanceof client.ResponseBodyError) {
+    const description = error.error_description ? `: ${error.error_description}` : ''
+    return new ProviderError(ErrorCode.PROVIDER_ERROR, `the provider answered ${what} with ${error.error}${description}`, {
+      error: error.error,
+      errorDescription: error.error_description,
+      status: error.status,
+      cause: error,
+    })
+  }
+  const code = (error as { code?: string }).code
+  const networkCode = networkErrorCode(error)
+  if (networkCode) {
+    return new ProviderError(ErrorCode.PROVIDER_UNREACHABLE, `could not reach the provider for ${what}: ${networkCode}; check the issuer URL, your network and proxy settings`, { cause: error })
+  }
+  if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON' || code === 'OAUTH_PARSE_ERROR') {
+    const status = (error as { cause?: { status?: number } }).cause?.status
+    const got = typeof status === 'number' ? `HTTP ${status}` : 'an invalid answer'
+    return new ProviderError(ErrorCode.PROVIDER_ERROR, `the provider answered ${what} with ${got} that is not a valid OAuth response; try again later`, { status, cause: error })
+  }
+  const message = error instanceof Error ? error.message : String(error)
+  return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: ${message}`, { cause: error })
+}
+
+/** The errno-style code (ECONNREFUSED, ENOTFOUND, …) of a fetch failure, or 'timeout'. */
+function networkErrorCode(error: unknown): string | undefined {
+  let e: unknown = error
+  for (let depth = 0; e && depth < 5; depth++) {
+    const { name, code } = e as { name?: string; code?: string }
+    if (name === 'TimeoutError' || name === 'AbortError') return 'timed out'
+    if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return code
+    e = (e as { cause?: unknown }).cause
+  }
+  if (error instanceof TypeError && error.message === 'fetch failed') return 'network error'
+  return undefined
+}

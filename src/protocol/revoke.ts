@@ -1,0 +1,20 @@
+import * as client from 'openid-client'
+import { toProviderError } from './provider.ts'
+
+/** Revokes a refresh token; a provider without a revocation endpoint is not an error (returns false). */
+export async function revokeRefreshToken(config: client.Configuration, refreshToken: string): Promise<boolean> {
+  if (!config.serverMetadata().revocation_endpoint) return false
+  try {
+    await client.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' })
+    return true
+  } catch (error) {
+    throw toProviderError(error, 'the token revocation')
+  }
+}
+
+/** The provider's end-session URL, or undefined when it has none. */
+export function endSessionUrl(config: client.Configuration, hint: { idToken?: string; clientId: string }): URL | undefined {
+  const metadata = config.serverMetadata()
+  if (!metadata.end_session_endpoint) return undefined
+  return client.buildEndSessionUrl(config, hint.idToken ? { id_token_hint: hint.idToken } : { client_id: hint.clientId })
+}

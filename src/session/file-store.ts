@@ -1,0 +1,166 @@
+import { access, chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises'
+import { statSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { SessionFileError, StorageError } from '../errors.ts'
+import type { LockOptions } from './lock.ts'
+import { profilePaths, profilesDir } from './paths.ts'
+import { sessionShapeProblem, type ProfileSettings, type ProviderMetadataCache, type Session } from './session.ts'
+
+/** Where sessions and profile settings are kept. Replaceable through the library's `store` option. */
+export interface SessionStore {
+  /** The stored session, undefined when there is none; SessionFileError when it cannot be read. */
+  readSession(profile: string): Promise<Session | undefined>
+  /** Changes whenever the stored session does (optional: lets a process keep the session in memory). */
+  sessionSignature?(profile: string): string | undefined
+  writeSession(profile: string, session: Session): Promise<void>
+  /** Deletes the session (and any secret with it); true when there was one. */
+  deleteSession(profile: string): Promise<boolean>
+  readSettings(profile: string): Promise<ProfileSettings>
+  writeSettings(profile: string, settings: ProfileSettings): Promise<void>
+  /** The profiles that have a stored session (readable or not). */
+  listProfiles(): Promise<string[]>
+  /** The provider metadata cached for the profile (optional: a store without it means discovery every time). */
+  readProviderCache?(profile: string): Promise<ProviderMetadataCache | undefined>
+  writeProviderCache?(profile: string, cache: ProviderMetadataCache): Promise<void>
+  /** Runs fn while no other process holds this profile's lock. */
+  withLock<T>(profile: string, fn: () => Promise<T>): Promise<T>
+  /** A human-readable location, for messages. */
+  describe(profile: string): string
+}
+
+/** Sessions as JSON files: <home>/profiles/<profile>/session.json, directories 0700, files 0600, atomic writes. */
+export class FileSessionStore implements SessionStore {
+  readonly home: string
+  private readonly lockOptions: LockOptions
+
+  constructor(home: string, lockOptions: LockOptions = {}) {
+    this.home = home
+    this.lockOptions = lockOptions
+  }
+
+  describe(profile: string): string {
+    return profilePaths(this.home, profile).session
+  }
+
+  async readSession(profile: string): Promise<Session | undefined> {
+    const path = profilePaths(this.home, profile).session
+    const value = await readJson(path)
+    if (value === undefined) return undefined
+    const problem = sessionShapeProblem(value)
+    if (problem) throw new SessionFileError(path, problem)
+    return value as Session
+  }
+
+  /** Every write replaces the file (a new inode), so inode, size and mtime together tell a change. */
+  sessionSignature(profile: string): string | undefined {
+    const stats = statSync(profilePaths(this.home, profile).session, { throwIfNoEntry: false })
+    return stats && `${stats.ino}:${stats.size}:${stats.mtimeMs}`
+  }
+
+  async writeSession(profile: string, session: Session): Promise<void> {
+    const paths = profilePaths(this.home, profile)
+    await this.ensureProfileDir(paths.dir)
+    await writeOrFail(paths.session, `${JSON.stringify(session, null, 2)}\n`)
+  }
+
+  async deleteSession(profile: string): Promise<boolean> {
+    const path = profilePaths(this.home, profile).session
+    try {
+      await unlink(path)
+      return true
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
+      throw new StorageError(`could not delete ${path}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async readSettings(profile: string): Promise<ProfileSettings> {
+    const path = profilePaths(this.home, profile).settings
+    const value = await readJson(path)
+    if (value === undefined) return {}
+    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+      throw new SessionFileError(path, 'not a JSON object')
+    }
+    return value as ProfileSettings
+  }
+
+  async writeSettings(profile: string, settings: ProfileSettings): Promise<void> {
+    const paths = profilePaths(this.home, profile)
+    await this.ensureProfileDir(paths.dir)
+    await writeOrFail(paths.settings, `${JSON.stringify(settings, null, 2)}\n`)
+  }
+
+  async readProviderCache(profile: string): Promise<ProviderMetadataCache | undefined> {
+    const value = (await readJson(profilePaths(this.home, profile).providerCache).catch(() => undefined)) as ProviderMetadataCache | undefined
+    const usable = value && typeof value.issuer === 'string' && Number.isFinite(value.fetchedAt) && typeof value.metadata === 'object' && value.metadata !== null
+    return usable ? value : undefined
+  }
+
+  async writeProviderCache(profile: string, cache: ProviderMetadataCache): Promise<void> {
+    const paths = profilePaths(this.home, profile)
+    await this.ensureProfileDir(paths.dir)
+    await writeOrFail(paths.providerCache, JSON.stringify(cache))
+  }
+
+  async listProfiles(): Promise<string[]> {
+    try {
+      const entries = await readdir(profilesDir(this.home), { withFileTypes: true })
+      const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort()
+      const hasSession = await Promise.all(names.map((name) => access(profilePaths(this.home, name).session).then(() => true, () => false)))
+      return names.filter((_, i) => hasSession[i])
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return []
+      throw new StorageError(`could not list ${profilesDir(this.home)}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+
+  async withLock<T>(profile: string, fn: () => Promise<T>): Promise<T> {
+    const paths = profilePaths(this.home, profile)
+    await this.ensureProfileDir(paths.dir)
+    const { withFileLock } = await import('./lock.ts')
+    return withFileLock(paths.lock, fn, { profile, ...this.lockOptions })
+  }
+
+  /** Creates home, home/profiles and the profile's directory, each 0700. */
+  private async ensureProfileDir(dir: string): Promise<void> {
+    try {
+      await mkdir(dirname(this.home), { recursive: true, mode: 0o700 })
+      for (const d of [this.home, profilesDir(this.home), dir]) {
+        try {
+          await mkdir(d, { mode: 0o700 })
+          await chmod(d, 0o700)
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
+        }
+      }
+    } catch (error) {
+      throw new StorageError(`could not create ${dir}: ${(error as Error).message}`, { cause: error })
+    }
+  }
+}
+
+async function readJson(path: string): Promise<unknown> {
+  let text: string
+  try {
+    text = await readFile(path, 'utf8')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ENOENT') return undefined
+    throw new SessionFileError(path, `cannot be read: ${code ?? (error as Error).message}`, { cause: error })
+  }
+  try {
+    return JSON.parse(text)
+  } catch (error) {
+    throw new SessionFileError(path, 'not valid JSON', { cause: error })
+  }
+}
+
+async function writeOrFail(path: string, text: string): Promise<void> {
+  // Loaded on the first write only: reading a session (the path of `cli-login token`) needs none of it.
+  const { writeFileAtomic } = await import('./atomic-write.ts')
+  try {
+    await writeFileAtomic(path, text)
+  } catch (error) {
+    throw new StorageError(`could not write ${path}: ${(error as Error).message}`, { cause: error })
+  }
+}

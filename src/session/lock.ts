@@ -1,0 +1,123 @@
+import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { hostname } from 'node:os'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { LockTimeoutError } from '../errors.ts'
+
+export interface LockOptions {
+  /** How long to wait for another holder before giving up (LockTimeoutError). */
+  waitMs?: number
+  /** A lock older than this is taken to be abandoned even if its holder still seems alive. */
+  staleMs?: number
+  /** Used in the error message. */
+  profile?: string
+}
+
+interface LockOwner {
+  pid: number
+  host: string
+  nonce: string
+  createdAt: number
+}
+
+/**
+ * Runs `fn` while holding an exclusive lock file (created with O_EXCL, separate from the data it
+ * guards). A lock whose holder died (same host, pid gone) or that is older than `staleMs` is
+ * taken over; waits are bounded by `waitMs`.
+ */
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+  const waitMs = options.waitMs ?? 30_000
+  const staleMs = options.staleMs ?? 60_000
+  const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex'), createdAt: Date.now() }
+  const started = Date.now()
+  let delayMs = 10
+  for (;;) {
+    if (await tryCreate(lockPath, owner)) break
+    const holder = await readOwner(lockPath)
+    if (holder === 'gone') continue
+    if (isAbandoned(holder, staleMs)) {
+      await removeAbandoned(lockPath, holder)
+      continue
+    }
+    if (Date.now() - started >= waitMs) throw new LockTimeoutError(options.profile ?? lockPath, Date.now() - started)
+    await sleep(delayMs + Math.random() * delayMs)
+    delayMs = Math.min(delayMs * 2, 100)
+  }
+  try {
+    return await fn()
+  } finally {
+    await releaseIfOwned(lockPath, owner)
+  }
+}
+
+async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
+  owner.createdAt = Date.now()
+  try {
+    const file = await open(lockPath, 'wx', 0o600)
+    try {
+      await file.writeFile(JSON.stringify(owner))
+    } finally {
+      await file.close()
+    }
+    return true
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
+    throw error
+  }
+}
+
+/** A lock file without a readable owner: its holder may be between creating and writing it. */
+const UNWRITTEN_GRACE_MS = 2_000
+
+async function readOwner(lockPath: string): Promise<LockOwner | 'gone'> {
+  try {
+    const text = await readFile(lockPath, 'utf8')
+    try {
+      const owner = JSON.parse(text) as LockOwner
+      if (typeof owner.pid === 'number' && typeof owner.nonce === 'string') return owner
+    } catch {
+      // handled below
+    }
+    const { mtimeMs } = await stat(lockPath)
+    return { pid: -1, host: '', nonce: `unwritten:${mtimeMs}`, createdAt: mtimeMs }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw error
+  }
+}
+
+function isAbandoned(owner: LockOwner, staleMs: number): boolean {
+  if (owner.pid === -1) return Date.now() - owner.createdAt > UNWRITTEN_GRACE_MS
+  if (Date.now() - owner.createdAt > staleMs) return true
+  if (owner.host !== hostname()) return false
+  try {
+    process.kill(owner.pid, 0)
+    return false
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'ESRCH'
+  }
+}
+
+/**
+ * Moves the abandoned lock aside before deleting it, so two waiters that both saw it abandoned
+ * cannot delete a fresh lock that one of them has just created: if what was moved aside is not
+ * the lock we judged, it is put back.
+ */
+async function removeAbandoned(lockPath: string, judged: LockOwner): Promise<void> {
+  const aside = `${lockPath}.${process.pid}.${randomBytes(4).toString('hex')}.stale`
+  try {
+    await rename(lockPath, aside)
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
+    throw error
+  }
+  const moved = await readOwner(aside)
+  const sameLock = typeof moved === 'object' && (moved.nonce === judged.nonce || (judged.pid === -1 && moved.pid === -1))
+  if (!sameLock) await link(aside, lockPath).catch(() => {})
+  await unlink(aside).catch(() => {})
+}
+
+async function releaseIfOwned(lockPath: string, owner: LockOwner): Promise<void> {
+  const current = await readOwner(lockPath).catch(() => 'gone' as const)
+  if (typeof current === 'object' && current.nonce === owner.nonce) await unlink(lockPath).catch(() => {})
+}

@@ -1,0 +1,109 @@
+/** What a successful login leaves on disk for a profile. Times are epoch seconds. */
+export interface Session {
+  version: 1
+  issuer: string
+  clientId: string
+  /** Only for providers that demand one from desktop apps; deleted with the session. */
+  clientSecret?: string
+  audience?: string
+  organization?: string
+  /** The scope that was asked for, space-separated. */
+  requestedScope: string
+  /** The scope the provider granted, when it said. */
+  scope?: string
+  tokenType: string
+  accessToken: string
+  /** When the access token expires; undefined when the provider did not say. */
+  expiresAt?: number
+  refreshToken?: string
+  idToken?: string
+  user: SessionUser
+  createdAt: number
+  refreshedAt?: number
+  /** Set when the provider rejected the refresh token (invalid_grant): the session needs a new login. */
+  refreshRejectedAt?: number
+}
+
+export interface SessionUser {
+  sub?: string
+  email?: string
+  name?: string
+}
+
+/** What `status` shows; the shape of `status --json`. Every key is always present. */
+export interface SessionStatus {
+  profile: string
+  issuer: string | null
+  subject: string | null
+  email: string | null
+  name: string | null
+  expires_at: number | null
+  audience: string | null
+  scope: string | null
+  has_refresh_token: boolean
+}
+
+/** The non-secret settings a profile remembers from its last successful login. */
+export interface ProfileSettings {
+  issuer?: string
+  clientId?: string
+  audience?: string
+  scope?: string
+  organization?: string
+  port?: number
+  portAttempts?: number
+  redirectHost?: '127.0.0.1' | 'localhost'
+  redirectPath?: string
+  device?: boolean
+}
+
+/** True when the access token is valid for at least `minTtlS` more seconds. */
+export function isFresh(session: Pick<Session, 'expiresAt'>, nowS: number, minTtlS: number): boolean {
+  if (session.expiresAt === undefined) return true
+  return session.expiresAt - nowS > minTtlS
+}
+
+export function sessionStatus(profile: string, session: Session): SessionStatus {
+  return {
+    profile,
+    issuer: session.issuer,
+    subject: session.user.sub ?? null,
+    email: session.user.email ?? null,
+    name: session.user.name ?? null,
+    expires_at: session.expiresAt ?? null,
+    audience: session.audience ?? null,
+    scope: session.scope ?? session.requestedScope ?? null,
+    has_refresh_token: Boolean(session.refreshToken),
+  }
+}
+
+/** True when the session can no longer give a token without a new login. */
+export function isSessionExpired(session: Session): boolean {
+  return session.refreshRejectedAt !== undefined
+}
+
+/** Checks that parsed JSON has the shape of a Session; returns the reason when it does not. */
+export function sessionShapeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
+  const s = value as Record<string, unknown>
+  if (s.version !== 1) return `unknown version ${JSON.stringify(s.version)}`
+  for (const key of ['issuer', 'clientId', 'accessToken', 'tokenType', 'requestedScope'] as const) {
+    if (typeof s[key] !== 'string' || s[key] === '') return `"${key}" is missing`
+  }
+  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken'] as const) {
+    if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
+  }
+  for (const key of ['expiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
+    if (s[key] !== undefined && !Number.isFinite(s[key])) return `"${key}" is not a number`
+  }
+  if (typeof s.user !== 'object' || s.user === null) return '"user" is missing'
+  return undefined
+}
+
+/** The provider's discovery document as fetched for a profile, so the next login or refresh can skip the request. */
+export interface ProviderMetadataCache {
+  issuer: string
+  /** Epoch seconds. */
+  fetchedAt: number
+  metadata: Record<string, unknown>
+}

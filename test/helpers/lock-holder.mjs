@@ -1,0 +1,9 @@
+// Takes a profile's lock and holds it until killed (the stale-lock test SIGKILLs it).
+// Usage: node lock-holder.mjs <home> <profile>
+import { FileSessionStore } from '../../dist/session/file-store.js'
+
+const [home, profile] = process.argv.slice(2)
+await new FileSessionStore(home).withLock(profile, () => {
+  process.stdout.write('locked\n')
+  return new Promise(() => {})
+})

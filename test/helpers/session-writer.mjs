@@ -1,0 +1,21 @@
+// Writes sessions to one profile in a loop until killed (the SIGKILL test kills it at random moments).
+// Usage: node session-writer.mjs <home> <profile>
+import { FileSessionStore } from '../../dist/session/file-store.js'
+
+const [home, profile] = process.argv.slice(2)
+const store = new FileSessionStore(home)
+process.stdout.write('ready\n')
+for (let i = 0; ; i++) {
+  await store.writeSession(profile, {
+    version: 1,
+    issuer: 'https://tenant.auth0.com/',
+    clientId: 'client',
+    requestedScope: 'openid offline_access',
+    tokenType: 'Bearer',
+    accessToken: `access-${i}-${'x'.repeat(2000 + (i % 500))}`,
+    expiresAt: 2_000_000_000,
+    refreshToken: `refresh-${i}`,
+    user: { sub: 'user' },
+    createdAt: 1_700_000_000,
+  })
+}

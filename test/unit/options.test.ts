@@ -1,0 +1,70 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { callbackUrls, issuerFromDomain, normalizeScope, resolveLoginSettings, resolveRedirectSettings } from '../../src/options.ts'
+import { UsageError } from '../../src/errors.ts'
+
+test('defaults from the contract', () => {
+  const s = resolveLoginSettings({ issuer: 'https://tenant.auth0.com/', clientId: 'abc' }, {})
+  assert.equal(s.scope, 'openid profile email offline_access')
+  assert.equal(s.port, 4242)
+  assert.equal(s.portAttempts, 50)
+  assert.equal(s.redirectHost, '127.0.0.1')
+  assert.equal(s.redirectPath, '/callback')
+  assert.equal(s.timeoutS, 300)
+  assert.equal(s.device, false)
+})
+
+test('given settings beat what the profile remembers, which beats defaults', () => {
+  const remembered = { issuer: 'https://old/', clientId: 'old', audience: 'api-old', scope: 'openid', port: 5000, device: true }
+  const s = resolveLoginSettings({ clientId: 'new', port: 6000 }, remembered)
+  assert.equal(s.issuer, 'https://old/')
+  assert.equal(s.clientId, 'new')
+  assert.equal(s.audience, 'api-old')
+  assert.equal(s.scope, 'openid')
+  assert.equal(s.port, 6000)
+  assert.equal(s.device, true)
+})
+
+test('--domain is the Auth0 shorthand, trailing slash included', () => {
+  assert.equal(issuerFromDomain('tenant.eu.auth0.com'), 'https://tenant.eu.auth0.com/')
+  assert.equal(issuerFromDomain('127.0.0.1:8443'), 'https://127.0.0.1:8443/')
+  assert.equal(resolveLoginSettings({ domain: 'x.auth0.com', clientId: 'c' }, {}).issuer, 'https://x.auth0.com/')
+  assert.throws(() => issuerFromDomain('https://x.auth0.com'), UsageError)
+  assert.throws(() => resolveLoginSettings({ domain: 'x.auth0.com', issuer: 'https://y/', clientId: 'c' }, {}), /either --issuer or --domain/)
+})
+
+test('scopes: spaces or commas, deduplicated', () => {
+  assert.equal(normalizeScope('openid,profile  email,openid'), 'openid profile email')
+  assert.equal(normalizeScope(['openid', 'offline_access']), 'openid offline_access')
+  assert.throws(() => normalizeScope(' , '), UsageError)
+})
+
+const invalid: Array<[string, Parameters<typeof resolveLoginSettings>[0], RegExp]> = [
+  ['no issuer', { clientId: 'c' }, /issuer is required/],
+  ['no client id', { issuer: 'https://a/' }, /client id is required.*--client-id/],
+  ['http issuer off loopback', { issuer: 'http://example.com/', clientId: 'c' }, /must use https/],
+  ['not a URL', { issuer: 'tenant.auth0.com', clientId: 'c' }, /must be a URL/],
+  ['port out of range', { issuer: 'https://a/', clientId: 'c', port: 70000 }, /--port must be a port number/],
+  ['range past 65535', { issuer: 'https://a/', clientId: 'c', port: 65530, portAttempts: 50 }, /--port-attempts/],
+  ['zero timeout', { issuer: 'https://a/', clientId: 'c', timeoutS: 0 }, /--timeout/],
+  ['path without slash', { issuer: 'https://a/', clientId: 'c', redirectPath: 'callback' }, /--redirect-path/],
+]
+for (const [name, input, message] of invalid) {
+  test(`invalid: ${name}`, () => assert.throws(() => resolveLoginSettings(input, {}), (e: unknown) => e instanceof UsageError && message.test(e.message)))
+}
+
+test('http is allowed for a loopback provider', () => {
+  assert.equal(resolveLoginSettings({ issuer: 'http://127.0.0.1:3000/', clientId: 'c' }, {}).issuer, 'http://127.0.0.1:3000/')
+  assert.equal(resolveLoginSettings({ issuer: 'http://localhost:3000', clientId: 'c' }, {}).issuer, 'http://localhost:3000')
+})
+
+test('callback URLs cover every port of the range', () => {
+  const urls = callbackUrls(resolveRedirectSettings({}, {}))
+  assert.equal(urls.length, 50)
+  assert.equal(urls[0], 'http://127.0.0.1:4242/callback')
+  assert.equal(urls[49], 'http://127.0.0.1:4291/callback')
+  assert.deepEqual(callbackUrls(resolveRedirectSettings({ port: 9000, portAttempts: 2, redirectHost: 'localhost', redirectPath: '/cb' }, {})), [
+    'http://localhost:9000/cb',
+    'http://localhost:9001/cb',
+  ])
+})

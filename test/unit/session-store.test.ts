@@ -1,0 +1,110 @@
+import { test } from 'node:test'
+import assert from 'node:assert/strict'
+import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { FileSessionStore } from '../../src/session/file-store.ts'
+import { isFresh, type Session } from '../../src/session/session.ts'
+import { SessionFileError, UsageError } from '../../src/errors.ts'
+import { resolveHome } from '../../src/session/paths.ts'
+
+function sampleSession(overrides: Partial<Session> = {}): Session {
+  return {
+    version: 1,
+    issuer: 'https://tenant.auth0.com/',
+    clientId: 'client',
+    requestedScope: 'openid offline_access',
+    tokenType: 'Bearer',
+    accessToken: 'access-1',
+    expiresAt: 2_000_000_000,
+    refreshToken: 'refresh-1',
+    user: { sub: 'user-1' },
+    createdAt: 1_700_000_000,
+    ...overrides,
+  }
+}
+
+async function withHome(fn: (home: string) => Promise<void>) {
+  const base = await mkdtemp(join(tmpdir(), 'cli-login-store-'))
+  try {
+    await fn(join(base, 'home'))
+  } finally {
+    await rm(base, { recursive: true, force: true })
+  }
+}
+
+test('home resolution: --home, CLI_LOGIN_HOME, XDG_CONFIG_HOME, APPDATA, ~/.config', () => {
+  assert.equal(resolveHome('/explicit', { CLI_LOGIN_HOME: '/env' }, 'linux'), '/explicit')
+  assert.equal(resolveHome(undefined, { CLI_LOGIN_HOME: '/env', XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/env')
+  assert.equal(resolveHome(undefined, { XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/xdg/cli-login')
+  assert.equal(resolveHome(undefined, { APPDATA: 'C:\\Users\\me\\AppData\\Roaming', HOME: '/h' }, 'win32'), join('C:\\Users\\me\\AppData\\Roaming', 'cli-login'))
+  assert.equal(resolveHome(undefined, { HOME: '/home/me' }, 'linux'), '/home/me/.config/cli-login')
+})
+
+test('sessions are written 0600 in 0700 directories and read back', async () => {
+  await withHome(async (home) => {
+    const store = new FileSessionStore(home)
+    await store.writeSession('default', sampleSession())
+    assert.deepEqual(await store.readSession('default'), sampleSession())
+    for (const dir of [home, join(home, 'profiles'), join(home, 'profiles', 'default')]) {
+      assert.equal((await stat(dir)).mode & 0o777, 0o700, dir)
+    }
+    assert.equal((await stat(join(home, 'profiles', 'default', 'session.json'))).mode & 0o777, 0o600)
+    const leftovers = (await readdir(join(home, 'profiles', 'default'))).filter((f) => f.endsWith('.tmp'))
+    assert.deepEqual(leftovers, [])
+  })
+})
+
+test('no session → undefined; delete is idempotent', async () => {
+  await withHome(async (home) => {
+    const store = new FileSessionStore(home)
+    assert.equal(await store.readSession('default'), undefined)
+    await store.writeSession('default', sampleSession())
+    assert.equal(await store.deleteSession('default'), true)
+    assert.equal(await store.deleteSession('default'), false)
+    assert.equal(await store.readSession('default'), undefined)
+  })
+})
+
+for (const [name, content, reason] of [
+  ['not JSON', '{"version":1,', /not valid JSON/],
+  ['not an object', '[1,2]', /not a JSON object/],
+  ['missing token', JSON.stringify({ version: 1, issuer: 'https://a/', clientId: 'c', requestedScope: 's', tokenType: 'Bearer', user: {} }), /"accessToken" is missing/],
+  ['unknown version', JSON.stringify({ version: 7 }), /unknown version 7/],
+] as const) {
+  test(`a session file that is ${name} is reported with its path and is left alone`, async () => {
+    await withHome(async (home) => {
+      const store = new FileSessionStore(home)
+      const dir = join(home, 'profiles', 'default')
+      await mkdir(dir, { recursive: true })
+      await writeFile(join(dir, 'session.json'), content)
+      await assert.rejects(store.readSession('default'), (error: unknown) => {
+        assert.ok(error instanceof SessionFileError)
+        assert.ok(error.message.includes(join(dir, 'session.json')))
+        assert.match(error.message, reason)
+        assert.match(error.message, /cli-login logout|cli-login login/)
+        return true
+      })
+      assert.equal(await readFile(join(dir, 'session.json'), 'utf8'), content)
+    })
+  })
+}
+
+test('profiles are listed; bad profile names are usage errors', async () => {
+  await withHome(async (home) => {
+    const store = new FileSessionStore(home)
+    assert.deepEqual(await store.listProfiles(), [])
+    await store.writeSession('work', sampleSession())
+    await store.writeSession('default', sampleSession())
+    assert.deepEqual(await store.listProfiles(), ['default', 'work'])
+    await assert.rejects(store.readSession('../etc'), UsageError)
+    await assert.rejects(store.writeSession('a/b', sampleSession()), UsageError)
+  })
+})
+
+test('isFresh honours min TTL and a missing expiry', () => {
+  assert.equal(isFresh({ expiresAt: 1000 }, 900, 60), true)
+  assert.equal(isFresh({ expiresAt: 1000 }, 950, 60), false)
+  assert.equal(isFresh({ expiresAt: 1000 }, 1001, 0), false)
+  assert.equal(isFresh({ expiresAt: undefined }, 1001, 60), true)
+})
