@@ -364,8 +364,9 @@ export class CliLogin {
   }
 
   /**
-   * Stores the new session under the profile's lock, then revokes the refresh token of the session it
-   * replaced (read under the same lock, so a refresh that rotated it meanwhile is accounted for).
+   * Stores the new session under the profile's lock and returns the one it replaced (read under the
+   * same lock, so a refresh that rotated its refresh token meanwhile is accounted for), whose refresh
+   * token the caller then revokes. The profile's settings are written only when they changed.
    */
   private async storeNewSession(session: Session, settings: LoginSettings): Promise<Session | undefined> {
     const replaced = await this.store.withLock(this.profile, async () => {
@@ -373,7 +374,9 @@ export class CliLogin {
       await this.store.writeSession(this.profile, session)
       return previous
     })
-    await this.store.writeSettings(this.profile, rememberedSettings(settings))
+    const remembered = rememberedSettings(settings)
+    const before = await this.store.readSettings(this.profile).catch(() => undefined)
+    if (JSON.stringify(before) !== JSON.stringify(remembered)) await this.store.writeSettings(this.profile, remembered)
     return replaced
   }
 

@@ -12,9 +12,20 @@ export async function revokeRefreshToken(config: client.Configuration, refreshTo
   }
 }
 
-/** The provider's end-session URL, or undefined when it has none. */
+/**
+ * The provider's end-session URL (OIDC RP-initiated logout), or Auth0's /v2/logout for an Auth0
+ * tenant that does not advertise one; undefined when there is none.
+ */
 export function endSessionUrl(config: client.Configuration, hint: { idToken?: string; clientId: string }): URL | undefined {
   const metadata = config.serverMetadata()
-  if (!metadata.end_session_endpoint) return undefined
-  return client.buildEndSessionUrl(config, hint.idToken ? { id_token_hint: hint.idToken } : { client_id: hint.clientId })
+  if (metadata.end_session_endpoint) {
+    return client.buildEndSessionUrl(config, hint.idToken ? { id_token_hint: hint.idToken } : { client_id: hint.clientId })
+  }
+  const issuer = new URL(metadata.issuer)
+  if (/\.auth0\.com$/.test(issuer.hostname)) {
+    const url = new URL('/v2/logout', issuer)
+    url.searchParams.set('client_id', hint.clientId)
+    return url
+  }
+  return undefined
 }
