@@ -3,14 +3,8 @@ import type { Session, SessionUser } from '../session/session.ts'
 
 export type TokenResponse = client.TokenEndpointResponse & client.TokenEndpointResponseHelpers
 
-export interface SessionBase {
-  issuer: string
-  clientId: string
-  clientSecret?: string
-  audience?: string
-  organization?: string
-  requestedScope: string
-}
+/** What a session keeps of the login settings. */
+export type SessionBase = Pick<Session, 'issuer' | 'clientId' | 'clientSecret' | 'audience' | 'organization' | 'requestedScope'>
 
 /** A new session from the token endpoint's answer to a login. */
 export function sessionFromTokens(tokens: TokenResponse, base: SessionBase, nowS: number): Session {
