@@ -65,6 +65,14 @@ export function toProviderError(error: unknown, what: string): ProviderError {
     })
   }
   const code = (error as { code?: string }).code
+  const certificate = certificateError(error)
+  if (certificate) {
+    return new ProviderError(
+      ErrorCode.PROVIDER_UNREACHABLE,
+      `the provider's TLS certificate is not trusted for ${what} (${certificate}): if a private CA signs it, set NODE_EXTRA_CA_CERTS to that CA's certificate file`,
+      { cause: error },
+    )
+  }
   const networkCode = networkErrorCode(error)
   if (networkCode) {
     return new ProviderError(ErrorCode.PROVIDER_UNREACHABLE, `could not reach the provider for ${what}: ${networkCode}; check the issuer URL, your network and proxy settings`, { cause: error })
@@ -76,6 +84,17 @@ export function toProviderError(error: unknown, what: string): ProviderError {
   }
   const message = error instanceof Error ? error.message : String(error)
   return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: ${message}`, { cause: error })
+}
+
+/** Node's certificate verification failures: UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID, … */
+function certificateError(error: unknown): string | undefined {
+  let e: unknown = error
+  for (let depth = 0; e && depth < 5; depth++) {
+    const { code, message } = e as { code?: string; message?: string }
+    if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(code)) return message ? `${code}: ${message}` : code
+    e = (e as { cause?: unknown }).cause
+  }
+  return undefined
 }
 
 /** The errno-style code (ECONNREFUSED, ENOTFOUND, …) of a fetch failure, or 'timeout'. */
