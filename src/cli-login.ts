@@ -156,10 +156,12 @@ export class CliLogin {
     }
     const result: LogoutResult = { deleted: false, revoked: false }
     let provider: client.Configuration | undefined
-    const issuer = session?.issuer ?? (await this.store.readSettings(this.profile).catch(() => ({}) as ProfileSettings)).issuer
+    const remembered = await this.store.readSettings(this.profile).catch(() => ({}) as ProfileSettings)
+    const issuer = session?.issuer ?? this.options.issuer ?? remembered.issuer
+    const clientId = session?.clientId ?? this.options.clientId ?? remembered.clientId ?? ''
     if (session?.refreshToken || options.endBrowserSession) {
       try {
-        if (issuer) provider = await this.discover({ issuer, clientId: session?.clientId ?? this.options.clientId ?? '', clientSecret: session?.clientSecret })
+        if (issuer) provider = await this.discover({ issuer, clientId, clientSecret: session?.clientSecret })
         if (provider && session?.refreshToken) {
           const { revokeRefreshToken } = await import('./protocol/revoke.ts')
           result.revoked = await revokeRefreshToken(provider, session.refreshToken)
@@ -169,14 +171,18 @@ export class CliLogin {
       }
     }
     if (session || unreadable) result.deleted = await this.store.withLock(this.profile, () => this.store.deleteSession(this.profile))
-    if (options.endBrowserSession) result.endSession = await this.openEndSession(provider, session, issuer)
+    if (options.endBrowserSession) {
+      result.endSession = !issuer
+        ? { opened: false, reason: 'no-issuer' }
+        : await this.openEndSession(provider, session?.idToken, clientId)
+    }
     return result
   }
 
-  private async openEndSession(provider: client.Configuration | undefined, session: Session | undefined, issuer: string | undefined): Promise<LogoutResult['endSession']> {
-    if (!issuer || !provider) return { opened: false, reason: 'no-issuer' }
+  private async openEndSession(provider: client.Configuration | undefined, idToken: string | undefined, clientId: string): Promise<LogoutResult['endSession']> {
+    if (!provider) return { opened: false, reason: 'failed', detail: 'the provider could not be reached' }
     const { endSessionUrl } = await import('./protocol/revoke.ts')
-    const url = endSessionUrl(provider, { idToken: session?.idToken, clientId: session?.clientId ?? this.options.clientId ?? '' })
+    const url = endSessionUrl(provider, { idToken, clientId })
     if (!url) return { opened: false, reason: 'unsupported' }
     return (await this.browserOpener())(url.href)
   }

@@ -14,7 +14,11 @@ export async function runLogout(options: ParsedOptions, ctx: CliContext): Promis
     else ctx.err(`Not logged in (profile "${profile}"); nothing to do.`)
     const end = result.endSession
     if (end && !end.opened) {
-      const why = end.reason === 'unsupported' ? 'the provider has no end-session endpoint' : end.reason === 'no-issuer' ? 'the profile has no provider' : 'no browser could be opened'
+      const why =
+        end.reason === 'unsupported' ? 'the provider has no end-session endpoint'
+        : end.reason === 'no-issuer' ? 'the profile has no provider'
+        : 'detail' in end && end.detail ? end.detail
+        : 'no browser could be opened'
       ctx.err(`The provider's browser session was not ended (${why}): sign out there in your browser to pick another account next time.`)
     } else if (end?.opened) {
       ctx.err("Opened the browser to end the provider's session.")
