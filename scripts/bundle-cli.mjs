@@ -14,3 +14,14 @@ await build({
   packages: 'external',
   logLevel: 'warning',
 })
+
+await build({
+  entryPoints: ['src/cli/token-fast.ts'],
+  outfile: 'dist/token-fast.cjs',
+  bundle: true,
+  format: 'cjs',
+  platform: 'node',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'warning',
+})

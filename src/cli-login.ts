@@ -15,7 +15,7 @@ import { defaultSystem, nowSeconds, type System } from './system.ts'
 import { FileSessionStore, type SessionStore } from './session/file-store.ts'
 import { createProviderFetch } from './net/provider-fetch.ts'
 import { assertProfileName, resolveHome } from './session/paths.ts'
-import { isFresh, isSessionExpired, sessionStatus, type ProfileSettings, type Session, type SessionStatus } from './session/session.ts'
+import { accessTokenOf, isFresh, isSessionExpired, sessionStatus, type AccessToken, type ProfileSettings, type Session, type SessionStatus } from './session/session.ts'
 import type { BrowserOpenResult, OpenBrowser } from './browser/open-browser.ts'
 import type { LoginPages } from './loopback/pages.ts'
 
@@ -58,13 +58,6 @@ export interface DeviceCodeEvent {
   userCode: string
   expiresInS: number
   browser: BrowserOpenResult
-}
-
-export interface AccessToken {
-  access_token: string
-  token_type: string
-  /** Epoch seconds, or null when the provider did not say. */
-  expires_at: number | null
 }
 
 export interface GetAccessTokenOptions {
@@ -127,10 +120,11 @@ export class CliLogin {
   /** A valid access token: the stored one, or a refreshed one when it expires within minTtlS. Never opens a browser. */
   async getAccessToken(options: GetAccessTokenOptions = {}): Promise<AccessToken> {
     const session = await this.readUsableSession(true)
+    if (isSessionExpired(session)) throw new SessionExpiredError(this.profile)
     const minTtlS = options.minTtlS ?? this.options.minTtlS ?? DEFAULTS.minTtlS
     const fresh = !options.forceRefresh && isFresh(session, nowSeconds(this.system), minTtlS)
     const current = fresh ? session : await this.refresh(session)
-    return { access_token: current.accessToken, token_type: current.tokenType, expires_at: current.expiresAt ?? null }
+    return accessTokenOf(current)
   }
 
   /** Who is logged in on this profile, or undefined. `session_expired`: the provider rejected the refresh token. */
@@ -210,7 +204,6 @@ export class CliLogin {
 
   /** One refresh at a time per profile, across processes: whoever waited re-reads and uses the token the other stored. */
   private async refresh(seen: Session): Promise<Session> {
-    if (isSessionExpired(seen)) throw new SessionExpiredError(this.profile)
     if (!seen.refreshToken) {
       throw new LoginRequiredError(this.profile, `the access token of profile "${this.profile}" has expired and there is no refresh token: run cli-login login`)
     }
@@ -236,6 +229,10 @@ export class CliLogin {
       const next = refreshedSession(current, tokens, nowSeconds(this.system))
       await this.store.writeSession(this.profile, next)
       return next
+    }, async () => {
+      // While another process refreshes: take its token as soon as it is stored, without the lock.
+      const current = await this.store.readSession(this.profile).catch(() => undefined)
+      return current && current.accessToken !== seen.accessToken && isFresh(current, nowSeconds(this.system), 0) ? current : undefined
     })
   }
 
@@ -264,7 +261,7 @@ export class CliLogin {
     if (!recent) return { config: await this.discover(settings) }
     const { configurationFromMetadata } = await import('./protocol/provider.ts')
     const config = configurationFromMetadata({ ...settings, fetch: this.providerFetch() }, entry.metadata as client.ServerMetadata)
-    return { config, revalidated: this.discover(settings).catch(() => undefined) }
+    return { config, revalidate: () => this.discover(settings).catch(() => undefined) }
   }
 
   /** After a provider error on cached metadata, the next call discovers again. */
@@ -308,8 +305,10 @@ export class CliLogin {
       const url = buildAuthorizationUrl(cached.config, attempt, { ...settings, redirectUri: server.redirectUri })
       const browser = await (await this.browserOpener())(url.href)
       this.options.onAuthorizationUrl?.({ url: url.href, redirectUri: server.redirectUri, browser })
+      // Revalidated while the user is in the browser, not before the browser opens.
+      const revalidated = cached.revalidate?.()
       const callbackUrl = await this.waitForAnswer((signal) => server.waitForCallback(signal), settings.timeoutS)
-      const provider = (await cached.revalidated) ?? cached.config
+      const provider = (await revalidated) ?? cached.config
       let session: Session
       let replaced: Session | undefined
       try {
@@ -335,7 +334,7 @@ export class CliLogin {
       import('./protocol/device.ts'),
       import('./protocol/tokens.ts'),
     ])
-    const provider = (await cached.revalidated) ?? cached.config
+    const provider = (await cached.revalidate?.()) ?? cached.config
     const authorization = await startDeviceAuthorization(provider, settings)
     const url = authorization.verification_uri_complete ?? authorization.verification_uri
     const browser = await (await this.browserOpener())(url)
@@ -405,7 +404,7 @@ const PROVIDER_CACHE_MAX_AGE_S = 24 * 60 * 60
 type ProviderSettings = Pick<LoginSettings, 'issuer' | 'clientId' | 'clientSecret'>
 interface CachedProvider {
   config: client.Configuration
-  revalidated?: Promise<client.Configuration | undefined>
+  revalidate?: () => Promise<client.Configuration | undefined>
 }
 
 function sessionBase(settings: LoginSettings) {

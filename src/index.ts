@@ -1,7 +1,7 @@
 export { CliLogin } from './cli-login.ts'
 export type {
-  AccessToken,
   AuthorizationUrlEvent,
+  DeviceCodeEvent,
   CliLoginOptions,
   GetAccessTokenOptions,
   LoginResult,
@@ -24,7 +24,7 @@ export {
   StorageError,
   UsageError,
 } from './errors.ts'
-export type { SessionStatus, Session, SessionUser, ProfileSettings } from './session/session.ts'
+export type { AccessToken, SessionStatus, Session, SessionUser, ProfileSettings } from './session/session.ts'
 export { FileSessionStore, type SessionStore } from './session/file-store.ts'
 export type { LoginPages, SuccessPageInfo, FailurePageInfo } from './loopback/pages.ts'
 export type { OpenBrowser, BrowserOpenResult } from './browser/open-browser.ts'

@@ -23,7 +23,7 @@ export interface SessionStore {
   readProviderCache?(profile: string): Promise<ProviderMetadataCache | undefined>
   writeProviderCache?(profile: string, cache: ProviderMetadataCache): Promise<void>
   /** Runs fn while no other process holds this profile's lock. */
-  withLock<T>(profile: string, fn: () => Promise<T>): Promise<T>
+  withLock<T>(profile: string, fn: () => Promise<T>, whileWaiting?: () => Promise<T | undefined>): Promise<T>
   /** A human-readable location, for messages. */
   describe(profile: string): string
 }
@@ -114,11 +114,11 @@ export class FileSessionStore implements SessionStore {
     }
   }
 
-  async withLock<T>(profile: string, fn: () => Promise<T>): Promise<T> {
+  async withLock<T>(profile: string, fn: () => Promise<T>, whileWaiting?: () => Promise<T | undefined>): Promise<T> {
     const paths = profilePaths(this.home, profile)
     await this.ensureProfileDir(paths.dir)
     const { withFileLock } = await import('./lock.ts')
-    return withFileLock(paths.lock, fn, { profile, ...this.lockOptions })
+    return withFileLock(paths.lock, fn, { profile, ...this.lockOptions, whileWaiting })
   }
 
   /** Creates home, home/profiles and the profile's directory, each 0700. */

@@ -11,6 +11,8 @@ export interface LockOptions {
   staleMs?: number
   /** Used in the error message. */
   profile?: string
+  /** Polled while another process holds the lock: a value ends the wait without taking the lock. */
+  whileWaiting?: () => Promise<unknown>
 }
 
 interface LockOwner {
@@ -41,7 +43,9 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     }
     if (Date.now() - started >= waitMs) throw new LockTimeoutError(options.profile ?? lockPath, Date.now() - started)
     await sleep(delayMs + Math.random() * delayMs)
-    delayMs = Math.min(delayMs * 2, 100)
+    delayMs = Math.min(delayMs * 2, 20)
+    const done = await options.whileWaiting?.()
+    if (done !== undefined) return done as T
   }
   try {
     return await fn()

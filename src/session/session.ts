@@ -57,6 +57,18 @@ export interface ProfileSettings {
   device?: boolean
 }
 
+/** What getAccessToken() returns and `token --format json` prints. */
+export interface AccessToken {
+  access_token: string
+  token_type: string
+  /** Epoch seconds, or null when the provider did not say. */
+  expires_at: number | null
+}
+
+export function accessTokenOf(session: Session): AccessToken {
+  return { access_token: session.accessToken, token_type: session.tokenType, expires_at: session.expiresAt ?? null }
+}
+
 /** True when the access token is valid for at least `minTtlS` more seconds. */
 export function isFresh(session: Pick<Session, 'expiresAt'>, nowS: number, minTtlS: number): boolean {
   if (session.expiresAt === undefined) return true

@@ -1,0 +1,653 @@
+/**
+ * cli-login benchmarks: `npm run build && npm run bench`. Prints one table (every figure beside its
+ * baseline and target) and writes the same to bench/results.json. See bench/README.md.
+ *
+ * Exits non-zero only when the benchmark itself crashes; a missed target is a "fail" in the table.
+ */
+import { spawn, spawnSync, type ChildProcess, type SpawnSyncReturns } from 'node:child_process'
+import { existsSync, readFileSync, rmSync } from 'node:fs'
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { cpus, loadavg, tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { DEMO_CLIENT_ID, DEMO_USERS, startDemoProvider, type DemoProvider } from '../src/demo/provider.ts'
+import { authorizeOverHttp } from '../test/helpers/http-browser.ts'
+import { findFreePortRange } from '../test/helpers/ports.ts'
+import { cleanEnv } from '../test/helpers/cli.ts'
+import type * as Library from '../src/index.ts'
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url))
+const BIN = join(ROOT, 'bin', 'cli-login.cjs')
+const BASELINE_LOGIN = join(ROOT, 'bench', 'baseline-login.mjs')
+const BASELINE_REFRESH = join(ROOT, 'bench', 'baseline-refresh.mjs')
+const RESULTS = join(ROOT, 'bench', 'results.json')
+const NODE = process.execPath
+const USER = { username: DEMO_USERS[0].username, password: DEMO_USERS[0].password }
+
+/** Runs per figure (after warm-up). */
+const RUNS = { tokenCached: 40, library: 10, login: 12, refresh: 12, concurrentRounds: 6 }
+const CONCURRENCY = 20
+const CHILD_TIMEOUT_MS = 30_000
+
+// ---------------------------------------------------------------------------------------------
+// Statistics, clocks, table
+// ---------------------------------------------------------------------------------------------
+
+interface Stats { median: number; min: number; max: number; n: number }
+
+function stats(samples: number[]): Stats {
+  if (samples.length === 0) throw new Error('no samples')
+  const sorted = [...samples].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  const median = sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2
+  return { median, min: sorted[0], max: sorted[sorted.length - 1], n: sorted.length }
+}
+
+/** Milliseconds, monotonic, sub-millisecond. */
+const nowMs = (): number => performance.now()
+/** performance.now() of an epoch-nanosecond timestamp (as printed by `date +%s%N`). */
+const epochNsToPerfMs = (ns: bigint): number => Number(ns / 1000n) / 1000 - performance.timeOrigin
+
+type Unit = 'ms' | 'MiB' | 'calls/s' | 'count' | 'kB'
+
+interface Figure {
+  id: string
+  name: string
+  unit: Unit
+  value: Stats
+  samples: number[]
+  baseline?: { name: string; value: Stats; samples: number[] }
+  /** value.median / baseline.median */
+  ratio?: number
+  /** e.g. { kind: 'ratio≤', limit: 1.15 } */
+  target?: { kind: 'ratio<=' | 'value>='; limit: number }
+  pass?: boolean
+  notes?: string[]
+  extra?: Record<string, unknown>
+}
+
+const figures: Figure[] = []
+
+function addFigure(figure: Omit<Figure, 'ratio' | 'pass' | 'value'> & { value?: Stats; checksOk?: boolean }): Figure {
+  const value = figure.value ?? stats(figure.samples)
+  const ratio = figure.baseline ? value.median / figure.baseline.value.median : undefined
+  let pass: boolean | undefined
+  if (figure.target?.kind === 'ratio<=' && ratio !== undefined) pass = ratio <= figure.target.limit
+  if (figure.target?.kind === 'value>=') pass = value.median >= figure.target.limit
+  if (pass !== undefined && figure.checksOk === false) pass = false
+  const { checksOk: _checksOk, ...rest } = figure
+  const full: Figure = { ...rest, value, ratio, pass }
+  figures.push(full)
+  const verdict = pass === undefined ? '' : pass ? ' pass' : ' FAIL'
+  console.error(`  ${full.id} ${full.name}: ${fmt(value.median, full.unit)}${ratio !== undefined ? ` (ratio ${ratio.toFixed(3)})` : ''}${verdict}`)
+  return full
+}
+
+function fmt(value: number, unit: Unit): string {
+  switch (unit) {
+    case 'ms':
+      return `${value.toFixed(1)} ms`
+    case 'MiB':
+      return `${value.toFixed(1)} MiB`
+    case 'calls/s':
+      return `${Math.round(value).toLocaleString('en-US')}/s`
+    case 'kB':
+      return `${value.toFixed(1)} kB`
+    default:
+      return String(value)
+  }
+}
+
+function fmtRange(s: Stats, unit: Unit): string {
+  if (s.min === s.max) return fmt(s.min, unit)
+  return `${fmt(s.min, unit).replace(/ .*$/, '')}–${fmt(s.max, unit)}`
+}
+
+function renderTable(): string {
+  const header = ['figure', 'median', 'min–max', 'baseline (median)', 'ratio', 'target', 'pass/fail']
+  const rows = figures.map((f) => [
+    `${f.id} ${f.name}`,
+    fmt(f.value.median, f.unit),
+    f.value.n > 1 ? fmtRange(f.value, f.unit) : '',
+    f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value.median, f.unit)}` : '',
+    f.ratio !== undefined ? f.ratio.toFixed(3) : '',
+    f.target ? (f.target.kind === 'ratio<=' ? `≤ ${f.target.limit}` : `≥ ${f.target.limit.toLocaleString('en-US')}`) : '',
+    f.pass === undefined ? '' : f.pass ? 'pass' : 'FAIL',
+  ])
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
+  const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)]
+  const notes = figures.flatMap((f) => (f.notes ?? []).map((n) => `  ${f.id}: ${n}`))
+  if (notes.length) out.push('', 'notes:', ...notes)
+  return out.join('\n')
+}
+
+// ---------------------------------------------------------------------------------------------
+// Children: every one is tracked so that a failure kills what is still running
+// ---------------------------------------------------------------------------------------------
+
+const running = new Set<ChildProcess>()
+
+interface Exit {
+  code: number | null
+  signal: NodeJS.Signals | null
+  stdout: string
+  stderr: string
+  /** performance.now() when spawn() was called and when the 'exit' event came. */
+  startMs: number
+  exitMs: number
+}
+
+interface Started { child: ChildProcess; startMs: number; done: Promise<Exit> }
+
+function start(command: string, args: string[], env: NodeJS.ProcessEnv): Started {
+  const startMs = nowMs()
+  const child = spawn(command, args, { env, cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+  running.add(child)
+  let stdout = ''
+  let stderr = ''
+  let exitMs = 0
+  child.stdout!.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr!.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  child.once('exit', () => (exitMs = nowMs()))
+  const timer = setTimeout(() => child.kill('SIGKILL'), CHILD_TIMEOUT_MS)
+  const done = new Promise<Exit>((resolve, reject) => {
+    child.once('error', (error) => {
+      clearTimeout(timer)
+      running.delete(child)
+      reject(error)
+    })
+    child.once('close', (code, signal) => {
+      clearTimeout(timer)
+      running.delete(child)
+      resolve({ code, signal, stdout, stderr, startMs, exitMs: exitMs || nowMs() })
+    })
+  })
+  done.catch(() => {})
+  return { child, startMs, done }
+}
+
+function killAll(): void {
+  for (const child of running) child.kill('SIGKILL')
+  running.clear()
+}
+
+function describeExit(what: string, exit: { code: number | null; signal?: NodeJS.Signals | null; stderr: string }): string {
+  return `${what} exited ${exit.code ?? exit.signal}: ${exit.stderr.trim().split('\n').slice(-3).join(' / ')}`
+}
+
+function mustSucceed(what: string, exit: Exit): Exit {
+  if (exit.code !== 0) throw new Error(describeExit(what, exit))
+  return exit
+}
+
+/** Wall time of one synchronous run (spawnSync + hrtime), stdout captured. */
+function timeSync(args: string[], env: NodeJS.ProcessEnv): { ms: number; result: SpawnSyncReturns<string> } {
+  const t0 = process.hrtime.bigint()
+  const result = spawnSync(NODE, args, { env, cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: CHILD_TIMEOUT_MS })
+  const ms = Number(process.hrtime.bigint() - t0) / 1e6
+  if (result.error) throw result.error
+  return { ms, result }
+}
+
+/** Peak RSS (MiB) of one synchronous run through GNU time. */
+function rssSync(args: string[], env: NodeJS.ProcessEnv, rssFile: string): { mib: number; result: SpawnSyncReturns<string> } {
+  const result = spawnSync('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, ...args], { env, cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: CHILD_TIMEOUT_MS })
+  if (result.error) throw result.error
+  return { mib: parseRss(readFileSync(rssFile, 'utf8')), result }
+}
+
+async function readRss(rssFile: string): Promise<number> {
+  return parseRss(await readFile(rssFile, 'utf8'))
+}
+
+/** GNU time -f %M: peak RSS in KiB on the last line (a line before it may say the command failed). */
+function parseRss(text: string): number {
+  const lines = text.trim().split('\n')
+  const kib = Number(lines[lines.length - 1])
+  if (!Number.isFinite(kib) || kib <= 0) throw new Error(`unexpected /usr/bin/time output: ${JSON.stringify(lines)}`)
+  return kib / 1024
+}
+
+// ---------------------------------------------------------------------------------------------
+// Bench context: temp dir, provider, fake browser, sessions
+// ---------------------------------------------------------------------------------------------
+
+interface Ctx {
+  dir: string
+  provider: DemoProvider
+  env: NodeJS.ProcessEnv
+  cliHome: string
+  browserScript: string
+  runCount: number
+}
+
+function sessionPath(ctx: Ctx, profile: string): string {
+  return join(ctx.cliHome, 'profiles', profile, 'session.json')
+}
+
+/** The fake browser: records `<epoch-ns> <url>` in the file named by BENCH_BROWSER_LOG, then exits. */
+async function writeBrowserScript(dir: string): Promise<string> {
+  const path = join(dir, 'browser.sh')
+  await writeFile(path, '#!/bin/sh\nfor url; do :; done\nprintf \'%s %s\\n\' "$(date +%s%N)" "$url" >> "$BENCH_BROWSER_LOG"\n')
+  await chmod(path, 0o755)
+  return path
+}
+
+/** Polls the browser log until a line appears (or the tool exits first). */
+async function waitForBrowser(logFile: string, started: Started, what: string): Promise<{ atMs: number; url: string }> {
+  let exited: Exit | undefined
+  void started.done.then((exit) => (exited = exit), () => {})
+  const deadline = nowMs() + CHILD_TIMEOUT_MS
+  for (;;) {
+    const text = await readFile(logFile, 'utf8').catch(() => '')
+    const match = /^(\d+) (\S+)$/m.exec(text)
+    if (match) return { atMs: epochNsToPerfMs(BigInt(match[1])), url: match[2] }
+    if (exited) throw new Error(describeExit(`${what} (before opening the browser)`, exited))
+    if (nowMs() > deadline) throw new Error(`${what}: no browser started after ${CHILD_TIMEOUT_MS} ms`)
+    await sleep(2)
+  }
+}
+
+interface LoginTiming {
+  /** Process start → BROWSER command invoked. */
+  toBrowserMs: number
+  /** Callback request sent → process exited. */
+  afterCallbackMs: number
+  toolOnlyMs: number
+  rssMib?: number
+}
+
+type LoginTool = 'cli-login' | 'baseline'
+
+/**
+ * One login through a spawned tool: BROWSER records when it was invoked; the bench signs in over
+ * HTTP, then requests the callback itself and waits for the tool to exit.
+ */
+async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; withRss?: boolean } = {}): Promise<LoginTiming> {
+  const n = ++ctx.runCount
+  const logFile = join(ctx.dir, `browser-${n}.log`)
+  const rssFile = join(ctx.dir, `rss-${n}.txt`)
+  const port = await findFreePortRange(1)
+  const env = { ...ctx.env, BROWSER: ctx.browserScript, BENCH_BROWSER_LOG: logFile }
+  const toolArgs =
+    tool === 'cli-login'
+      ? [BIN, 'login', '--issuer', ctx.provider.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port), '--profile', opts.profile ?? 'login']
+      : [BASELINE_LOGIN, ctx.provider.issuer, DEMO_CLIENT_ID, String(port), join(ctx.dir, 'baseline-login-session.json')]
+  const started = opts.withRss ? start('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, ...toolArgs], env) : start(NODE, toolArgs, env)
+  try {
+    const browser = await waitForBrowser(logFile, started, tool)
+    const callbackUrl = await authorizeOverHttp(browser.url, USER)
+    const sentMs = nowMs()
+    const response = await fetch(callbackUrl, { redirect: 'manual' })
+    const body = await response.text()
+    const exit = mustSucceed(`${tool} login`, await started.done)
+    if (response.status !== 200) throw new Error(`${tool} login: callback answered ${response.status}: ${body.slice(0, 200)}`)
+    const toBrowserMs = browser.atMs - started.startMs
+    const afterCallbackMs = exit.exitMs - sentMs
+    return {
+      toBrowserMs,
+      afterCallbackMs,
+      toolOnlyMs: toBrowserMs + afterCallbackMs,
+      rssMib: opts.withRss ? await readRss(rssFile) : undefined,
+    }
+  } catch (error) {
+    started.child.kill('SIGKILL')
+    throw error
+  }
+}
+
+async function readSession(file: string): Promise<Record<string, unknown> & { accessToken: string; expiresAt?: number }> {
+  return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown> & { accessToken: string; expiresAt?: number }
+}
+
+/** Makes a stored session expired (expiresAt an hour ago), so the next `token` refreshes. */
+async function expire(file: string): Promise<string> {
+  const session = await readSession(file)
+  session.expiresAt = Math.floor(Date.now() / 1000) - 3600
+  await writeFile(file, `${JSON.stringify(session, null, 2)}\n`, { mode: 0o600 })
+  return session.accessToken
+}
+
+const refreshGrants = (ctx: Ctx): number => ctx.provider.stats.grants.refresh_token ?? 0
+
+// ---------------------------------------------------------------------------------------------
+// Figures
+// ---------------------------------------------------------------------------------------------
+
+/** 1. `cli-login token` with a valid cached token vs `node -e 0` (and a plain read-the-JSON script). */
+async function figureTokenCached(ctx: Ctx): Promise<void> {
+  console.error('1. cli-login token, cached token')
+  const file = sessionPath(ctx, 'token')
+  const expected = (await readSession(file)).accessToken
+  const readScript = join(ctx.dir, 'read-session.cjs')
+  await writeFile(readScript, "'use strict'\nconst s = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'))\nprocess.stdout.write(s.accessToken + '\\n')\n")
+  const commands = {
+    token: [BIN, 'token', '--profile', 'token'],
+    node: ['-e', '0'],
+    script: [readScript, file],
+  }
+  const check = (name: string, result: SpawnSyncReturns<string>) => {
+    if (result.status !== 0) throw new Error(describeExit(name, { code: result.status, signal: result.signal, stderr: result.stderr }))
+    if (name !== 'node' && result.stdout.trim() !== expected) throw new Error(`${name} printed ${JSON.stringify(result.stdout.slice(0, 80))}, not the stored token`)
+  }
+  const names = Object.keys(commands) as Array<keyof typeof commands>
+  const wall: Record<string, number[]> = { token: [], node: [], script: [] }
+  const rss: Record<string, number[]> = { token: [], node: [], script: [] }
+  const rssFile = join(ctx.dir, 'rss-token.txt')
+  for (let i = -3; i < RUNS.tokenCached; i++) {
+    // Rotate the order every run so that no command always goes first.
+    const order = names.map((_, k) => names[(k + i + 3) % names.length])
+    for (const name of order) {
+      const { ms, result } = timeSync(commands[name], ctx.env)
+      check(name, result)
+      if (i >= 0) wall[name].push(ms)
+    }
+    for (const name of order) {
+      const { mib, result } = rssSync(commands[name], ctx.env, rssFile)
+      check(name, result)
+      if (i >= 0) rss[name].push(mib)
+    }
+  }
+  const nodeWall = { name: 'node -e 0', value: stats(wall.node), samples: wall.node }
+  const nodeRss = { name: 'node -e 0', value: stats(rss.node), samples: rss.node }
+  addFigure({ id: '1a', name: 'token (cached) wall', unit: 'ms', samples: wall.token, baseline: nodeWall, target: { kind: 'ratio<=', limit: 1.15 } })
+  addFigure({ id: '1b', name: 'token (cached) peak RSS', unit: 'MiB', samples: rss.token, baseline: nodeRss, target: { kind: 'ratio<=', limit: 1.1 } })
+  addFigure({ id: '1c', name: 'context: node script reading session.json, wall', unit: 'ms', samples: wall.script, baseline: nodeWall })
+  addFigure({ id: '1d', name: 'context: node script reading session.json, RSS', unit: 'MiB', samples: rss.script, baseline: nodeRss })
+}
+
+/** 2. getAccessToken() in a loop, one process, valid cached token. */
+async function figureLibrary(ctx: Ctx): Promise<void> {
+  console.error('2. getAccessToken() loop')
+  const entry = join(ROOT, 'dist', 'index.js')
+  const { CliLogin } = (await import(pathToFileURL(entry).href)) as typeof Library
+  const auth = new CliLogin({ home: ctx.cliHome, profile: 'token', system: { env: {} } })
+  const expected = (await readSession(sessionPath(ctx, 'token'))).accessToken
+  const first = await auth.getAccessToken()
+  if (first.access_token !== expected) throw new Error('getAccessToken() did not return the stored token')
+  const batch = async (durationMs: number): Promise<number> => {
+    let calls = 0
+    const t0 = nowMs()
+    let elapsed = 0
+    while (elapsed < durationMs) {
+      for (let k = 0; k < 100; k++) await auth.getAccessToken()
+      calls += 100
+      elapsed = nowMs() - t0
+    }
+    return (calls / elapsed) * 1000
+  }
+  await batch(300) // warm-up
+  const samples: number[] = []
+  for (let i = 0; i < RUNS.library; i++) samples.push(await batch(200))
+  addFigure({ id: '2', name: 'getAccessToken() cached, calls/s', unit: 'calls/s', samples, target: { kind: 'value>=', limit: 50_000 } })
+}
+
+/** 3. Login, tool-only time and peak RSS, cli-login vs bench/baseline-login.mjs, alternating. */
+async function figureLogin(ctx: Ctx): Promise<void> {
+  console.error('3. login (tool-only time)')
+  // Warm-up: one of each (cli-login's caches the provider metadata in profile "login").
+  await timedLogin(ctx, 'cli-login')
+  await timedLogin(ctx, 'baseline')
+  const t: Record<LoginTool, LoginTiming[]> = { 'cli-login': [], baseline: [] }
+  const rss: Record<LoginTool, number[]> = { 'cli-login': [], baseline: [] }
+  for (let i = 0; i < RUNS.login; i++) {
+    const order: LoginTool[] = i % 2 ? ['baseline', 'cli-login'] : ['cli-login', 'baseline']
+    for (const tool of order) t[tool].push(await timedLogin(ctx, tool))
+    for (const tool of order) rss[tool].push((await timedLogin(ctx, tool, { withRss: true })).rssMib!)
+  }
+  const pick = (tool: LoginTool, key: keyof LoginTiming) => t[tool].map((x) => x[key] as number)
+  const base = (key: keyof LoginTiming) => ({ name: 'baseline-login', value: stats(pick('baseline', key)), samples: pick('baseline', key) })
+  addFigure({ id: '3a', name: 'login tool-only time', unit: 'ms', samples: pick('cli-login', 'toolOnlyMs'), baseline: base('toolOnlyMs'), target: { kind: 'ratio<=', limit: 0.75 } })
+  addFigure({ id: '3b', name: '  part: start → BROWSER invoked', unit: 'ms', samples: pick('cli-login', 'toBrowserMs'), baseline: base('toBrowserMs') })
+  addFigure({ id: '3c', name: '  part: callback sent → exit', unit: 'ms', samples: pick('cli-login', 'afterCallbackMs'), baseline: base('afterCallbackMs') })
+  addFigure({
+    id: '3d',
+    name: 'login peak RSS',
+    unit: 'MiB',
+    samples: rss['cli-login'],
+    baseline: { name: 'baseline-login', value: stats(rss.baseline), samples: rss.baseline },
+    target: { kind: 'ratio<=', limit: 1.0 },
+  })
+}
+
+/** 4. `cli-login token` on an expired session (one refresh) vs bench/baseline-refresh.mjs. */
+async function figureRefresh(ctx: Ctx): Promise<void> {
+  console.error('4. token with one refresh')
+  const cliFile = sessionPath(ctx, 'refresh')
+  const baseFile = sessionPath(ctx, 'refresh-baseline')
+  const samples: Record<'cli' | 'base', number[]> = { cli: [], base: [] }
+  let checksOk = true
+  const notes: string[] = []
+  const one = async (which: 'cli' | 'base'): Promise<number> => {
+    const previous = await expire(which === 'cli' ? cliFile : baseFile)
+    const grants = refreshGrants(ctx)
+    const args = which === 'cli' ? [BIN, 'token', '--profile', 'refresh'] : [BASELINE_REFRESH, baseFile]
+    const exit = mustSucceed(which === 'cli' ? 'cli-login token (refresh)' : 'baseline-refresh', await start(NODE, args, ctx.env).done)
+    const token = exit.stdout.trim()
+    if (!token || token === previous || refreshGrants(ctx) !== grants + 1) {
+      checksOk = false
+      notes.push(`${which}: refresh not done as expected (token changed: ${token !== previous}, grants +${refreshGrants(ctx) - grants})`)
+    }
+    return exit.exitMs - exit.startMs
+  }
+  await one('cli')
+  await one('base')
+  for (let i = 0; i < RUNS.refresh; i++) {
+    const order: Array<'cli' | 'base'> = i % 2 ? ['base', 'cli'] : ['cli', 'base']
+    for (const which of order) samples[which].push(await one(which))
+  }
+  addFigure({
+    id: '4',
+    name: 'token, expired session (1 refresh)',
+    unit: 'ms',
+    samples: samples.cli,
+    baseline: { name: 'baseline-refresh', value: stats(samples.base), samples: samples.base },
+    target: { kind: 'ratio<=', limit: 1.0 },
+    checksOk,
+    notes,
+  })
+}
+
+/** 5. 20 concurrent `cli-login token` on one expired session vs one single refreshing `cli-login token`. */
+async function figureConcurrent(ctx: Ctx): Promise<void> {
+  console.error(`5. ${CONCURRENCY} concurrent token on an expired session`)
+  const file = sessionPath(ctx, 'concurrent')
+  const args = [BIN, 'token', '--profile', 'concurrent']
+  const single: number[] = []
+  const many: number[] = []
+  const notes: string[] = []
+  let checksOk = true
+  const roundProblems: string[] = []
+
+  const runSingle = async (): Promise<number> => {
+    const previous = await expire(file)
+    const grants = refreshGrants(ctx)
+    const exit = mustSucceed('cli-login token (single refresh)', await start(NODE, args, ctx.env).done)
+    if (exit.stdout.trim() === previous || refreshGrants(ctx) !== grants + 1) roundProblems.push(`single: grants +${refreshGrants(ctx) - grants}`)
+    return exit.exitMs - exit.startMs
+  }
+  const runMany = async (round: number): Promise<number> => {
+    const previous = await expire(file)
+    const grants = refreshGrants(ctx)
+    const t0 = nowMs()
+    const started: Started[] = []
+    for (let k = 0; k < CONCURRENCY; k++) started.push(start(NODE, args, ctx.env))
+    const exits = await Promise.all(started.map((s) => s.done))
+    const wall = Math.max(...exits.map((e) => e.exitMs)) - t0
+    const failed = exits.filter((e) => e.code !== 0)
+    const tokens = new Set(exits.map((e) => e.stdout.trim()))
+    const grantDelta = refreshGrants(ctx) - grants
+    if (failed.length) roundProblems.push(`round ${round}: ${failed.length} exited non-zero (${describeExit('first', failed[0])})`)
+    if (tokens.size !== 1 || tokens.has(previous) || tokens.has('')) roundProblems.push(`round ${round}: ${tokens.size} distinct tokens`)
+    if (grantDelta !== 1) roundProblems.push(`round ${round}: provider counted ${grantDelta} refresh grants`)
+    return wall
+  }
+
+  // The floor on this machine: as many bare `node -e 0` started at once.
+  const floor: number[] = []
+  const runFloor = async (): Promise<number> => {
+    const t0 = nowMs()
+    const exits = await Promise.all(Array.from({ length: CONCURRENCY }, () => start(NODE, ['-e', '0'], ctx.env).done))
+    return Math.max(...exits.map((e) => e.exitMs)) - t0
+  }
+
+  await runSingle() // warm-up
+  for (let round = 0; round < RUNS.concurrentRounds; round++) {
+    if (round % 2) {
+      many.push(await runMany(round))
+      single.push(await runSingle())
+      floor.push(await runFloor())
+    } else {
+      floor.push(await runFloor())
+      single.push(await runSingle())
+      many.push(await runMany(round))
+    }
+  }
+  if (roundProblems.length) {
+    checksOk = false
+    notes.push(...roundProblems)
+  } else {
+    notes.push(`every round: all ${CONCURRENCY} exited 0 with the same new token; the provider counted exactly 1 refresh grant`)
+  }
+  addFigure({
+    id: '5',
+    name: `${CONCURRENCY} concurrent token, expired session`,
+    unit: 'ms',
+    samples: many,
+    baseline: { name: '1 refreshing token', value: stats(single), samples: single },
+    target: { kind: 'ratio<=', limit: 2.0 },
+    checksOk,
+    notes,
+  })
+  addFigure({
+    id: '5b',
+    name: `context: ${CONCURRENCY} concurrent node -e 0`,
+    unit: 'ms',
+    samples: floor,
+    baseline: { name: '1 refreshing token', value: stats(single), samples: single },
+  })
+}
+
+interface NpmTree { dependencies?: Record<string, NpmTree> }
+
+/** 6. Install footprint (informational). */
+async function figureFootprint(): Promise<void> {
+  console.error('6. install footprint')
+  const npm = (args: string[]): string => {
+    const result = spawnSync('npm', args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 60_000 })
+    if (result.error) throw result.error
+    if (!result.stdout.trim()) throw new Error(`npm ${args.join(' ')} printed nothing: ${result.stderr.slice(0, 300)}`)
+    return result.stdout // npm ls exits 1 on extraneous/invalid packages but still lists them
+  }
+  const paths = new Set(npm(['ls', '--omit=dev', '--all', '--parseable']).trim().split('\n').filter(Boolean))
+  paths.delete(ROOT.replace(/\/$/, ''))
+  const count = paths.size
+  // Which top-level runtime dependency brings how many packages (a package reachable from several counts for each).
+  const tree = JSON.parse(npm(['ls', '--omit=dev', '--all', '--json'])) as NpmTree
+  const reach = (node: NpmTree, seen: Set<string>) => {
+    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+      if (seen.has(name)) continue
+      seen.add(name)
+      reach(child, seen)
+    }
+  }
+  const perDep: Record<string, number> = {}
+  for (const [name, child] of Object.entries(tree.dependencies ?? {})) {
+    const seen = new Set<string>([name])
+    reach(child, seen)
+    perDep[name] = seen.size
+  }
+  const pack = (JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'])) as Array<{ size: number; unpackedSize: number; entryCount: number }>)[0]
+  const single = (v: number): Stats => ({ median: v, min: v, max: v, n: 1 })
+  addFigure({
+    id: '6a',
+    name: 'runtime dependency packages',
+    unit: 'count',
+    value: single(count),
+    samples: [count],
+    notes: [`packages reachable from each runtime dependency: ${Object.entries(perDep).map(([k, v]) => `${k} ${v}`).join(', ')}`],
+    extra: { perDependency: perDep },
+  })
+  addFigure({ id: '6b', name: 'npm pack size', unit: 'kB', value: single(pack.size / 1000), samples: [pack.size / 1000], extra: { bytes: pack.size } })
+  addFigure({
+    id: '6c',
+    name: `npm pack unpackedSize (${pack.entryCount} files)`,
+    unit: 'kB',
+    value: single(pack.unpackedSize / 1000),
+    samples: [pack.unpackedSize / 1000],
+    extra: { bytes: pack.unpackedSize, entryCount: pack.entryCount },
+  })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Main
+// ---------------------------------------------------------------------------------------------
+
+async function loginProfile(ctx: Ctx, profile: string): Promise<void> {
+  await timedLogin(ctx, 'cli-login', { profile })
+  if (!existsSync(sessionPath(ctx, profile))) throw new Error(`login of profile ${profile} stored no session`)
+}
+
+async function main(): Promise<void> {
+  // `npm run bench -- 4 5` runs only figures 4 and 5 (default: all).
+  const only = new Set(process.argv.slice(2).map(Number))
+  if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 6)) throw new Error(`usage: npm run bench [-- <figure 1-6>...]`)
+  for (const file of [BIN, join(ROOT, 'dist', 'cli.cjs'), join(ROOT, 'dist', 'index.js')]) {
+    if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`)
+  }
+  if (!existsSync('/usr/bin/time')) throw new Error('/usr/bin/time (GNU time) is needed for peak RSS')
+  const began = nowMs()
+  const dir = await mkdtemp(join(tmpdir(), 'cli-login-bench-'))
+  let provider: DemoProvider | undefined
+  const onSignal = () => {
+    killAll()
+    rmSync(dir, { recursive: true, force: true })
+    process.exit(130)
+  }
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
+  try {
+    provider = await startDemoProvider({})
+    const env = cleanEnv(dir)
+    const ctx: Ctx = { dir, provider, env, cliHome: env.CLI_LOGIN_HOME!, browserScript: await writeBrowserScript(dir), runCount: 0 }
+    const loadBefore = loadavg()[0]
+    console.error(`provider ${provider.issuer}; temp ${dir}; node ${process.version}; ${cpus().length} CPUs; load ${loadBefore.toFixed(2)}`)
+    const wanted = (n: number) => only.size === 0 || only.has(n)
+    const profiles = { token: wanted(1) || wanted(2), refresh: wanted(4), 'refresh-baseline': wanted(4), concurrent: wanted(5) }
+    for (const [profile, needed] of Object.entries(profiles)) if (needed) await loginProfile(ctx, profile)
+
+    if (wanted(1)) await figureTokenCached(ctx)
+    if (wanted(2)) await figureLibrary(ctx)
+    if (wanted(3)) await figureLogin(ctx)
+    if (wanted(4)) await figureRefresh(ctx)
+    if (wanted(5)) await figureConcurrent(ctx)
+    if (wanted(6)) await figureFootprint()
+
+    const totalS = (nowMs() - began) / 1000
+    const table = renderTable()
+    console.log(table)
+    const load = `load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (other work on the machine makes every figure noisier)`
+    console.log(`\n${totalS.toFixed(0)} s; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; ${load}`)
+    const failing = figures.filter((f) => f.pass === false).map((f) => f.id)
+    await writeFile(
+      RESULTS,
+      `${JSON.stringify({ date: new Date().toISOString(), node: process.version, cpus: cpus().length, loadavg: [loadBefore, loadavg()[0]], durationS: totalS, failing, figures }, null, 2)}\n`,
+    )
+    console.log(`results: ${RESULTS}${failing.length ? `; failing: ${failing.join(', ')}` : '; every target met'}`)
+  } finally {
+    killAll()
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
+    await provider?.close().catch(() => {})
+    await rm(dir, { recursive: true, force: true }).catch(() => {})
+  }
+}
+
+main().catch((error: unknown) => {
+  console.error(`bench crashed: ${(error as Error)?.stack ?? String(error)}`)
+  killAll()
+  process.exitCode = 1
+})
