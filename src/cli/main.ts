@@ -3,6 +3,7 @@ import { defaultSystem, type System } from '../system.ts'
 import { parseCommandArgs, type ParsedOptions } from './args.ts'
 import { exitCodeFor, ExitCode } from './exit-codes.ts'
 import type { CliContext } from './io.ts'
+import { writeAllSync } from './write-sync.ts'
 import { COMMANDS, USAGE, usageLine, type CommandName } from './usage.ts'
 import { VERSION } from '../version.ts'
 
@@ -85,7 +86,7 @@ function isCommand(name: string): name is CommandName {
 }
 
 function processIo(): MainIo {
-  return { stdout: (text) => process.stdout.write(text), stderr: (text) => process.stderr.write(text) }
+  return { stdout: (text) => writeAllSync(1, text), stderr: (text) => writeAllSync(2, text) }
 }
 
 /** Entry point for the bin: Ctrl-C aborts a login in progress (exit 130), everything else exits with main's code. */
@@ -99,7 +100,7 @@ export async function run(): Promise<void> {
   const interruptible = command === 'login' || command === 'demo'
   if (interruptible) process.on('SIGINT', onSigint)
   const code = await main(process.argv.slice(2), defaultSystem(), processIo(), controller.signal)
-  // Exit at once: an idle keep-alive connection to the provider must not keep the process waiting.
-  process.exitCode = code
-  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)))
+  // Exit at once (all output was written synchronously): an idle keep-alive connection to the
+  // provider must not keep the process waiting.
+  process.exit(code)
 }

@@ -5,9 +5,10 @@
  * from the same functions; anything else (a refresh, an error, --force-refresh, a usage problem)
  * returns false and the full CLI handles it.
  */
-import { readFileSync, writeSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { bool, num, parseCommandArgs, str } from './args.ts'
 import { formatToken } from './commands/format-token.ts'
+import { writeAllSync } from './write-sync.ts'
 import { DEFAULTS } from '../options.ts'
 import { profilePaths, resolveHome } from '../session/paths.ts'
 import { accessTokenOf, isFresh, isSessionExpired, sessionShapeProblem, type Session } from '../session/session.ts'
@@ -27,14 +28,3 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean {
   }
 }
 
-/** Writes every byte, also to a non-blocking pipe that takes them in parts. */
-function writeAllSync(fd: number, text: string): void {
-  const bytes = Buffer.from(text)
-  for (let offset = 0; offset < bytes.length; ) {
-    try {
-      offset += writeSync(fd, bytes, offset)
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'EAGAIN') throw error
-    }
-  }
-}
