@@ -10,7 +10,7 @@ import {
   SessionExpiredError,
   SessionFileError,
 } from './errors.ts'
-import { DEFAULTS, hasScope, resolveLoginSettings, type LoginSettings, type LoginSettingsInput } from './options.ts'
+import { DEFAULTS, hasScope, issuerFrom, resolveLoginSettings, sameIssuer, type LoginSettings, type LoginSettingsInput } from './options.ts'
 import { defaultSystem, nowSeconds, type System } from './system.ts'
 import { FileSessionStore, type SessionStore } from './session/file-store.ts'
 import { createProviderFetch } from './net/provider-fetch.ts'
@@ -97,6 +97,7 @@ export class CliLogin {
   private readonly system: System
   private readonly store: SessionStore
   private lastRead?: { signature: string; session: Session }
+  private fetchForProvider?: typeof fetch
 
   constructor(options: CliLoginOptions = {}) {
     this.options = options
@@ -108,9 +109,22 @@ export class CliLogin {
 
   /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
   async login(): Promise<LoginResult> {
-    const settings = resolveLoginSettings(this.options, await this.store.readSettings(this.profile))
-    const provider = await this.cachedProvider(settings)
-    const session = settings.device ? await this.deviceLogin(provider, settings) : await this.browserLogin(provider, settings)
+    // A broken settings file only loses what the profile remembers: the login writes a new one.
+    const remembered = await this.store.readSettings(this.profile).catch((error: unknown) => {
+      if (error instanceof SessionFileError) return {}
+      throw error
+    })
+    const settings = resolveLoginSettings(this.options, remembered)
+    let session: Session
+    try {
+      const provider = await this.cachedProvider(settings)
+      this.throwIfCancelled()
+      session = settings.device ? await this.deviceLogin(provider, settings) : await this.browserLogin(provider, settings)
+    } catch (error) {
+      // Whatever was under way when the caller cancelled (discovery, the exchange) ends as a cancellation.
+      if (this.options.signal?.aborted) throw cancellation(this.options.signal)
+      throw error
+    }
     return {
       ...sessionStatus(this.profile, session),
       refresh_token_missing: hasScope(settings.scope, 'offline_access') && !session.refreshToken,
@@ -140,22 +154,23 @@ export class CliLogin {
 
   /** Revokes the refresh token at the provider (when it can) and deletes the stored session. */
   async logout(options: LogoutOptions = {}): Promise<LogoutResult> {
-    let session: Session | undefined
-    let unreadable = false
-    try {
-      session = await this.store.readSession(this.profile)
-    } catch (error) {
-      if (!(error instanceof SessionFileError)) throw error
-      unreadable = true
-    }
     const result: LogoutResult = { deleted: false, revoked: false }
+    // Read and delete under the lock, so a refresh in another process cannot rotate the refresh
+    // token between our reading it and deleting it: the token revoked is the last one there was.
+    const { session } = (await this.readSessionOrBroken()).present
+      ? await this.store.withLock(this.profile, async () => {
+          const found = await this.readSessionOrBroken()
+          if (found.present) result.deleted = await this.store.deleteSession(this.profile)
+          return found
+        })
+      : { session: undefined }
     let provider: client.Configuration | undefined
     const remembered = await this.store.readSettings(this.profile).catch(() => ({}) as ProfileSettings)
-    const issuer = session?.issuer ?? this.options.issuer ?? remembered.issuer
+    const issuer = session?.issuer ?? issuerFrom(this.options) ?? remembered.issuer
     const clientId = session?.clientId ?? this.options.clientId ?? remembered.clientId ?? ''
     if (session?.refreshToken || options.endBrowserSession) {
       try {
-        if (issuer) provider = await this.discover({ issuer, clientId, clientSecret: session?.clientSecret })
+        if (issuer) provider = await this.discover({ issuer, clientId, clientSecret: session?.clientSecret }, { cache: sameIssuer(issuer, remembered.issuer ?? issuer) })
         if (provider && session?.refreshToken) {
           const { revokeRefreshToken } = await import('./protocol/revoke.ts')
           result.revoked = await revokeRefreshToken(provider, session.refreshToken)
@@ -164,13 +179,23 @@ export class CliLogin {
         result.revocationError = error instanceof CliLoginError ? error : new ProviderError('PROVIDER_ERROR', String(error), { cause: error })
       }
     }
-    if (session || unreadable) result.deleted = await this.store.withLock(this.profile, () => this.store.deleteSession(this.profile))
     if (options.endBrowserSession) {
       result.endSession = !issuer
         ? { opened: false, reason: 'no-issuer' }
         : await this.openEndSession(provider, session?.idToken, clientId)
     }
     return result
+  }
+
+  /** The stored session; `present` also when the file is there but unreadable (logout deletes it all the same). */
+  private async readSessionOrBroken(): Promise<{ present: boolean; session?: Session }> {
+    try {
+      const session = await this.store.readSession(this.profile)
+      return { present: session !== undefined, session }
+    } catch (error) {
+      if (error instanceof SessionFileError) return { present: true }
+      throw error
+    }
   }
 
   private async openEndSession(provider: client.Configuration | undefined, idToken: string | undefined, clientId: string): Promise<LogoutResult['endSession']> {
@@ -195,7 +220,8 @@ export class CliLogin {
       this.lastRead = signature !== undefined && session ? { signature, session } : undefined
     }
     if (!session) throw new LoginRequiredError(this.profile)
-    const { issuer, clientId } = this.options
+    const { clientId } = this.options
+    const issuer = issuerFrom(this.options)
     if ((issuer && !sameIssuer(issuer, session.issuer)) || (clientId && clientId !== session.clientId)) {
       throw new LoginRequiredError(this.profile, `the session of profile "${this.profile}" is for another issuer or client: run cli-login login`)
     }
@@ -242,11 +268,14 @@ export class CliLogin {
     await this.store.writeSession(this.profile, { ...rest, refreshRejectedAt: nowSeconds(this.system) }).catch(() => {})
   }
 
-  private async discover(settings: ProviderSettings): Promise<client.Configuration> {
+  /** Discovery; the metadata is cached for the profile unless it is another issuer's (`cache: false`). */
+  private async discover(settings: ProviderSettings, { cache = true } = {}): Promise<client.Configuration> {
     const { discoverProvider } = await import('./protocol/provider.ts')
     const config = await discoverProvider({ ...settings, fetch: this.providerFetch() })
-    const cache = { issuer: settings.issuer, fetchedAt: nowSeconds(this.system), metadata: { ...config.serverMetadata() } }
-    await this.store.writeProviderCache?.(this.profile, cache).catch(() => {})
+    if (cache) {
+      const entry = { issuer: settings.issuer, fetchedAt: nowSeconds(this.system), metadata: { ...config.serverMetadata() } }
+      await this.store.writeProviderCache?.(this.profile, entry).catch(() => {})
+    }
     return config
   }
 
@@ -270,8 +299,18 @@ export class CliLogin {
     if (entry) await this.store.writeProviderCache?.(this.profile, { ...entry, fetchedAt: 0 }).catch(() => {})
   }
 
+  /** One fetch for every provider request of this instance; the caller's signal (Ctrl-C) aborts them all. */
   private providerFetch(): typeof fetch {
-    return this.options.fetch ?? this.system.fetch ?? createProviderFetch(this.system.env)
+    if (this.fetchForProvider) return this.fetchForProvider
+    const base = this.options.fetch ?? this.system.fetch ?? createProviderFetch(this.system.env)
+    const cancel = this.options.signal
+    this.fetchForProvider = !cancel ? base : (input, init) => base(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, cancel]) : cancel })
+    return this.fetchForProvider
+  }
+
+  /** Ends a login at the next step once the caller's signal has fired. */
+  private throwIfCancelled(): void {
+    if (this.options.signal?.aborted) throw cancellation(this.options.signal)
   }
 
   private async browserOpener(): Promise<OpenBrowser> {
@@ -293,6 +332,7 @@ export class CliLogin {
       ])
     const pages = this.options.pages ?? defaultPages
     const attempt = await newAttempt()
+    this.throwIfCancelled()
     const server = await startCallbackServer({
       redirectHost: settings.redirectHost,
       port: settings.port,
@@ -354,16 +394,13 @@ export class CliLogin {
 
   /** Waits for the user, bounded by the timeout and the caller's signal. */
   private async waitForAnswer<T>(wait: (signal: AbortSignal) => Promise<T>, timeoutS: number, what?: string): Promise<T> {
-    const timeout = AbortSignal.timeout(timeoutS * 1000)
+    const timeout = AbortSignal.timeout(Math.ceil(timeoutS * 1000))
     const signal = this.options.signal ? AbortSignal.any([timeout, this.options.signal]) : timeout
     try {
       return await wait(signal)
     } catch (error) {
       if (timeout.aborted) throw new LoginTimeoutError(timeoutS, what)
-      if (this.options.signal?.aborted) {
-        const reason: unknown = this.options.signal.reason
-        throw reason instanceof CliLoginError ? reason : new LoginCancelledError()
-      }
+      if (this.options.signal?.aborted) throw cancellation(this.options.signal)
       throw error
     }
   }
@@ -390,7 +427,7 @@ export class CliLogin {
     if (!previous?.refreshToken || previous.refreshToken === current.refreshToken) return
     try {
       const sameProvider = sameIssuer(previous.issuer, current.issuer) && previous.clientId === current.clientId
-      const config = sameProvider ? provider : await this.discover(previous)
+      const config = sameProvider ? provider : await this.discover(previous, { cache: false })
       const { revokeRefreshToken } = await import('./protocol/revoke.ts')
       await revokeRefreshToken(config, previous.refreshToken)
     } catch {
@@ -400,6 +437,12 @@ export class CliLogin {
 }
 
 const PROVIDER_CACHE_MAX_AGE_S = 24 * 60 * 60
+
+/** The caller's reason when it is one of ours (the CLI aborts with LoginCancelledError), else LoginCancelledError. */
+function cancellation(signal: AbortSignal): CliLoginError {
+  const reason: unknown = signal.reason
+  return reason instanceof CliLoginError ? reason : new LoginCancelledError()
+}
 
 type ProviderSettings = Pick<LoginSettings, 'issuer' | 'clientId' | 'clientSecret'>
 interface CachedProvider {
@@ -430,6 +473,3 @@ function failurePageFor(error: unknown): { status: number; info: { error: string
   return { status: 500, info: { error: 'login_failed', errorDescription: error instanceof CliLoginError ? error.message : 'the session could not be stored' } }
 }
 
-function sameIssuer(a: string, b: string): boolean {
-  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
-}

@@ -117,14 +117,13 @@ export class CallbackValidationError extends CliLoginError {
   }
 }
 
+/** A stored file (a session, or a profile's settings) that cannot be read or parsed. */
 export class SessionFileError extends CliLoginError {
   readonly path: string
-  constructor(path: string, reason: string, options?: { cause?: unknown }) {
-    super(
-      ErrorCode.SESSION_FILE_INVALID,
-      `${path} is not a valid session (${oneLine(reason)}): run cli-login logout, or cli-login login to replace it`,
-      options,
-    )
+  constructor(path: string, reason: string, options?: { cause?: unknown; what?: string; fix?: string }) {
+    const what = options?.what ?? 'session'
+    const fix = options?.fix ?? 'run cli-login logout, or cli-login login to replace it'
+    super(ErrorCode.SESSION_FILE_INVALID, `${path} is not a valid ${what} (${oneLine(reason)}): ${fix}`, options)
     this.path = path
   }
 }

@@ -52,15 +52,22 @@ export interface LoginSettings {
   device: boolean
 }
 
-/** Given settings win over what the profile remembers, which wins over the defaults. */
-export function resolveLoginSettings(given: LoginSettingsInput, remembered: ProfileSettings): LoginSettings {
-  const issuer = issuerFrom(given) ?? remembered.issuer
+/**
+ * Given settings win over what the profile remembers, which wins over the defaults. What the profile
+ * remembers is for its issuer only: given another issuer, none of it applies.
+ */
+export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: ProfileSettings): LoginSettings {
+  const givenIssuer = issuerFrom(given)
+  const remembered = givenIssuer && profileMemory.issuer && !sameIssuer(givenIssuer, profileMemory.issuer) ? {} : profileMemory
+  const issuer = givenIssuer ?? remembered.issuer
   if (!issuer) throw new UsageError('an issuer is required: pass --issuer <url> or --domain <host> (or set CLI_LOGIN_ISSUER)')
   const clientId = given.clientId ?? remembered.clientId
   if (!clientId) throw new UsageError('a client id is required: pass --client-id <id> (or set CLI_LOGIN_CLIENT_ID)')
   const redirect = resolveRedirectSettings(given, remembered)
   const timeoutS = given.timeoutS ?? DEFAULTS.timeoutS
-  if (!(timeoutS > 0)) throw new UsageError(`--timeout must be a positive number of seconds, not ${timeoutS}`)
+  if (!(timeoutS >= 0.001 && timeoutS <= MAX_TIMEOUT_S)) {
+    throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_S}, not ${timeoutS}`)
+  }
   return {
     issuer: validateIssuer(issuer),
     clientId,
@@ -105,7 +112,15 @@ export function callbackUrls(settings: RedirectSettings): string[] {
   return Array.from({ length: settings.portAttempts }, (_, i) => `http://${settings.redirectHost}:${settings.port + i}${settings.redirectPath}`)
 }
 
-function issuerFrom(given: LoginSettingsInput): string | undefined {
+/** Timers take at most 2^31 - 1 ms. */
+const MAX_TIMEOUT_S = 2_147_483
+
+export function sameIssuer(a: string, b: string): boolean {
+  return a.replace(/\/+$/, '') === b.replace(/\/+$/, '')
+}
+
+/** The issuer given as --issuer or --domain, if any. */
+export function issuerFrom(given: Pick<LoginSettingsInput, 'issuer' | 'domain'>): string | undefined {
   if (given.issuer && given.domain) throw new UsageError('pass either --issuer or --domain, not both')
   if (given.domain) return issuerFromDomain(given.domain)
   return given.issuer

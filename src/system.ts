@@ -8,7 +8,7 @@ export interface System {
   readonly platform: NodeJS.Platform
   /** Milliseconds since the Unix epoch. */
   now(): number
-  /** Used for every request to the provider; when absent, a proxy-aware fetch is built on first use. */
+  /** Used for every request to the provider; when absent, a proxy-aware one (src/net/provider-fetch.ts). */
   readonly fetch?: typeof fetch
 }
 

@@ -90,12 +90,15 @@ export function parseCommandArgs(command: CommandName, args: string[], env: Node
   }
   if (parsed.values.help) return { help: true, options: {} }
   const options: ParsedOptions = {}
+  // --issuer and --domain say the same thing: a flag for either one beats an env var for the other.
+  const issuerFlag = parsed.values.issuer !== undefined || parsed.values.domain !== undefined
   for (const [name, spec] of Object.entries(specs)) {
     const flag = parsed.values[name]
     if (flag !== undefined) {
       options[name] = typeof flag === 'boolean' ? flag : convert(String(flag), spec, `--${name}`)
       continue
     }
+    if (issuerFlag && (name === 'issuer' || name === 'domain')) continue
     const fromEnv = env[envVarFor(name)]
     if (fromEnv !== undefined && fromEnv !== '') {
       options[name] = spec.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, spec, envVarFor(name))
@@ -136,6 +139,8 @@ function parseErrorMessage(error: unknown): string {
   if (missing) return `${missing[1].replace(/^-\w, /, '')} needs a value`
   const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(message)
   if (ambiguous) return `${ambiguous[1]} needs a value (for a value that starts with '-', write ${ambiguous[1]}=<value>)`
+  const noValue = /Option '([^']+)' does not take an argument/.exec(message)
+  if (noValue) return `${noValue[1].replace(/^-\w, /, '')} takes no value`
   const positional = /Unexpected argument '([^']+)'/.exec(message)
   if (positional) return `unexpected argument ${JSON.stringify(positional[1])}`
   return message.split('\n')[0].replace(/\. To specify.*$/, '')

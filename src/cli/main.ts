@@ -26,7 +26,7 @@ const RUNNERS: Record<CommandName, () => Promise<Runner>> = {
 
 /**
  * Runs the CLI and returns the exit code. The only place that knows about argv, the process's
- * streams and signals; `bin/cli-login.js` calls it.
+ * streams and signals; `run()` below is what bin/cli-login.cjs calls.
  */
 export async function main(argv: string[], system: System = defaultSystem(), io: MainIo = processIo(), signal?: AbortSignal): Promise<number> {
   const debug = ['1', 'true', 'yes'].includes((system.env.CLI_LOGIN_DEBUG ?? '').toLowerCase())

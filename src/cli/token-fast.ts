@@ -14,6 +14,7 @@ import { profilePaths, resolveHome } from '../session/paths.ts'
 import { accessTokenOf, isFresh, isSessionExpired, sessionShapeProblem, type Session } from '../session/session.ts'
 
 export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean {
+  let output: string
   try {
     const { help, options } = parseCommandArgs('token', argv, env)
     if (help || bool(options, 'force-refresh')) return false
@@ -21,10 +22,15 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean {
     const session = JSON.parse(readFileSync(profilePaths(home, str(options, 'profile') ?? DEFAULTS.profile).session, 'utf8')) as Session
     if (sessionShapeProblem(session) || isSessionExpired(session)) return false
     if (!isFresh(session, Math.floor(Date.now() / 1000), num(options, 'min-ttl') ?? DEFAULTS.minTtlS)) return false
-    writeAllSync(1, `${formatToken(accessTokenOf(session), str(options, 'format') ?? 'raw')}\n`)
-    return true
+    output = `${formatToken(accessTokenOf(session), str(options, 'format') ?? 'raw')}\n`
   } catch {
     return false
   }
+  try {
+    writeAllSync(1, output)
+  } catch {
+    // stdout is unusable (closed, EIO): printing again from the full CLI would not help
+  }
+  return true
 }
 

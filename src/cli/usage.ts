@@ -4,6 +4,7 @@ export type CommandName = (typeof COMMANDS)[number]
 const LOGIN_OPTIONS = `  --issuer <url> | --domain <host>  the provider (Auth0: --domain tenant.eu.auth0.com)
   --client-id <id>                  the application's client id (required)
   --client-secret <secret>          only for providers that demand one from desktop apps
+                                    (better: CLI_LOGIN_CLIENT_SECRET, kept out of the process list)
   --audience <api>                  Auth0 API identifier to get an access token for
   --organization <id>               Auth0 organization
   --scope <list>                    default "openid profile email offline_access"

@@ -8,10 +8,15 @@ import type { Socket } from 'node:net'
 import { UsageError } from '../errors.ts'
 import { classifyRequest, type RequestVerdict } from './guard.ts'
 import { defaultPages, PAGE_CONTENT_SECURITY_POLICY, type FailurePageInfo, type LoginPages } from './pages.ts'
-import { listenOnFirstFreePort } from './ports.ts'
+import { listenAllOnFirstFreePort } from './ports.ts'
 
-/** The server binds this address only, whatever host the redirect URI names. */
-const BIND_HOST = '127.0.0.1'
+/**
+ * The server binds loopback addresses only: 127.0.0.1, and for a `localhost` redirect also ::1 on
+ * the same port, since a browser may resolve localhost to ::1 first and another program must not
+ * be able to take that address and receive the redirect (RFC 8252 §8.3).
+ */
+const IPV4_LOOPBACK = '127.0.0.1'
+const IPV6_LOOPBACK = '::1'
 
 export interface CallbackServerOptions {
   /** Host written in redirect_uri; the server always binds 127.0.0.1 only (never all interfaces). */
@@ -116,10 +121,13 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
   let port = 0
   let redirectUri = ''
 
-  const server = createServer((req, res) => handle(req, res))
-  server.on('connection', (socket: Socket) => {
-    sockets.add(socket)
-    socket.once('close', () => sockets.delete(socket))
+  const servers = [IPV4_LOOPBACK, ...(redirectHost === 'localhost' ? [IPV6_LOOPBACK] : [])].map((host) => {
+    const server = createServer((req, res) => handle(req, res))
+    server.on('connection', (socket: Socket) => {
+      sockets.add(socket)
+      socket.once('close', () => sockets.delete(socket))
+    })
+    return { server, host, optional: host === IPV6_LOOPBACK }
   })
 
   function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -145,11 +153,13 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
   function close(): void {
     if (closed) return
     closed = true
-    server.close()
-    server.closeAllConnections()
+    for (const { server } of servers) {
+      server.close()
+      server.closeAllConnections()
+      server.unref()
+    }
     for (const socket of sockets) socket.destroy()
     sockets.clear()
-    server.unref()
     if (waiters.size > 0) {
       const reason = new Error('the callback server was closed before the browser answered')
       for (const waiter of waiters) waiter.reject(reason)
@@ -158,8 +168,8 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
   }
 
   // After listening, errors would only come from the OS; they must not crash the host process.
-  port = await listenOnFirstFreePort(server, BIND_HOST, options.port, options.portAttempts)
-  server.on('error', () => {})
+  port = await listenAllOnFirstFreePort(servers, options.port, options.portAttempts)
+  for (const { server } of servers) server.on('error', () => {})
   redirectUri = `http://${redirectHost}:${port}${path}`
 
   return {

@@ -39,7 +39,7 @@ export function buildAuthorizationUrl(config: client.Configuration, attempt: Aut
 
 /**
  * Validates the callback (state, iss, error) and redeems its code. A callback that fails
- * validation is never redeemed: that is told apart by whether the token endpoint was called.
+ * validation is never redeemed: that is told apart by whether any request was made.
  */
 export async function exchangeCode(
   config: client.Configuration,
@@ -48,11 +48,12 @@ export async function exchangeCode(
   redirectUri: string,
   idTokenExpected: boolean,
 ): Promise<TokenResponse> {
+  // openid-client validates the callback (state, iss, error) before it makes any request: a
+  // request means the callback passed and its code is being redeemed.
   let redeemed = false
   const fetchImpl = config[client.customFetch] ?? (fetch as unknown as client.CustomFetch)
-  const tokenEndpoint = config.serverMetadata().token_endpoint
   config[client.customFetch] = (url, options) => {
-    if (url === tokenEndpoint) redeemed = true
+    redeemed = true
     return fetchImpl(url, options)
   }
   try {

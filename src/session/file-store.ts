@@ -1,10 +1,10 @@
 import { access, chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises'
 import { statSync } from 'node:fs'
-import { dirname } from 'node:path'
+import { basename, dirname, join } from 'node:path'
 import { SessionFileError, StorageError } from '../errors.ts'
 import type { LockOptions } from './lock.ts'
-import { profilePaths, profilesDir } from './paths.ts'
-import { sessionShapeProblem, type ProfileSettings, type ProviderMetadataCache, type Session } from './session.ts'
+import { isProfileName, profilePaths, profilesDir } from './paths.ts'
+import { sessionShapeProblem, settingsShapeProblem, type ProfileSettings, type ProviderMetadataCache, type Session } from './session.ts'
 
 /** Where sessions and profile settings are kept. Replaceable through the library's `store` option. */
 export interface SessionStore {
@@ -53,8 +53,12 @@ export class FileSessionStore implements SessionStore {
 
   /** Every write replaces the file (a new inode), so inode, size and mtime together tell a change. */
   sessionSignature(profile: string): string | undefined {
-    const stats = statSync(profilePaths(this.home, profile).session, { throwIfNoEntry: false })
-    return stats && `${stats.ino}:${stats.size}:${stats.mtimeMs}`
+    try {
+      const stats = statSync(profilePaths(this.home, profile).session, { throwIfNoEntry: false })
+      return stats && `${stats.ino}:${stats.size}:${stats.mtimeMs}`
+    } catch {
+      return undefined // ENOTDIR, EACCES…: readSession() reports it
+    }
   }
 
   async writeSession(profile: string, session: Session): Promise<void> {
@@ -64,7 +68,10 @@ export class FileSessionStore implements SessionStore {
   }
 
   async deleteSession(profile: string): Promise<boolean> {
-    const path = profilePaths(this.home, profile).session
+    const { dir, session: path } = profilePaths(this.home, profile)
+    // A write interrupted by a crash can leave its temporary file, tokens included: delete those too.
+    const leftovers = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.startsWith(`.${basename(path)}.`) && name.endsWith('.tmp'))
+    await Promise.all(leftovers.map((name) => unlink(join(dir, name)).catch(() => {})))
     try {
       await unlink(path)
       return true
@@ -76,11 +83,11 @@ export class FileSessionStore implements SessionStore {
 
   async readSettings(profile: string): Promise<ProfileSettings> {
     const path = profilePaths(this.home, profile).settings
-    const value = await readJson(path)
+    const fileProblem = { what: 'settings file', fix: `delete it, or run cli-login login with --issuer and --client-id to replace it` }
+    const value = await readJson(path, fileProblem)
     if (value === undefined) return {}
-    if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-      throw new SessionFileError(path, 'not a JSON object')
-    }
+    const problem = settingsShapeProblem(value)
+    if (problem) throw new SessionFileError(path, problem, fileProblem)
     return value as ProfileSettings
   }
 
@@ -105,7 +112,7 @@ export class FileSessionStore implements SessionStore {
   async listProfiles(): Promise<string[]> {
     try {
       const entries = await readdir(profilesDir(this.home), { withFileTypes: true })
-      const names = entries.filter((e) => e.isDirectory()).map((e) => e.name).sort()
+      const names = entries.filter((e) => e.isDirectory() && isProfileName(e.name)).map((e) => e.name).sort()
       const hasSession = await Promise.all(names.map((name) => access(profilePaths(this.home, name).session).then(() => true, () => false)))
       return names.filter((_, i) => hasSession[i])
     } catch (error) {
@@ -139,19 +146,19 @@ export class FileSessionStore implements SessionStore {
   }
 }
 
-async function readJson(path: string): Promise<unknown> {
+async function readJson(path: string, describe: { what?: string; fix?: string } = {}): Promise<unknown> {
   let text: string
   try {
     text = await readFile(path, 'utf8')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
-    throw new SessionFileError(path, `cannot be read: ${code ?? (error as Error).message}`, { cause: error })
+    throw new SessionFileError(path, `cannot be read: ${code ?? (error as Error).message}`, { ...describe, cause: error })
   }
   try {
     return JSON.parse(text)
   } catch (error) {
-    throw new SessionFileError(path, 'not valid JSON', { cause: error })
+    throw new SessionFileError(path, 'not valid JSON', { ...describe, cause: error })
   }
 }
 

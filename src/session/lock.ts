@@ -28,11 +28,14 @@ interface LockOwner {
  * taken over; waits are bounded by `waitMs`.
  */
 export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
-  const waitMs = options.waitMs ?? 30_000
+  // Longer than a provider request may take (openid-client gives up after 30 s), so that waiters
+  // outlast a slow refresh instead of all failing just as it completes.
+  const waitMs = options.waitMs ?? 60_000
   const staleMs = options.staleMs ?? 60_000
   const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex'), createdAt: Date.now() }
   const started = Date.now()
-  let delayMs = 10
+  // Short polls: the wait is usually one refresh, and a waiter should see its result at once.
+  const pollMs = 10
   for (;;) {
     if (await tryCreate(lockPath, owner)) break
     const holder = await readOwner(lockPath)
@@ -42,8 +45,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
       continue
     }
     if (Date.now() - started >= waitMs) throw new LockTimeoutError(options.profile ?? lockPath, Date.now() - started)
-    await sleep(delayMs + Math.random() * delayMs)
-    delayMs = Math.min(delayMs * 2, 20)
+    await sleep(pollMs + Math.random() * pollMs)
     const done = await options.whileWaiting?.()
     if (done !== undefined) return done as T
   }

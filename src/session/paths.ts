@@ -13,8 +13,12 @@ export function resolveHome(explicitHome: string | undefined, env: NodeJS.Proces
 
 const PROFILE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/
 
+export function isProfileName(name: string): boolean {
+  return PROFILE_NAME.test(name)
+}
+
 export function assertProfileName(profile: string): void {
-  if (!PROFILE_NAME.test(profile)) {
+  if (!isProfileName(profile)) {
     throw new UsageError(`invalid profile name ${JSON.stringify(profile)}: use letters, digits, '.', '_' or '-' (at most 64)`)
   }
 }

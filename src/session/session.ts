@@ -94,6 +94,20 @@ export function isSessionExpired(session: Session): boolean {
   return session.refreshRejectedAt !== undefined
 }
 
+/** Checks that parsed JSON has the shape of ProfileSettings; returns the reason when it does not. */
+export function settingsShapeProblem(value: unknown): string | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
+  const s = value as Record<string, unknown>
+  for (const key of ['issuer', 'clientId', 'audience', 'scope', 'organization', 'redirectHost', 'redirectPath'] as const) {
+    if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
+  }
+  for (const key of ['port', 'portAttempts'] as const) {
+    if (s[key] !== undefined && !Number.isInteger(s[key])) return `"${key}" is not a whole number`
+  }
+  if (s.device !== undefined && typeof s.device !== 'boolean') return '"device" is not true or false'
+  return undefined
+}
+
 /** Checks that parsed JSON has the shape of a Session; returns the reason when it does not. */
 export function sessionShapeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'

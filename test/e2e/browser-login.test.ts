@@ -328,6 +328,26 @@ describe('browser login', () => {
     assert.ok(await portIsFree(Number(redirect.port)))
   })
 
+  test('Ctrl-C while the provider is not answering (discovery) → exits promptly with 130', async () => {
+    const { env } = await setup()
+    const { createServer } = await import('node:net')
+    const silent = createServer(() => {}) // accepts connections, never answers
+    await new Promise<void>((resolve) => silent.listen({ host: '127.0.0.1', port: 0 }, resolve))
+    const address = silent.address()
+    try {
+      const cli = startCli(['login', '--issuer', `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`, '--client-id', 'x', '--no-browser'], env)
+      await new Promise((resolve) => setTimeout(resolve, 700))
+      const started = Date.now()
+      cli.child.kill('SIGINT')
+      const result = await cli.result
+      assert.equal(result.code, 130)
+      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
+      assert.match(lastLine(result.stderr), /login cancelled/)
+    } finally {
+      silent.close()
+    }
+  })
+
   test('two profiles hold two users', async () => {
     const { env, loginArgs } = await setup()
     for (const [profile, user] of [['a', alice], ['b', bob]] as const) {

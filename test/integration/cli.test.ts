@@ -133,6 +133,19 @@ describe('login and the commands after it', () => {
     assert.equal((await runMain(['token'], env)).code, 0)
   })
 
+  test('a broken settings file: commands that need it say so in one line; login with flags replaces it', async () => {
+    const { env, loginArgs, sessionFile } = await setup()
+    const settingsFile = join(sessionFile, '..', 'settings.json')
+    await mkdir(join(sessionFile, '..'), { recursive: true })
+    await writeFile(settingsFile, '{"port":"abc"}')
+    const urls = await runMain(['callback-urls'], env)
+    assert.equal(urls.code, 1)
+    assert.match(lastLine(urls.stderr), /settings\.json is not a valid settings file \("port" is not a whole number\): delete it/)
+    const login = await runMain(loginArgs, env, { username: alice.username, password: alice.password })
+    assert.equal(login.code, 0, login.stderr)
+    assert.equal(JSON.parse(await readFile(settingsFile, 'utf8')).issuer, provider.issuer)
+  })
+
   test('logout deletes an unreadable session too', async () => {
     const { env, sessionFile } = await setup()
     await mkdir(join(sessionFile, '..'), { recursive: true })
@@ -170,5 +183,9 @@ describe('callback-urls', () => {
     assert.equal(lines[49], 'http://127.0.0.1:4291/callback')
     const auth0 = await runMain(['callback-urls', '--format', 'auth0', '--port', '5000', '--port-attempts', '3', '--redirect-host', 'localhost'], env)
     assert.equal(auth0.stdout, 'http://localhost:5000/callback,http://localhost:5001/callback,http://localhost:5002/callback\n')
+    const { FileSessionStore } = await import('../../src/session/file-store.ts')
+    await new FileSessionStore(env.CLI_LOGIN_HOME!).writeSettings('default', { issuer: provider.issuer, clientId: 'c', port: 7000, portAttempts: 2, redirectPath: '/cb' })
+    assert.equal((await runMain(['callback-urls'], env)).stdout, 'http://127.0.0.1:7000/cb\nhttp://127.0.0.1:7001/cb\n')
+    assert.equal((await runMain(['callback-urls', '--port', '8000'], env)).stdout, 'http://127.0.0.1:8000/cb\nhttp://127.0.0.1:8001/cb\n')
   })
 })

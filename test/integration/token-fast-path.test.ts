@@ -46,6 +46,22 @@ test('a fresh token: both paths print the same thing in every format', async () 
   })
 })
 
+test('the fast path really answers a fresh token (and declines the rest)', async () => {
+  const fastPath = fileURLToPath(new URL('../../dist/token-fast.cjs', import.meta.url))
+  const probe = (env: NodeJS.ProcessEnv, args: string[]) =>
+    spawnSync(process.execPath, ['-e', `process.stderr.write(String(require(${JSON.stringify(fastPath)}).tryFreshToken(${JSON.stringify(args)}, process.env)))`], { env, encoding: 'utf8' })
+  await withSession({ ...base, expiresAt: now + 3600 }, (env) => {
+    const fresh = probe(env, [])
+    assert.equal(fresh.stderr, 'true')
+    assert.equal(fresh.stdout, 'the-access-token\n')
+    for (const args of [['--force-refresh'], ['--min-ttl', '7200'], ['--format', 'xml'], ['--help']]) {
+      const declined = probe(env, args)
+      assert.equal(declined.stderr, 'false', args.join(' '))
+      assert.equal(declined.stdout, '')
+    }
+  })
+})
+
 test('everything that is not a fresh token goes to the full CLI, with the same result', async () => {
   await withSession({ ...base, expiresAt: now + 30 }, (env) => {
     // 30 s left is under the default min TTL of 60 s, and there is no refresh token.

@@ -57,3 +57,16 @@ test('--help and -h', () => {
   assert.equal(parseCommandArgs('token', ['--help'], {}).help, true)
   assert.equal(parseCommandArgs('login', ['-h'], {}).help, true)
 })
+
+test('a flag for --issuer or --domain beats an env var for the other', () => {
+  const viaDomainEnv = parseCommandArgs('login', ['--issuer', 'https://flag/'], { CLI_LOGIN_DOMAIN: 'env.auth0.com' }).options
+  assert.equal(viaDomainEnv.issuer, 'https://flag/')
+  assert.equal(viaDomainEnv.domain, undefined)
+  const viaIssuerEnv = parseCommandArgs('login', ['--domain', 'flag.auth0.com'], { CLI_LOGIN_ISSUER: 'https://env/' }).options
+  assert.equal(viaIssuerEnv.domain, 'flag.auth0.com')
+  assert.equal(viaIssuerEnv.issuer, undefined)
+})
+
+test('a boolean flag given a value is a usage error in plain words', () => {
+  assert.throws(() => parseCommandArgs('token', ['--force-refresh=yes'], {}), /--force-refresh takes no value/)
+})

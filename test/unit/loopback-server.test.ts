@@ -13,6 +13,13 @@ import { findFreePortRange, occupyPorts } from '../helpers/ports.ts'
 
 const STATE = 'state-0123456789abcdefghijklmnopqrstuvwxyz'
 
+/** Whether this machine can bind ::1 at all (some containers have no IPv6). */
+const hasIpv6Loopback = await new Promise<boolean>((resolve) => {
+  const probe = createNetServer()
+  probe.once('error', () => resolve(false))
+  probe.listen({ host: '::1', port: 0 }, () => probe.close(() => resolve(true)))
+})
+
 interface Reply {
   status: number
   headers: Record<string, string | string[] | undefined>
@@ -117,7 +124,7 @@ test('listenOnFirstFreePort keeps the socket bound and reports 127.0.0.1', async
   }
 })
 
-test('listens on 127.0.0.1 only, also when the redirect host is localhost', async (t) => {
+test('listens on loopback only: 127.0.0.1, and ::1 too for a localhost redirect', async (t) => {
   const server = await start({ redirectHost: 'localhost' })
   try {
     assert.equal(server.redirectUri, `http://localhost:${server.port}/callback`)
@@ -145,10 +152,34 @@ test('listens on 127.0.0.1 only, also when the redirect host is localhost', asyn
     for (const address of others) {
       await assert.rejects(connectRaw(server.port, address), /ECONNREFUSED|EADDRNOTAVAIL|ENETUNREACH|EHOSTUNREACH|EINVAL/, `reachable on ${address}`)
     }
-    // ::1 is loopback but not what we bind; it must not answer either (when the machine has IPv6).
-    await assert.rejects(connectRaw(server.port, '::1'))
+    // A browser may resolve localhost to ::1: that address is ours too, on the same port.
+    if (hasIpv6Loopback) (await connectRaw(server.port, '::1')).destroy()
   } finally {
     server.close()
+  }
+})
+
+test('a 127.0.0.1 redirect does not bind ::1; for localhost, a port whose ::1 is taken counts as taken', async (t) => {
+  if (!hasIpv6Loopback) return t.skip('no IPv6 loopback on this machine')
+  const ipv4Only = await start({ redirectHost: '127.0.0.1' })
+  try {
+    await assert.rejects(connectRaw(ipv4Only.port, '::1'))
+  } finally {
+    ipv4Only.close()
+  }
+  const base = await findFreePortRange(3)
+  const squatter = createNetServer((socket) => socket.destroy())
+  await new Promise<void>((resolve) => squatter.listen({ host: '::1', port: base }, resolve))
+  try {
+    const server = await start({ redirectHost: 'localhost', port: base, portAttempts: 3 })
+    try {
+      assert.equal(server.port, base + 1)
+      assert.equal(server.redirectUri, `http://localhost:${base + 1}/callback`)
+    } finally {
+      server.close()
+    }
+  } finally {
+    squatter.close()
   }
 })
 

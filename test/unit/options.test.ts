@@ -68,3 +68,19 @@ test('callback URLs cover every port of the range', () => {
     'http://localhost:9001/cb',
   ])
 })
+
+test('what the profile remembers is dropped when another issuer is given', () => {
+  const remembered = { issuer: 'https://old.example/', clientId: 'old-client', audience: 'old-api', port: 5000 }
+  assert.throws(() => resolveLoginSettings({ issuer: 'https://new.example/' }, remembered), /client id is required/)
+  const s = resolveLoginSettings({ issuer: 'https://new.example/', clientId: 'new' }, remembered)
+  assert.equal(s.audience, undefined)
+  assert.equal(s.port, 4242)
+  assert.equal(resolveLoginSettings({ issuer: 'https://old.example', clientId: 'c' }, remembered).audience, 'old-api', 'same issuer, slash or not')
+})
+
+test('--timeout bounds: timers take whole milliseconds up to 2^31 - 1', () => {
+  for (const timeoutS of [0.0001, 9_999_999, Number.NaN]) {
+    assert.throws(() => resolveLoginSettings({ issuer: 'https://a/', clientId: 'c', timeoutS }, {}), /--timeout must be a number of seconds from 0.001/)
+  }
+  assert.equal(resolveLoginSettings({ issuer: 'https://a/', clientId: 'c', timeoutS: 0.5 }, {}).timeoutS, 0.5)
+})

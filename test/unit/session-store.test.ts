@@ -108,3 +108,54 @@ test('isFresh honours min TTL and a missing expiry', () => {
   assert.equal(isFresh({ expiresAt: 1000 }, 1001, 0), false)
   assert.equal(isFresh({ expiresAt: undefined }, 1001, 60), true)
 })
+
+test('settings files are checked field by field, with their own fix', async () => {
+  await withHome(async (home) => {
+    const store = new FileSessionStore(home)
+    const dir = join(home, 'profiles', 'default')
+    await mkdir(dir, { recursive: true })
+    for (const [content, reason] of [
+      ['{"port":"abc"}', /"port" is not a whole number/],
+      ['{"issuer":7}', /"issuer" is not a string/],
+      ['{"scope":5}', /"scope" is not a string/],
+      ['{"device":"yes"}', /"device" is not true or false/],
+      ['not json', /not valid JSON/],
+    ] as const) {
+      await writeFile(join(dir, 'settings.json'), content)
+      await assert.rejects(store.readSettings('default'), (error: unknown) => {
+        assert.ok(error instanceof SessionFileError)
+        assert.match(error.message, /settings\.json is not a valid settings file/)
+        assert.match(error.message, reason)
+        assert.match(error.message, /delete it, or run cli-login login with --issuer and --client-id/)
+        return true
+      })
+    }
+  })
+})
+
+test('deleting a session also deletes what an interrupted write left behind', async () => {
+  await withHome(async (home) => {
+    const store = new FileSessionStore(home)
+    await store.writeSession('default', sampleSession())
+    const dir = join(home, 'profiles', 'default')
+    await writeFile(join(dir, '.session.json.4242.abcdef.tmp'), JSON.stringify(sampleSession()))
+    await store.writeSettings('default', { issuer: 'https://a/' })
+    assert.equal(await store.deleteSession('default'), true)
+    assert.deepEqual((await readdir(dir)).sort(), ['settings.json'])
+  })
+})
+
+test('folders under profiles/ that are not profile names are skipped; a home under a file is reported, not thrown', async () => {
+  await withHome(async (home) => {
+    const store = new FileSessionStore(home)
+    await store.writeSession('work', sampleSession())
+    await mkdir(join(home, 'profiles', 'bad name'), { recursive: true })
+    await writeFile(join(home, 'profiles', 'bad name', 'session.json'), '{}')
+    assert.deepEqual(await store.listProfiles(), ['work'])
+    const file = join(home, 'a-file')
+    await writeFile(file, '')
+    const underFile = new FileSessionStore(join(file, 'home'))
+    assert.equal(underFile.sessionSignature('default'), undefined)
+    await assert.rejects(underFile.readSession('default'), SessionFileError)
+  })
+})

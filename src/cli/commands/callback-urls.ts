@@ -1,7 +1,6 @@
-import { resolveRedirectSettings, callbackUrls, type RedirectHost } from '../../options.ts'
+import { callbackUrls, DEFAULTS, resolveRedirectSettings, type RedirectHost } from '../../options.ts'
 import { FileSessionStore } from '../../session/file-store.ts'
 import { resolveHome } from '../../session/paths.ts'
-import { DEFAULTS } from '../../options.ts'
 import { num, str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 

@@ -17,6 +17,7 @@ export async function runLogout(options: ParsedOptions, ctx: CliContext): Promis
       const why =
         end.reason === 'unsupported' ? 'the provider has no end-session endpoint'
         : end.reason === 'no-issuer' ? 'the profile has no provider'
+        : end.reason === 'disabled' ? '--no-browser'
         : 'detail' in end && end.detail ? end.detail
         : 'no browser could be opened'
       ctx.err(`The provider's browser session was not ended (${why}): sign out there in your browser to pick another account next time.`)
