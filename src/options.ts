@@ -101,7 +101,7 @@ export function resolveRedirectSettings(given: LoginSettingsInput, remembered: P
   if (redirectHost !== '127.0.0.1' && redirectHost !== 'localhost') {
     throw new UsageError(`--redirect-host must be 127.0.0.1 or localhost, not ${JSON.stringify(redirectHost)}`)
   }
-  if (!/^\/[A-Za-z0-9\-._~/%]*$/.test(redirectPath)) {
+  if (!/^\/[A-Za-z0-9\-._~/%]*$/.test(redirectPath) || redirectPath.startsWith('//')) {
     throw new UsageError(`--redirect-path must be a URL path starting with /, not ${JSON.stringify(redirectPath)}`)
   }
   return { port, portAttempts, redirectHost, redirectPath }

@@ -16,7 +16,9 @@ export function createProviderFetch(env: NodeJS.ProcessEnv): typeof fetch {
   let proxied: Promise<typeof fetch> | undefined
   return async (input, init) => {
     proxied ??= import('undici').then(({ EnvHttpProxyAgent, fetch: undiciFetch }) => {
-      const dispatcher = new EnvHttpProxyAgent({ httpProxy, httpsProxy: httpsProxy ?? httpProxy, noProxy: noProxy ?? '' })
+      // Every setting is passed explicitly ('' = none): undici would otherwise read process.env,
+      // which is not necessarily the environment this fetch was made for.
+      const dispatcher = new EnvHttpProxyAgent({ httpProxy: httpProxy ?? '', httpsProxy: httpsProxy ?? httpProxy ?? '', noProxy: noProxy ?? '' })
       return ((url: Parameters<typeof fetch>[0], options?: RequestInit) => undiciFetch(url as string, { ...(options as object), dispatcher } as never)) as unknown as typeof fetch
     })
     return (await proxied)(input, init)

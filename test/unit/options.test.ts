@@ -84,3 +84,10 @@ test('--timeout bounds: timers take whole milliseconds up to 2^31 - 1', () => {
   }
   assert.equal(resolveLoginSettings({ issuer: 'https://a/', clientId: 'c', timeoutS: 0.5 }, {}).timeoutS, 0.5)
 })
+
+test('a redirect path is a plain absolute path', () => {
+  for (const redirectPath of ['//cb', 'cb', '/cb?x=1', '/c b']) {
+    assert.throws(() => resolveRedirectSettings({ redirectPath }, {}), /--redirect-path/, redirectPath)
+  }
+  assert.equal(resolveRedirectSettings({ redirectPath: '/oauth/callback' }, {}).redirectPath, '/oauth/callback')
+})
