@@ -56,3 +56,12 @@ test('client secret: in the body, unless discovery lists only client_secret_basi
   assert.doesNotMatch(basic.body, /client_secret/)
   assert.match(basic.authorization ?? '', /^Basic /)
 })
+
+test('device flow against a provider without a device endpoint: one clear line', async () => {
+  const { startDeviceAuthorization } = await import('../../src/protocol/device.ts')
+  await assert.rejects(startDeviceAuthorization(config({ issuer: 'https://idp.example/' }), { scope: 'openid' }), (error: unknown) => {
+    assert.equal((error as { code?: string }).code, ErrorCode.PROVIDER_ERROR)
+    assert.match((error as Error).message, /no device authorization endpoint: log in through the browser \(without --device\)/)
+    return true
+  })
+})
