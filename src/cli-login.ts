@@ -233,12 +233,13 @@ export class CliLogin {
     if (!seen.refreshToken) {
       throw new LoginRequiredError(this.profile, `the access token of profile "${this.profile}" has expired and there is no refresh token: run cli-login login`)
     }
+    // A token another process refreshed meanwhile is taken as long as it is still valid at all: when
+    // the provider issues tokens shorter-lived than minTtlS, refreshing again would not help.
+    const refreshedMeanwhile = (current: Session | undefined) =>
+      current !== undefined && current.accessToken !== seen.accessToken && isFresh(current, nowSeconds(this.system), 0)
     return this.store.withLock(this.profile, async () => {
       const current = await this.readUsableSession()
-      // A token another process refreshed while we waited is taken as long as it is still valid at all:
-      // when the provider issues tokens shorter-lived than minTtlS, refreshing again would not help.
-      const refreshedMeanwhile = current.accessToken !== seen.accessToken && isFresh(current, nowSeconds(this.system), 0)
-      if (refreshedMeanwhile) return current
+      if (refreshedMeanwhile(current)) return current
       if (isSessionExpired(current)) throw new SessionExpiredError(this.profile)
       if (!current.refreshToken) throw new LoginRequiredError(this.profile)
       const { config } = await this.cachedProvider(current)
@@ -258,7 +259,7 @@ export class CliLogin {
     }, async () => {
       // While another process refreshes: take its token as soon as it is stored, without the lock.
       const current = await this.store.readSession(this.profile).catch(() => undefined)
-      return current && current.accessToken !== seen.accessToken && isFresh(current, nowSeconds(this.system), 0) ? current : undefined
+      return refreshedMeanwhile(current) ? current : undefined
     })
   }
 
@@ -281,8 +282,9 @@ export class CliLogin {
 
   /**
    * The provider's configuration from the metadata this profile cached within a day (no request),
-   * else discovered. `revalidated` is a discovery run in the background when the cache was used: a
-   * login awaits it before redeeming the code (by then the user has long finished clicking).
+   * else discovered. With the cache, `revalidate()` runs discovery again: a login starts it once the
+   * browser is open and awaits it before redeeming the code (by then the user has long finished).
+   * A refresh does without it.
    */
   private async cachedProvider(settings: ProviderSettings): Promise<CachedProvider> {
     const entry = await this.store.readProviderCache?.(this.profile)
