@@ -157,6 +157,7 @@ export class CliLogin {
     const result: LogoutResult = { deleted: false, revoked: false }
     // Read and delete under the lock, so a refresh in another process cannot rotate the refresh
     // token between our reading it and deleting it: the token revoked is the last one there was.
+    // (The first look, without the lock, spares a profile with nothing stored a lock file and dirs.)
     const { session } = (await this.readSessionOrBroken()).present
       ? await this.store.withLock(this.profile, async () => {
           const found = await this.readSessionOrBroken()
@@ -402,8 +403,7 @@ export class CliLogin {
       return await wait(signal)
     } catch (error) {
       if (timeout.aborted) throw new LoginTimeoutError(timeoutS, what)
-      if (this.options.signal?.aborted) throw cancellation(this.options.signal)
-      throw error
+      throw error // a cancellation by the caller's signal becomes LoginCancelledError in login()
     }
   }
 

@@ -33,4 +33,3 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean {
   }
   return true
 }
-

@@ -19,7 +19,7 @@ const IPV4_LOOPBACK = '127.0.0.1'
 const IPV6_LOOPBACK = '::1'
 
 export interface CallbackServerOptions {
-  /** Host written in redirect_uri; the server always binds 127.0.0.1 only (never all interfaces). */
+  /** Host written in redirect_uri; the server binds 127.0.0.1 (and ::1 for localhost), never all interfaces. */
   redirectHost: '127.0.0.1' | 'localhost'
   port: number
   portAttempts: number

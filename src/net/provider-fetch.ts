@@ -1,15 +1,16 @@
-/**
- * The fetch used for every request to the provider. It honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY
- * (either case) from the given environment — a provider on loopback included, unless NO_PROXY
- * lists it. Node's own fetch is used when no proxy is set (undici, with its proxy agent, is loaded
- * only when one is). Certificates from NODE_EXTRA_CA_CERTS are trusted either way: Node adds them
- * to its default CA store at start-up.
- */
+/** HTTP_PROXY, HTTPS_PROXY and NO_PROXY, upper or lower case. */
 export function proxySettings(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
   const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined
   return { httpProxy: pick('HTTP_PROXY'), httpsProxy: pick('HTTPS_PROXY'), noProxy: pick('NO_PROXY') }
 }
 
+/**
+ * The fetch used for every request to the provider. It honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY
+ * from the given environment — a provider on loopback included, unless NO_PROXY lists it. Without a
+ * proxy it is a small fetch on node:http (below); with one, undici's fetch and proxy agent, loaded
+ * only then. Certificates from NODE_EXTRA_CA_CERTS are trusted either way: Node adds them to its
+ * default CA store at start-up.
+ */
 export function createProviderFetch(env: NodeJS.ProcessEnv): typeof fetch {
   const { httpProxy, httpsProxy, noProxy } = proxySettings(env)
   if (!httpProxy && !httpsProxy) return nodeHttpFetch
@@ -35,8 +36,8 @@ async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestIn
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
   const headers: Record<string, string> = {}
   new Headers(init.headers).forEach((value, key) => (headers[key] = value))
-  const body = init.body === undefined || init.body === null ? undefined : typeof init.body === 'string' ? init.body : init.body instanceof URLSearchParams ? init.body.toString() : Buffer.from(await new Response(init.body).arrayBuffer())
-  if (body !== undefined && init.body instanceof URLSearchParams && !headers['content-type']) headers['content-type'] = 'application/x-www-form-urlencoded;charset=UTF-8'
+  if (init.body instanceof URLSearchParams) headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8'
+  const body = await requestBody(init.body)
   return new Promise<Response>((resolve, reject) => {
     const req = request(url, { method: init.method ?? 'GET', headers, signal: init.signal ?? undefined }, (res) => {
       const chunks: Buffer[] = []
@@ -56,4 +57,11 @@ async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestIn
     req.on('error', reject)
     req.end(body)
   })
+}
+
+/** openid-client sends form bodies (URLSearchParams); anything else fetch accepts is read whole. */
+async function requestBody(body: RequestInit['body']): Promise<string | Buffer | undefined> {
+  if (body === undefined || body === null) return undefined
+  if (typeof body === 'string' || body instanceof URLSearchParams) return body.toString()
+  return Buffer.from(await new Response(body).arrayBuffer())
 }

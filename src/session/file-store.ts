@@ -31,9 +31,9 @@ export interface SessionStore {
 /** Sessions as JSON files: <home>/profiles/<profile>/session.json, directories 0700, files 0600, atomic writes. */
 export class FileSessionStore implements SessionStore {
   readonly home: string
-  private readonly lockOptions: LockOptions
+  private readonly lockOptions: Omit<LockOptions, 'whileWaiting'>
 
-  constructor(home: string, lockOptions: LockOptions = {}) {
+  constructor(home: string, lockOptions: Omit<LockOptions, 'whileWaiting'> = {}) {
     this.home = home
     this.lockOptions = lockOptions
   }

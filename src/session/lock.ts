@@ -4,7 +4,7 @@ import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LockTimeoutError } from '../errors.ts'
 
-export interface LockOptions {
+export interface LockOptions<T = unknown> {
   /** How long to wait for another holder before giving up (LockTimeoutError). */
   waitMs?: number
   /** A lock older than this is taken to be abandoned even if its holder still seems alive. */
@@ -12,7 +12,7 @@ export interface LockOptions {
   /** Used in the error message. */
   profile?: string
   /** Polled while another process holds the lock: a value ends the wait without taking the lock. */
-  whileWaiting?: () => Promise<unknown>
+  whileWaiting?: () => Promise<T | undefined>
 }
 
 interface LockOwner {
@@ -27,7 +27,7 @@ interface LockOwner {
  * guards). A lock whose holder died (same host, pid gone) or that is older than `staleMs` is
  * taken over; waits are bounded by `waitMs`.
  */
-export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions = {}): Promise<T> {
+export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, options: LockOptions<T> = {}): Promise<T> {
   // Longer than a provider request may take (openid-client gives up after 30 s), so that waiters
   // outlast a slow refresh instead of all failing just as it completes.
   const waitMs = options.waitMs ?? 60_000
@@ -47,7 +47,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     if (Date.now() - started >= waitMs) throw new LockTimeoutError(options.profile ?? lockPath, Date.now() - started)
     await sleep(pollMs + Math.random() * pollMs)
     const done = await options.whileWaiting?.()
-    if (done !== undefined) return done as T
+    if (done !== undefined) return done
   }
   try {
     return await fn()

@@ -62,6 +62,16 @@ async function portIsFree(port: number): Promise<boolean> {
   }
 }
 
+/** Ctrl-C: the login must end within 2 s, exit 130, and say so in its last line. */
+async function interruptAndExpectCancelled(cli: ReturnType<typeof startCli>): Promise<void> {
+  const started = Date.now()
+  cli.child.kill('SIGINT')
+  const result = await cli.result
+  assert.equal(result.code, 130)
+  assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
+  assert.match(lastLine(result.stderr), /login cancelled/)
+}
+
 async function allFiles(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name))
@@ -319,12 +329,7 @@ describe('browser login', () => {
     const keepAlive = request({ host: '127.0.0.1', port: Number(redirect.port), path: '/favicon.ico', headers: { host: redirect.host, connection: 'keep-alive' } })
     keepAlive.on('error', () => {})
     keepAlive.end()
-    const started = Date.now()
-    cli.child.kill('SIGINT')
-    const result = await cli.result
-    assert.equal(result.code, 130)
-    assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
-    assert.match(lastLine(result.stderr), /login cancelled/)
+    await interruptAndExpectCancelled(cli)
     assert.ok(await portIsFree(Number(redirect.port)))
   })
 
@@ -337,12 +342,7 @@ describe('browser login', () => {
     try {
       const cli = startCli(['login', '--issuer', `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`, '--client-id', 'x', '--no-browser'], env)
       await new Promise((resolve) => setTimeout(resolve, 700))
-      const started = Date.now()
-      cli.child.kill('SIGINT')
-      const result = await cli.result
-      assert.equal(result.code, 130)
-      assert.ok(Date.now() - started < 2000, `took ${Date.now() - started} ms`)
-      assert.match(lastLine(result.stderr), /login cancelled/)
+      await interruptAndExpectCancelled(cli)
     } finally {
       silent.close()
     }
