@@ -364,7 +364,7 @@ async function figureLibrary(ctx: Ctx): Promise<void> {
   console.error('2. getAccessToken() loop')
   const entry = join(ROOT, 'dist', 'index.js')
   const { CliLogin } = (await import(pathToFileURL(entry).href)) as typeof Library
-  const auth = new CliLogin({ home: ctx.cliHome, profile: 'token', system: { env: {} } })
+  const auth = new CliLogin({ appName: 'cli-login', home: ctx.cliHome, profile: 'token', system: { env: {} } })
   const expected = (await readSession(sessionPath(ctx, 'token'))).accessToken
   const first = await auth.getAccessToken()
   if (first.access_token !== expected) throw new Error('getAccessToken() did not return the stored token')

@@ -1,17 +1,21 @@
 /**
- * Every error the library throws on purpose is a CliLoginError with a stable `code`.
- * Messages are one line: what happened and what to do. They never contain a token or secret.
+ * Every error the library throws on purpose is a CliLoginError with a stable `code` and the data
+ * behind it. Messages are one line in the embedding tool's words (its `loginCommand`): they never
+ * name cli-login's flags or variables (the standalone CLI adds those, keyed by code) and never
+ * contain a token or secret.
  */
 export const ErrorCode = {
   USAGE: 'USAGE',
   LOGIN_REQUIRED: 'LOGIN_REQUIRED',
   SESSION_EXPIRED: 'SESSION_EXPIRED',
+  SESSION_MISMATCH: 'SESSION_MISMATCH',
   AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
   LOGIN_TIMEOUT: 'LOGIN_TIMEOUT',
   LOGIN_CANCELLED: 'LOGIN_CANCELLED',
   PORTS_UNAVAILABLE: 'PORTS_UNAVAILABLE',
   PROVIDER_UNREACHABLE: 'PROVIDER_UNREACHABLE',
   PROVIDER_ERROR: 'PROVIDER_ERROR',
+  TOKEN_AUDIENCE_MISMATCH: 'TOKEN_AUDIENCE_MISMATCH',
   CALLBACK_INVALID: 'CALLBACK_INVALID',
   SESSION_FILE_INVALID: 'SESSION_FILE_INVALID',
   STORAGE_FAILED: 'STORAGE_FAILED',
@@ -29,26 +33,62 @@ export class CliLoginError extends Error {
   }
 }
 
-/** Bad flags, env vars or library options. */
+/**
+ * Bad library options (or, in the CLI, flags and env vars). `option` names the library option at
+ * fault and `problem` says what is wrong with it, so a CLI can say it with its own flag names.
+ */
 export class UsageError extends CliLoginError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.USAGE, message, options)
+  readonly option: string | undefined
+  readonly problem: string
+  constructor(message: string, details: { option?: string; problem?: string; cause?: unknown } = {}) {
+    super(ErrorCode.USAGE, message, { cause: details.cause })
+    this.option = details.option
+    this.problem = details.problem ?? message
+  }
+
+  /** `option "port" must be …`: the library's words for a bad option. */
+  static forOption(option: string, problem: string): UsageError {
+    return new UsageError(`option "${option}" ${problem}`, { option, problem })
   }
 }
 
-/** No usable session: the user has to run `login`. */
+/** Who is asked to log in again: the profile and the command the embedding tool's users run. */
+export interface LoginTarget {
+  profile: string
+  loginCommand: string
+}
+
+function ofProfile(profile: string): string {
+  return profile === 'default' ? '' : ` (profile "${profile}")`
+}
+
+/** No usable session: the user has to run the tool's login command. `reason` says why. */
 export class LoginRequiredError extends CliLoginError {
   readonly profile: string
-  constructor(profile: string, message?: string, code: ErrorCode = ErrorCode.LOGIN_REQUIRED, options?: { cause?: unknown }) {
-    super(code, message ?? `not logged in (profile "${profile}"): run cli-login login`, options)
-    this.profile = profile
+  readonly loginCommand: string
+  readonly reason: string
+  constructor(target: LoginTarget, reason = 'not logged in', code: ErrorCode = ErrorCode.LOGIN_REQUIRED, options?: { cause?: unknown }) {
+    super(code, `${reason}${ofProfile(target.profile)}: run ${target.loginCommand}`, options)
+    this.profile = target.profile
+    this.loginCommand = target.loginCommand
+    this.reason = reason
   }
 }
 
-/** The provider no longer honours the refresh token (invalid_grant). */
+/** The provider no longer honours the refresh token (invalid_grant, or any 400/401 on refresh). */
 export class SessionExpiredError extends LoginRequiredError {
-  constructor(profile: string, options?: { cause?: unknown }) {
-    super(profile, `session expired (profile "${profile}"): run cli-login login`, ErrorCode.SESSION_EXPIRED, options)
+  constructor(target: LoginTarget, options?: { cause?: unknown }) {
+    super(target, 'session expired', ErrorCode.SESSION_EXPIRED, options)
+  }
+}
+
+/** The stored session was made for another issuer, client, audience or scope than the one asked for. */
+export class SessionMismatchError extends LoginRequiredError {
+  readonly mismatch: 'issuer' | 'client' | 'audience' | 'scope'
+  constructor(target: LoginTarget, mismatch: SessionMismatchError['mismatch']) {
+    const what = mismatch === 'client' ? 'another client id' : mismatch === 'scope' ? 'a scope that does not cover the one asked for' : `another ${mismatch}`
+    super(target, `the stored session is for ${what}`, ErrorCode.SESSION_MISMATCH)
+    this.mismatch = mismatch
   }
 }
 
@@ -65,8 +105,10 @@ export class AuthorizationError extends CliLoginError {
 }
 
 export class LoginTimeoutError extends CliLoginError {
-  constructor(seconds: number, what = 'no answer from the browser') {
-    super(ErrorCode.LOGIN_TIMEOUT, `${what} after ${seconds} s: run cli-login login again (--timeout sets the limit)`)
+  readonly seconds: number
+  constructor(seconds: number, loginCommand: string, what = 'no answer from the browser') {
+    super(ErrorCode.LOGIN_TIMEOUT, `${what} after ${seconds} s: run ${loginCommand} again`)
+    this.seconds = seconds
   }
 }
 
@@ -82,11 +124,7 @@ export class PortsUnavailableError extends CliLoginError {
   readonly lastPort: number
   constructor(host: string, firstPort: number, lastPort: number, options?: { cause?: unknown }) {
     const range = firstPort === lastPort ? `port ${firstPort}` : `ports ${firstPort}-${lastPort}`
-    super(
-      ErrorCode.PORTS_UNAVAILABLE,
-      `${range} on ${host} ${firstPort === lastPort ? 'is' : 'are all'} in use: free one or pass --port / --port-attempts`,
-      options,
-    )
+    super(ErrorCode.PORTS_UNAVAILABLE, `${range} on ${host} ${firstPort === lastPort ? 'is' : 'are all'} in use: free one and try again`, options)
     this.host = host
     this.firstPort = firstPort
     this.lastPort = lastPort
@@ -99,7 +137,7 @@ export class ProviderError extends CliLoginError {
   readonly errorDescription: string | undefined
   readonly status: number | undefined
   constructor(
-    code: typeof ErrorCode.PROVIDER_UNREACHABLE | typeof ErrorCode.PROVIDER_ERROR,
+    code: typeof ErrorCode.PROVIDER_UNREACHABLE | typeof ErrorCode.PROVIDER_ERROR | typeof ErrorCode.TOKEN_AUDIENCE_MISMATCH,
     message: string,
     details: { error?: string; errorDescription?: string; status?: number; cause?: unknown } = {},
   ) {
@@ -112,19 +150,21 @@ export class ProviderError extends CliLoginError {
 
 /** A callback that passed the state check but failed validation (e.g. a wrong `iss`). */
 export class CallbackValidationError extends CliLoginError {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(ErrorCode.CALLBACK_INVALID, oneLine(message), options)
+  constructor(detail: string, loginCommand: string, options?: { cause?: unknown }) {
+    super(ErrorCode.CALLBACK_INVALID, `the login's answer from the browser is not valid: ${oneLine(detail)}; run ${loginCommand} again`, options)
   }
 }
 
 /** A stored file (a session, or a profile's settings) that cannot be read or parsed. */
 export class SessionFileError extends CliLoginError {
   readonly path: string
+  readonly reason: string
   constructor(path: string, reason: string, options?: { cause?: unknown; what?: string; fix?: string }) {
     const what = options?.what ?? 'session'
-    const fix = options?.fix ?? 'run cli-login logout, or cli-login login to replace it'
+    const fix = options?.fix ?? 'log out, or log in again to replace it'
     super(ErrorCode.SESSION_FILE_INVALID, `${path} is not a valid ${what} (${oneLine(reason)}): ${fix}`, options)
     this.path = path
+    this.reason = reason
   }
 }
 
@@ -135,14 +175,20 @@ export class StorageError extends CliLoginError {
 }
 
 export class LockTimeoutError extends CliLoginError {
+  readonly waitedMs: number
   constructor(profile: string, waitedMs: number) {
-    super(
-      ErrorCode.LOCK_TIMEOUT,
-      `another cli-login is using profile "${profile}"; gave up after ${Math.round(waitedMs / 1000)} s: try again`,
-    )
+    super(ErrorCode.LOCK_TIMEOUT, `another process is using the session of profile "${profile}"; gave up after ${Math.round(waitedMs / 1000)} s: try again`)
+    this.waitedMs = waitedMs
   }
 }
 
 export function oneLine(text: string): string {
   return text.replace(/\s+/g, ' ').trim()
+}
+
+/** The error and its causes, outermost first (bounded: a cause chain can be a cycle). */
+export function causeChain(error: unknown, max = 6): unknown[] {
+  const chain: unknown[] = []
+  for (let e = error; e !== undefined && e !== null && chain.length < max; e = (e as { cause?: unknown }).cause) chain.push(e)
+  return chain
 }

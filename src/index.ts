@@ -1,13 +1,16 @@
 export { CliLogin } from './cli-login.ts'
 export type {
   AuthorizationUrlEvent,
-  DeviceCodeEvent,
+  CallOptions,
   CliLoginOptions,
+  DeviceCodeEvent,
   GetAccessTokenOptions,
   LoginResult,
   LogoutOptions,
   LogoutResult,
-} from './cli-login.ts'
+  StatusResult,
+} from './library-options.ts'
+export type { AppIdentity } from './app.ts'
 export {
   AuthorizationError,
   CallbackValidationError,
@@ -21,10 +24,11 @@ export {
   ProviderError,
   SessionExpiredError,
   SessionFileError,
+  SessionMismatchError,
   StorageError,
   UsageError,
 } from './errors.ts'
-export type { AccessToken, SessionStatus, Session, SessionUser, ProfileSettings } from './session/session.ts'
+export type { AccessToken, SessionStatus, Session, SessionUser, ProfileSettings, TargetToken } from './session/session.ts'
 export { FileSessionStore, type SessionStore } from './session/file-store.ts'
 export type { LoginPages, SuccessPageInfo, FailurePageInfo } from './loopback/pages.ts'
 export type { OpenBrowser, BrowserOpenResult } from './browser/open-browser.ts'

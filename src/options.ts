@@ -60,13 +60,13 @@ export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: P
   const givenIssuer = issuerFrom(given)
   const remembered = givenIssuer && profileMemory.issuer && !sameIssuer(givenIssuer, profileMemory.issuer) ? {} : profileMemory
   const issuer = givenIssuer ?? remembered.issuer
-  if (!issuer) throw new UsageError('an issuer is required: pass --issuer <url> or --domain <host> (or set CLI_LOGIN_ISSUER)')
+  if (!issuer) throw UsageError.forOption('issuer', 'is required (or "domain" for an Auth0 tenant)')
   const clientId = given.clientId ?? remembered.clientId
-  if (!clientId) throw new UsageError('a client id is required: pass --client-id <id> (or set CLI_LOGIN_CLIENT_ID)')
+  if (!clientId) throw UsageError.forOption('clientId', 'is required')
   const redirect = resolveRedirectSettings(given, remembered)
   const timeoutS = given.timeoutS ?? DEFAULTS.timeoutS
   if (!(timeoutS >= 0.001 && timeoutS <= MAX_TIMEOUT_S)) {
-    throw new UsageError(`--timeout must be a number of seconds from 0.001 to ${MAX_TIMEOUT_S}, not ${timeoutS}`)
+    throw UsageError.forOption('timeoutS', `must be a number of seconds from 0.001 to ${MAX_TIMEOUT_S}, not ${timeoutS}`)
   }
   return {
     issuer: validateIssuer(issuer),
@@ -94,15 +94,15 @@ export function resolveRedirectSettings(given: LoginSettingsInput, remembered: P
   const portAttempts = given.portAttempts ?? remembered.portAttempts ?? DEFAULTS.portAttempts
   const redirectHost = given.redirectHost ?? remembered.redirectHost ?? DEFAULTS.redirectHost
   const redirectPath = given.redirectPath ?? remembered.redirectPath ?? DEFAULTS.redirectPath
-  if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port must be a port number (1-65535), not ${port}`)
+  if (!Number.isInteger(port) || port < 1 || port > 65535) throw UsageError.forOption('port', `must be a port number (1-65535), not ${port}`)
   if (!Number.isInteger(portAttempts) || portAttempts < 1 || port + portAttempts - 1 > 65535) {
-    throw new UsageError(`--port-attempts must be a whole number from 1 to ${65536 - port}, not ${portAttempts}`)
+    throw UsageError.forOption('portAttempts', `must be a whole number from 1 to ${65536 - port}, not ${portAttempts}`)
   }
   if (redirectHost !== '127.0.0.1' && redirectHost !== 'localhost') {
-    throw new UsageError(`--redirect-host must be 127.0.0.1 or localhost, not ${JSON.stringify(redirectHost)}`)
+    throw UsageError.forOption('redirectHost', `must be 127.0.0.1 or localhost, not ${JSON.stringify(redirectHost)}`)
   }
   if (!/^\/[A-Za-z0-9\-._~/%]*$/.test(redirectPath) || redirectPath.startsWith('//')) {
-    throw new UsageError(`--redirect-path must be a URL path starting with /, not ${JSON.stringify(redirectPath)}`)
+    throw UsageError.forOption('redirectPath', `must be a URL path starting with /, not ${JSON.stringify(redirectPath)}`)
   }
   return { port, portAttempts, redirectHost, redirectPath }
 }
@@ -121,7 +121,7 @@ export function sameIssuer(a: string, b: string): boolean {
 
 /** The issuer given as --issuer or --domain, if any. */
 export function issuerFrom(given: Pick<LoginSettingsInput, 'issuer' | 'domain'>): string | undefined {
-  if (given.issuer && given.domain) throw new UsageError('pass either --issuer or --domain, not both')
+  if (given.issuer && given.domain) throw UsageError.forOption('domain', 'cannot be given together with "issuer"')
   if (given.domain) return issuerFromDomain(given.domain)
   return given.issuer
 }
@@ -129,7 +129,7 @@ export function issuerFrom(given: Pick<LoginSettingsInput, 'issuer' | 'domain'>)
 /** Auth0's --domain: `tenant.eu.auth0.com` → `https://tenant.eu.auth0.com/`. */
 export function issuerFromDomain(domain: string): string {
   if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(domain)) {
-    throw new UsageError(`--domain takes a host name such as tenant.eu.auth0.com (no scheme or path), not ${JSON.stringify(domain)}`)
+    throw UsageError.forOption('domain', `must be a host name such as tenant.eu.auth0.com (no scheme or path), not ${JSON.stringify(domain)}`)
   }
   return `https://${domain}/`
 }
@@ -139,19 +139,19 @@ function validateIssuer(issuer: string): string {
   try {
     url = new URL(issuer)
   } catch {
-    throw new UsageError(`--issuer must be a URL such as https://tenant.auth0.com/, not ${JSON.stringify(issuer)}`)
+    throw UsageError.forOption('issuer', `must be a URL such as https://tenant.auth0.com/, not ${JSON.stringify(issuer)}`)
   }
   if (url.protocol !== 'https:' && !isLoopbackHttp(url)) {
-    throw new UsageError(`--issuer must use https (plain http only for a provider on 127.0.0.1 or localhost): ${issuer}`)
+    throw UsageError.forOption('issuer', `must use https (plain http only for a provider on 127.0.0.1 or localhost): ${issuer}`)
   }
-  if (url.search || url.hash) throw new UsageError(`--issuer must not have a query or fragment: ${issuer}`)
+  if (url.search || url.hash) throw UsageError.forOption('issuer', `must not have a query or fragment: ${issuer}`)
   return issuer
 }
 
 /** Scopes are space-separated; commas are accepted too. */
 export function normalizeScope(scope: string | string[]): string {
   const words = (Array.isArray(scope) ? scope.join(' ') : scope).split(/[\s,]+/).filter(Boolean)
-  if (words.length === 0) throw new UsageError('--scope must name at least one scope')
+  if (words.length === 0) throw UsageError.forOption('scope', 'must name at least one scope')
   return [...new Set(words)].join(' ')
 }
 

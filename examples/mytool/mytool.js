@@ -5,11 +5,11 @@
 import { CliLogin, CliLoginError, LoginRequiredError } from 'cli-login'
 
 const auth = new CliLogin({
+  appName: 'mytool', // sessions in ~/.config/mytool, "run mytool login" in messages, "mytool" on the pages
   issuer: process.env.MYTOOL_ISSUER ?? 'https://mycompany.eu.auth0.com/',
   clientId: process.env.MYTOOL_CLIENT_ID ?? 'mytool-native-client',
   audience: process.env.MYTOOL_AUDIENCE ?? 'https://api.mycompany.example/',
   port: process.env.MYTOOL_PORT ? Number(process.env.MYTOOL_PORT) : undefined,
-  profile: 'mytool',
   onAuthorizationUrl: ({ url, browser }) => {
     console.error(browser.opened ? 'Opened your browser to log in. If nothing happened, open:' : 'Open this URL to log in:')
     console.error(url)
@@ -49,7 +49,7 @@ try {
   process.exitCode = await main(process.argv[2])
 } catch (error) {
   if (error instanceof LoginRequiredError) {
-    console.error('mytool: you are not logged in: run mytool login')
+    console.error(`mytool: ${error.message}`) // e.g. "not logged in: run mytool login"
     process.exitCode = 4
   } else if (error instanceof CliLoginError) {
     console.error(`mytool: ${error.message}`)

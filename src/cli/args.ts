@@ -1,64 +1,99 @@
 import { parseArgs } from 'node:util'
 import { UsageError } from '../errors.ts'
-import type { CommandName } from './usage.ts'
 
 type Kind = 'string' | 'boolean' | 'integer' | 'number'
 
-interface OptionSpec {
+/** One flag: how it parses, and the line `--help` shows for it (help is generated from these). */
+export interface OptionSpec {
   kind: Kind
   choices?: readonly string[]
+  /** The value's placeholder in help, e.g. `<url>`. */
+  value?: string
+  help: string
 }
 
 const COMMON = {
-  profile: { kind: 'string' },
-  home: { kind: 'string' },
+  profile: { kind: 'string', value: '<name>', help: 'which stored session (default "default")' },
+  home: { kind: 'string', value: '<dir>', help: 'where sessions live (default ~/.config/cli-login)' },
 } as const satisfies Record<string, OptionSpec>
 
 const REDIRECT = {
-  port: { kind: 'integer' },
-  'port-attempts': { kind: 'integer' },
-  'redirect-host': { kind: 'string', choices: ['127.0.0.1', 'localhost'] },
-  'redirect-path': { kind: 'string' },
+  port: { kind: 'integer', value: '<n>', help: 'first loopback port to try (default 4242)' },
+  'port-attempts': { kind: 'integer', value: '<n>', help: 'how many ports to try (default 50)' },
+  'redirect-host': { kind: 'string', choices: ['127.0.0.1', 'localhost'], value: '<host>', help: '127.0.0.1 (default) or localhost' },
+  'redirect-path': { kind: 'string', value: '<path>', help: 'default /callback' },
+} as const satisfies Record<string, OptionSpec>
+
+const BROWSER_LOGIN = {
+  audience: { kind: 'string', value: '<api>', help: 'Auth0 API identifier to get an access token for' },
+  scope: { kind: 'string', value: '<list>', help: 'default "openid profile email offline_access"' },
+  prompt: { kind: 'string', value: '<value>', help: 'e.g. login (pick another account) or consent' },
+  timeout: { kind: 'number', value: '<seconds>', help: 'give up waiting for the browser (default 300)' },
+  'no-browser': { kind: 'boolean', help: 'print the URL instead of opening a browser' },
+  device: { kind: 'boolean', help: 'device authorization flow (enter a code on any device)' },
 } as const satisfies Record<string, OptionSpec>
 
 const LOGIN = {
-  ...COMMON,
+  issuer: { kind: 'string', value: '<url>', help: 'the provider (discovery at <url>/.well-known/openid-configuration)' },
+  domain: { kind: 'string', value: '<host>', help: 'Auth0 shorthand: tenant.eu.auth0.com is issuer https://tenant.eu.auth0.com/' },
+  'client-id': { kind: 'string', value: '<id>', help: "the application's client id (required)" },
+  'client-secret': { kind: 'string', value: '<secret>', help: 'only for providers that demand one (better: CLI_LOGIN_CLIENT_SECRET)' },
+  organization: { kind: 'string', value: '<id>', help: 'Auth0 organization' },
+  ...BROWSER_LOGIN,
   ...REDIRECT,
-  issuer: { kind: 'string' },
-  domain: { kind: 'string' },
-  'client-id': { kind: 'string' },
-  'client-secret': { kind: 'string' },
-  organization: { kind: 'string' },
-  audience: { kind: 'string' },
-  scope: { kind: 'string' },
-  prompt: { kind: 'string' },
-  timeout: { kind: 'number' },
-  'no-browser': { kind: 'boolean' },
-  device: { kind: 'boolean' },
+  ...COMMON,
 } as const satisfies Record<string, OptionSpec>
 
-export const COMMAND_OPTIONS = {
-  login: LOGIN,
+export interface CommandSpec {
+  summary: string
+  /** A positional argument, e.g. the shell of `completion`. */
+  positional?: { name: string; choices: readonly string[] }
+  options: Record<string, OptionSpec>
+}
+
+export const COMMAND_SPECS = {
+  login: { summary: 'log in through the browser and store the session', options: LOGIN },
   token: {
-    ...COMMON,
-    'min-ttl': { kind: 'number' },
-    'force-refresh': { kind: 'boolean' },
-    format: { kind: 'string', choices: ['raw', 'json', 'header'] },
+    summary: 'print a valid access token (refreshing it when needed)',
+    options: {
+      'min-ttl': { kind: 'number', value: '<seconds>', help: 'refresh when fewer seconds are left (default 60)' },
+      'force-refresh': { kind: 'boolean', help: 'refresh even when the token is fresh' },
+      format: { kind: 'string', choices: ['raw', 'json', 'header', 'k8s'], value: '<format>', help: 'raw (default), json, header, or k8s (a kubectl ExecCredential)' },
+      'token-type': { kind: 'string', choices: ['access', 'id'], value: '<type>', help: 'access (default) or id (the ID token, e.g. for Kubernetes)' },
+      audience: { kind: 'string', value: '<api>', help: 'a token for another API, from the same login' },
+      resource: { kind: 'string', value: '<uri>', help: 'a token for another resource (RFC 8707), from the same login' },
+      scope: { kind: 'string', value: '<list>', help: 'a token with a narrower scope, from the same login' },
+      ...COMMON,
+    },
   },
-  status: { ...COMMON, json: { kind: 'boolean' } },
-  logout: { ...COMMON, all: { kind: 'boolean' }, browser: { kind: 'boolean' }, 'no-browser': { kind: 'boolean' } },
-  'callback-urls': { ...COMMON, ...REDIRECT, format: { kind: 'string', choices: ['lines', 'auth0'] } },
-  demo: {
-    ...COMMON,
-    ...REDIRECT,
-    timeout: { kind: 'number' },
-    'no-browser': { kind: 'boolean' },
-    audience: { kind: 'string' },
-    prompt: { kind: 'string' },
-    scope: { kind: 'string' },
-    device: { kind: 'boolean' },
+  status: { summary: 'who is logged in (--json for scripts)', options: { json: { kind: 'boolean', help: 'one JSON document on stdout' }, ...COMMON } },
+  logout: {
+    summary: 'revoke and delete the stored session (--all, --browser)',
+    options: {
+      all: { kind: 'boolean', help: 'every profile' },
+      browser: { kind: 'boolean', help: "also end the provider's session in the browser" },
+      'no-browser': { kind: 'boolean', help: 'never start a browser' },
+      ...COMMON,
+    },
   },
-} as const satisfies Record<CommandName, Record<string, OptionSpec>>
+  'callback-urls': {
+    summary: 'the redirect URIs to register with the provider',
+    options: {
+      format: { kind: 'string', choices: ['lines', 'auth0'], value: '<format>', help: 'lines (default) or auth0 (joined with ",")' },
+      ...REDIRECT,
+      ...COMMON,
+    },
+  },
+  demo: { summary: 'log in against an embedded identity provider, no account needed', options: { ...BROWSER_LOGIN, ...REDIRECT, ...COMMON } },
+  completion: {
+    summary: 'print a shell completion script (bash, zsh or fish)',
+    positional: { name: 'shell', choices: ['bash', 'zsh', 'fish'] },
+    options: {},
+  },
+} as const satisfies Record<string, CommandSpec>
+
+export type CommandName = keyof typeof COMMAND_SPECS
+export const COMMANDS = Object.keys(COMMAND_SPECS) as CommandName[]
 
 export type ParsedValue = string | number | boolean
 export type ParsedOptions = Record<string, ParsedValue | undefined>
@@ -72,16 +107,21 @@ export function envVarFor(option: string): string {
  * Parses a command's arguments: flags beat CLI_LOGIN_* environment variables (the profile's memory
  * comes after both, in the library). Returns { help: true } for --help / -h.
  */
-export function parseCommandArgs(command: CommandName, args: string[], env: NodeJS.ProcessEnv): { help: boolean; options: ParsedOptions } {
-  const specs: Record<string, OptionSpec> = COMMAND_OPTIONS[command]
+export function parseCommandArgs(
+  command: CommandName,
+  args: string[],
+  env: NodeJS.ProcessEnv,
+): { help: boolean; options: ParsedOptions; positional?: string } {
+  const spec: CommandSpec = COMMAND_SPECS[command]
+  const specs = spec.options
   let parsed: ReturnType<typeof parseArgs>
   try {
     parsed = parseArgs({
       args,
       strict: true,
-      allowPositionals: false,
+      allowPositionals: spec.positional !== undefined,
       options: {
-        ...Object.fromEntries(Object.entries(specs).map(([name, spec]) => [name, { type: spec.kind === 'boolean' ? 'boolean' : 'string' }])),
+        ...Object.fromEntries(Object.entries(specs).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string' }])),
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -92,19 +132,27 @@ export function parseCommandArgs(command: CommandName, args: string[], env: Node
   const options: ParsedOptions = {}
   // --issuer and --domain say the same thing: a flag for either one beats an env var for the other.
   const issuerFlag = parsed.values.issuer !== undefined || parsed.values.domain !== undefined
-  for (const [name, spec] of Object.entries(specs)) {
+  for (const [name, option] of Object.entries(specs)) {
     const flag = parsed.values[name]
     if (flag !== undefined) {
-      options[name] = typeof flag === 'boolean' ? flag : convert(String(flag), spec, `--${name}`)
+      options[name] = typeof flag === 'boolean' ? flag : convert(String(flag), option, `--${name}`)
       continue
     }
     if (issuerFlag && (name === 'issuer' || name === 'domain')) continue
     const fromEnv = env[envVarFor(name)]
     if (fromEnv !== undefined && fromEnv !== '') {
-      options[name] = spec.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, spec, envVarFor(name))
+      options[name] = option.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, option, envVarFor(name))
     }
   }
-  return { help: false, options }
+  return { help: false, options, positional: spec.positional ? positionalOf(spec.positional, parsed.positionals) : undefined }
+}
+
+function positionalOf(positional: NonNullable<CommandSpec['positional']>, given: string[]): string {
+  if (given.length !== 1) throw new UsageError(`expected one ${positional.name} (${positional.choices.join(', ')})`)
+  if (!positional.choices.includes(given[0])) {
+    throw new UsageError(`${positional.name} must be one of ${positional.choices.join(', ')}, not ${JSON.stringify(given[0])}`)
+  }
+  return given[0]
 }
 
 function convert(raw: string, spec: OptionSpec, source: string): ParsedValue {

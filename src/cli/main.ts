@@ -1,10 +1,11 @@
-import { CliLoginError, LoginCancelledError, UsageError } from '../errors.ts'
+import { causeChain, CliLoginError, LoginCancelledError, UsageError } from '../errors.ts'
 import { defaultSystem, type System } from '../system.ts'
-import { parseCommandArgs, type ParsedOptions } from './args.ts'
+import { COMMANDS, parseCommandArgs, type CommandName, type ParsedOptions } from './args.ts'
 import { exitCodeFor, ExitCode } from './exit-codes.ts'
 import type { CliContext } from './io.ts'
 import { writeAllSync } from './write-sync.ts'
-import { COMMANDS, USAGE, usageLine, type CommandName } from './usage.ts'
+import { cliMessage } from './messages.ts'
+import { commandUsage, mainUsage, usageLine } from './usage.ts'
 import { VERSION } from '../version.ts'
 
 export interface MainIo {
@@ -12,7 +13,7 @@ export interface MainIo {
   stderr: (text: string) => void
 }
 
-type Runner = (options: ParsedOptions, ctx: CliContext) => Promise<number>
+type Runner = (options: ParsedOptions, ctx: CliContext, positional?: string) => Promise<number>
 
 /** Each command's module is loaded only when it runs, so `token` never loads what `login` needs. */
 const RUNNERS: Record<CommandName, () => Promise<Runner>> = {
@@ -22,6 +23,7 @@ const RUNNERS: Record<CommandName, () => Promise<Runner>> = {
   logout: async () => (await import('./commands/logout.ts')).runLogout,
   'callback-urls': async () => (await import('./commands/callback-urls.ts')).runCallbackUrls,
   demo: async () => (await import('./commands/demo.ts')).runDemo,
+  completion: async () => async (_options, ctx, shell) => (await import('./commands/completion.ts')).runCompletion(shell ?? 'bash', ctx),
 }
 
 /**
@@ -39,7 +41,7 @@ export async function main(argv: string[], system: System = defaultSystem(), io:
   }
   const [command, ...args] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
-    ctx[command === undefined ? 'err' : 'out'](USAGE.main)
+    ctx[command === undefined ? 'err' : 'out'](mainUsage())
     return command === undefined ? ExitCode.USAGE : ExitCode.OK
   }
   if (command === '--version' || command === '-V') {
@@ -52,12 +54,12 @@ export async function main(argv: string[], system: System = defaultSystem(), io:
     return ExitCode.USAGE
   }
   try {
-    const { help, options } = parseCommandArgs(command, args, system.env)
+    const { help, options, positional } = parseCommandArgs(command, args, system.env)
     if (help) {
-      ctx.out(USAGE[command])
+      ctx.out(commandUsage(command))
       return ExitCode.OK
     }
-    return await (await RUNNERS[command]())(options, ctx)
+    return await (await RUNNERS[command]())(options, ctx, positional)
   } catch (error) {
     reportError(error, command, ctx)
     return exitCodeFor(error)
@@ -67,18 +69,14 @@ export async function main(argv: string[], system: System = defaultSystem(), io:
 function reportError(error: unknown, command: CommandName, ctx: CliContext): void {
   if (ctx.debug) ctx.err(debugDetail(error))
   if (error instanceof UsageError) ctx.err(usageLine(command))
-  const message = error instanceof CliLoginError ? error.message : `internal error: ${(error as Error)?.message ?? String(error)} (CLI_LOGIN_DEBUG=1 shows details)`
+  const message = error instanceof CliLoginError ? cliMessage(error) : `internal error: ${(error as Error)?.message ?? String(error)} (CLI_LOGIN_DEBUG=1 shows details)`
   ctx.err(`cli-login: ${message}`)
 }
 
 function debugDetail(error: unknown): string {
-  const parts: string[] = []
-  let e: unknown = error
-  for (let depth = 0; e && depth < 6; depth++) {
-    parts.push(depth === 0 ? String((e as Error).stack ?? e) : `caused by: ${String((e as Error).stack ?? e)}`)
-    e = (e as { cause?: unknown }).cause
-  }
-  return parts.join('\n')
+  return causeChain(error)
+    .map((e, depth) => `${depth === 0 ? '' : 'caused by: '}${String((e as Error).stack ?? e)}`)
+    .join('\n')
 }
 
 function isCommand(name: string): name is CommandName {

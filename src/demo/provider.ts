@@ -30,6 +30,11 @@ export const DEMO_CONFIDENTIAL_CLIENT_ID = 'cli-login-demo-secret'
 /** A demo value, not a secret: the demo provider only ever listens on loopback. */
 export const DEMO_CLIENT_SECRET: string = 'cli-login-demo-client-secret-not-for-production'
 export const DEMO_AUDIENCE = 'https://api.demo.cli-login.test/'
+/**
+ * A second API. A login for DEMO_AUDIENCE may get tokens for it with its refresh token, as Auth0's
+ * multi-resource refresh tokens allow (refresh with `audience` or `resource`).
+ */
+export const DEMO_SECOND_AUDIENCE = 'https://billing.demo.cli-login.test/'
 
 export interface DemoProviderOptions {
   /** Default 0 (ephemeral). */
@@ -55,6 +60,11 @@ export interface DemoFaults {
   authorizationResponseIss?: string
   /** Answer the next N device-code token polls with error=slow_down (HTTP 400) before handling normally. */
   deviceSlowDown?: number
+  /**
+   * Ignore `audience` on refresh requests, answering with a token for the login's own API: what
+   * Auth0 does when no refresh-token policy allows the API asked for.
+   */
+  ignoreRefreshAudience?: boolean
 }
 
 export interface DemoStats {
@@ -109,6 +119,7 @@ const ROUTES = {
   pushed_authorization_request: '/oauth/par',
 }
 const RESOURCE_SERVER_SCOPE = 'openid profile email offline_access read:me'
+const API_SCOPES: Record<string, string> = { [DEMO_AUDIENCE]: RESOURCE_SERVER_SCOPE, [DEMO_SECOND_AUDIENCE]: 'openid offline_access read:invoices' }
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Sign you in with your demo account',
   profile: 'See your name and username',
@@ -378,10 +389,11 @@ async function readForm(req: IncomingMessage): Promise<URLSearchParams> {
 }
 
 /**
- * Reads a small request body and puts it back into the stream, so that oidc-provider still parses
- * it itself (it warns when a body was parsed upstream). Undefined when the body cannot be peeked.
+ * Reads a small request body and puts it back into the stream (edited by `edit`, when given, with
+ * its new length), so that oidc-provider still parses it itself (it warns when a body was parsed
+ * upstream). Undefined when the body cannot be peeked.
  */
-function peekBody(req: IncomingMessage): Promise<Buffer | undefined> {
+function peekBody(req: IncomingMessage, edit?: (body: Buffer) => Buffer | undefined): Promise<Buffer | undefined> {
   const length = Number(req.headers['content-length'])
   if (!Number.isInteger(length) || length <= 0 || length > MAX_FORM_BYTES || !req.readable) {
     return Promise.resolve(undefined)
@@ -401,8 +413,10 @@ function peekBody(req: IncomingMessage): Promise<Buffer | undefined> {
         cleanup()
         req.pause()
         const body = Buffer.concat(chunks)
-        req.unshift(body)
-        resolve(body)
+        const edited = edit?.(body)
+        if (edited) req.headers['content-length'] = String(edited.length)
+        req.unshift(edited ?? body)
+        resolve(edited ?? body)
       }
     }
     const onEnd = (): void => {
@@ -548,18 +562,21 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
       resourceIndicators: {
         enabled: true,
         defaultResource: async (ctx: KoaContext, _client: unknown, oneOf?: string[]) => {
-          if (oneOf) return oneOf
-          return stringParam(ctx.oidc?.params, 'audience')
+          // The code exchange of a login granted several APIs: its token is for the first, the one asked.
+          if (oneOf) return oneOf[0]
+          const audience = stringParam(ctx.oidc?.params, 'audience')
+          // A login for one known API is granted the others too (multi-resource refresh tokens).
+          if (audience && API_SCOPES[audience]) return [audience, ...Object.keys(API_SCOPES).filter((api) => api !== audience)]
+          return audience
         },
         // Tokens from the code, the device code and refresh tokens stay for the requested API.
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx: unknown, resourceIndicator: string) => {
-          if (resourceIndicator !== DEMO_AUDIENCE) {
-            throw new errors.InvalidTarget(`unknown API (audience): ${resourceIndicator}`)
-          }
+          const scope = API_SCOPES[resourceIndicator]
+          if (!scope) throw new errors.InvalidTarget(`unknown API (audience): ${resourceIndicator}`)
           return {
-            scope: RESOURCE_SERVER_SCOPE,
-            audience: DEMO_AUDIENCE,
+            scope,
+            audience: resourceIndicator,
             accessTokenFormat: 'jwt',
             accessTokenTTL: accessTokenTtlS,
             jwt: { sign: { alg: 'RS256' } },
@@ -887,7 +904,7 @@ ${credentialsHint(users)}`,
       try {
         const { payload } = await jwtVerify(token, localJwks, {
           issuer,
-          audience: DEMO_AUDIENCE,
+          audience: Object.keys(API_SCOPES),
           typ: 'at+jwt',
           algorithms: ['RS256'],
         })
@@ -995,8 +1012,17 @@ ${credentialsHint(users)}`,
         ctx.body = fault.body
         return
       }
+      // Auth0 spells RFC 8707's `resource` as `audience`, on refresh requests too. (The body is
+      // peeked once: oidc-provider parses it itself.)
+      const body = await peekBody(ctx.req, (raw) => {
+        const form = new URLSearchParams(raw.toString('utf8'))
+        const audience = form.get('audience')
+        if (form.get('grant_type') !== 'refresh_token' || audience === null) return undefined
+        form.delete('audience')
+        if (!faults.ignoreRefreshAudience && !form.has('resource')) form.set('resource', audience)
+        return Buffer.from(form.toString(), 'utf8')
+      })
       if ((faults.deviceSlowDown ?? 0) > 0) {
-        const body = await peekBody(ctx.req)
         if (body && new URLSearchParams(body.toString('utf8')).get('grant_type') === DEVICE_CODE_GRANT) {
           faults.deviceSlowDown = (faults.deviceSlowDown ?? 1) - 1
           stats.deviceTokenPolls.push(Date.now())

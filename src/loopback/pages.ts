@@ -7,6 +7,8 @@
  */
 
 export interface SuccessPageInfo {
+  /** The embedding tool's name as shown to people (its displayName). */
+  displayName: string
   issuer: string
   name?: string
   email?: string
@@ -14,6 +16,8 @@ export interface SuccessPageInfo {
 }
 
 export interface FailurePageInfo {
+  /** The embedding tool's name as shown to people (its displayName). */
+  displayName: string
   error: string
   errorDescription?: string
 }
@@ -107,9 +111,9 @@ function successPage(info: SuccessPageInfo): string {
       ? `<p class="who">Signed in as <strong>${shown(who)}</strong>${also}.</p>`
       : ''
   return document(
-    'Logged in',
+    `${info.displayName}: logged in`,
     `<div class="mark ok" aria-hidden="true">&#10003;</div>
-<h1>You are logged in</h1>
+<h1>You are logged in to ${shown(info.displayName)}</h1>
 ${identity}
 <p class="detail muted">Identity provider: <code>${shown(info.issuer)}</code></p>
 ${CLOSE_HINT}`,
@@ -122,9 +126,9 @@ function failurePage(info: FailurePageInfo): string {
       ? `<p class="detail">${shown(info.errorDescription)}</p>`
       : ''
   return document(
-    'Login failed',
+    `${info.displayName}: login failed`,
     `<div class="mark fail" aria-hidden="true">!</div>
-<h1>Login failed</h1>
+<h1>${shown(info.displayName)} login failed</h1>
 <p class="detail">Error: <code>${shown(info.error)}</code></p>
 ${description}
 ${CLOSE_HINT}`,

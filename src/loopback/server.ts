@@ -28,6 +28,8 @@ export interface CallbackServerOptions {
   state: string
   /** Default defaultPages; its failure page also answers 400/404/405. */
   pages?: LoginPages
+  /** The embedding tool's name on the pages. */
+  displayName: string
 }
 
 export interface CallbackServer {
@@ -52,7 +54,9 @@ export interface CallbackServer {
   close(): void
 }
 
-const REJECTIONS: Record<Exclude<RequestVerdict, 'callback'>, { status: number; page: FailurePageInfo }> = {
+type PageText = Omit<FailurePageInfo, 'displayName'>
+
+const REJECTIONS: Record<Exclude<RequestVerdict, 'callback'>, { status: number; page: PageText }> = {
   'bad-host': {
     status: 400,
     page: {
@@ -88,7 +92,7 @@ const REJECTIONS: Record<Exclude<RequestVerdict, 'callback'>, { status: number; 
   },
 }
 
-const ALREADY_ANSWERED: FailurePageInfo = {
+const ALREADY_ANSWERED: PageText = {
   error: 'already_answered',
   errorDescription: 'This login has already received its answer. Return to the terminal.',
 }
@@ -104,12 +108,12 @@ interface Waiter {
 }
 
 export async function startCallbackServer(options: CallbackServerOptions): Promise<CallbackServer> {
-  const { redirectHost, path, state } = options
+  const { redirectHost, path, state, displayName } = options
   if (redirectHost !== '127.0.0.1' && redirectHost !== 'localhost') {
-    throw new UsageError(`redirect host must be 127.0.0.1 or localhost, not ${String(redirectHost)}`)
+    throw UsageError.forOption('redirectHost', `must be 127.0.0.1 or localhost, not ${String(redirectHost)}`)
   }
   if (!path.startsWith('/') || path.startsWith('//') || /[?#\s]/.test(path)) {
-    throw new UsageError(`redirect path must start with "/" and hold no query, fragment or space: ${path}`)
+    throw UsageError.forOption('redirectPath', `must start with "/" and hold no query, fragment or space: ${path}`)
   }
   const pages = options.pages ?? defaultPages
 
@@ -136,11 +140,11 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
     const verdict = classifyRequest({ method: req.method, url: req.url, host: req.headers.host }, { path, port, state })
     if (verdict !== 'callback') {
       const { status, page } = REJECTIONS[verdict]
-      send(res, status, pages.failure(page), verdict === 'method-not-allowed' ? { Allow: 'GET' } : {})
+      send(res, status, pages.failure({ displayName, ...page }), verdict === 'method-not-allowed' ? { Allow: 'GET' } : {})
       return
     }
     if (held !== undefined || closed) {
-      send(res, 400, pages.failure(ALREADY_ANSWERED))
+      send(res, 400, pages.failure({ displayName, ...ALREADY_ANSWERED }))
       return
     }
     const url = new URL(redirectUri)

@@ -1,7 +1,7 @@
 import * as client from 'openid-client'
-import { AuthorizationError, CallbackValidationError } from '../errors.ts'
+import { AuthorizationError, CallbackValidationError, causeChain } from '../errors.ts'
 import { toProviderError } from './provider.ts'
-import type { TokenResponse } from './tokens.ts'
+import { toTokenSet, type TokenSet } from './token-set.ts'
 
 /** The secrets of one authorization attempt, each from 256 bits of randomness. */
 export interface AuthorizationAttempt {
@@ -47,7 +47,8 @@ export async function exchangeCode(
   attempt: AuthorizationAttempt,
   redirectUri: string,
   idTokenExpected: boolean,
-): Promise<TokenResponse> {
+  loginCommand: string,
+): Promise<TokenSet> {
   // openid-client validates the callback (state, iss, error) before it makes any request: a
   // request means the callback passed and its code is being redeemed.
   let redeemed = false
@@ -57,16 +58,17 @@ export async function exchangeCode(
     return fetchImpl(url, options)
   }
   try {
-    return await client.authorizationCodeGrant(config, callbackUrl, {
+    const response = await client.authorizationCodeGrant(config, callbackUrl, {
       pkceCodeVerifier: attempt.codeVerifier,
       expectedState: attempt.state,
       idTokenExpected,
     }, { redirect_uri: redirectUri })
+    return toTokenSet(response)
   } catch (error) {
     if (error instanceof client.AuthorizationResponseError) {
       throw new AuthorizationError(error.error, error.error_description, { cause: error })
     }
-    if (!redeemed) throw new CallbackValidationError(`the login's answer from the browser is not valid: ${innermostMessage(error)}; run cli-login login again`, { cause: error })
+    if (!redeemed) throw new CallbackValidationError(innermostMessage(error), loginCommand, { cause: error })
     throw toProviderError(error, 'the code exchange')
   } finally {
     config[client.customFetch] = fetchImpl
@@ -75,11 +77,6 @@ export async function exchangeCode(
 
 /** openid-client wraps the precise reason ('unexpected "iss" …') in a generic error: use the precise one. */
 function innermostMessage(error: unknown): string {
-  let message = error instanceof Error ? error.message : String(error)
-  let e = (error as { cause?: unknown }).cause
-  for (let depth = 0; e instanceof Error && depth < 5; depth++) {
-    message = e.message
-    e = e.cause
-  }
-  return message
+  const messages = causeChain(error).filter((e): e is Error => e instanceof Error).map((e) => e.message)
+  return messages[messages.length - 1] ?? String(error)
 }

@@ -1,7 +1,7 @@
 import * as client from 'openid-client'
 import { AuthorizationError, ErrorCode, ProviderError } from '../errors.ts'
 import { toProviderError } from './provider.ts'
-import type { TokenResponse } from './tokens.ts'
+import { toTokenSet, type TokenSet } from './token-set.ts'
 
 export type DeviceAuthorization = client.DeviceAuthorizationResponse
 
@@ -11,7 +11,7 @@ export async function startDeviceAuthorization(
   params: { scope: string; audience?: string; organization?: string },
 ): Promise<DeviceAuthorization> {
   if (!config.serverMetadata().device_authorization_endpoint) {
-    throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider has no device authorization endpoint: log in through the browser (without --device)')
+    throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider has no device authorization endpoint: log in through the browser instead', { error: 'device_flow_unsupported' })
   }
   const query: Record<string, string> = { scope: params.scope }
   if (params.audience) query.audience = params.audience
@@ -28,14 +28,19 @@ export async function startDeviceAuthorization(
  * `slow_down` and `authorization_pending`). `signal` bounds the wait; the device code's own expiry
  * ends it too, as expired_token.
  */
-export async function pollDeviceAuthorization(config: client.Configuration, authorization: DeviceAuthorization, signal: AbortSignal): Promise<TokenResponse> {
+export async function pollDeviceAuthorization(
+  config: client.Configuration,
+  authorization: DeviceAuthorization,
+  signal: AbortSignal,
+  loginCommand: string,
+): Promise<TokenSet> {
   const expiry = AbortSignal.timeout(authorization.expires_in * 1000)
   try {
-    return await client.pollDeviceAuthorizationGrant(config, authorization, undefined, { signal: AbortSignal.any([signal, expiry]) })
+    return toTokenSet(await client.pollDeviceAuthorizationGrant(config, authorization, undefined, { signal: AbortSignal.any([signal, expiry]) }))
   } catch (error) {
     if (signal.aborted) throw signal.reason
     if (expiry.aborted || (error instanceof client.ResponseBodyError && error.error === 'expired_token')) {
-      throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the device code expired before the login was approved: run cli-login login --device again', { error: 'expired_token', cause: error })
+      throw new ProviderError(ErrorCode.PROVIDER_ERROR, `the device code expired before the login was approved: run ${loginCommand} again`, { error: 'expired_token', cause: error })
     }
     if (error instanceof client.ResponseBodyError && error.error === 'access_denied') {
       throw new AuthorizationError(error.error, error.error_description, { cause: error })

@@ -1,5 +1,5 @@
 import * as client from 'openid-client'
-import { ErrorCode, ProviderError } from '../errors.ts'
+import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
 
 export interface ProviderParams {
@@ -88,23 +88,19 @@ export function toProviderError(error: unknown, what: string): ProviderError {
 
 /** Node's certificate verification failures: UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID, … */
 function certificateError(error: unknown): string | undefined {
-  let e: unknown = error
-  for (let depth = 0; e && depth < 5; depth++) {
+  for (const e of causeChain(error)) {
     const { code, message } = e as { code?: string; message?: string }
     if (typeof code === 'string' && /CERT|SELF_SIGNED|UNABLE_TO_(GET|VERIFY)|ALTNAME/.test(code)) return message ? `${code}: ${message}` : code
-    e = (e as { cause?: unknown }).cause
   }
   return undefined
 }
 
 /** The errno-style code (ECONNREFUSED, ENOTFOUND, …) of a fetch failure, or 'timeout'. */
 function networkErrorCode(error: unknown): string | undefined {
-  let e: unknown = error
-  for (let depth = 0; e && depth < 5; depth++) {
+  for (const e of causeChain(error)) {
     const { name, code } = e as { name?: string; code?: string }
     if (name === 'TimeoutError' || name === 'AbortError') return 'timed out'
     if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return code
-    e = (e as { cause?: unknown }).cause
   }
   if (error instanceof TypeError && error.message === 'fetch failed') return 'network error'
   return undefined

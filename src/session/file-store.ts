@@ -28,14 +28,22 @@ export interface SessionStore {
   describe(profile: string): string
 }
 
+export interface FileSessionStoreOptions {
+  /** What messages about a broken file tell the user to run (the tool's login command). */
+  loginCommand?: string
+  lock?: Omit<LockOptions, 'whileWaiting'>
+}
+
 /** Sessions as JSON files: <home>/profiles/<profile>/session.json, directories 0700, files 0600, atomic writes. */
 export class FileSessionStore implements SessionStore {
   readonly home: string
   private readonly lockOptions: Omit<LockOptions, 'whileWaiting'>
+  private readonly fix: string
 
-  constructor(home: string, lockOptions: Omit<LockOptions, 'whileWaiting'> = {}) {
+  constructor(home: string, options: FileSessionStoreOptions = {}) {
     this.home = home
-    this.lockOptions = lockOptions
+    this.lockOptions = options.lock ?? {}
+    this.fix = options.loginCommand ? `run ${options.loginCommand} to replace it` : 'log in again to replace it'
   }
 
   describe(profile: string): string {
@@ -44,10 +52,10 @@ export class FileSessionStore implements SessionStore {
 
   async readSession(profile: string): Promise<Session | undefined> {
     const path = profilePaths(this.home, profile).session
-    const value = await readJson(path)
+    const value = await readJson(path, { fix: this.fix })
     if (value === undefined) return undefined
     const problem = sessionShapeProblem(value)
-    if (problem) throw new SessionFileError(path, problem)
+    if (problem) throw new SessionFileError(path, problem, { fix: this.fix })
     return value as Session
   }
 
@@ -83,7 +91,7 @@ export class FileSessionStore implements SessionStore {
 
   async readSettings(profile: string): Promise<ProfileSettings> {
     const path = profilePaths(this.home, profile).settings
-    const fileProblem = { what: 'settings file', fix: `delete it, or run cli-login login with --issuer and --client-id to replace it` }
+    const fileProblem = { what: 'settings file', fix: `delete it, or ${this.fix}` }
     const value = await readJson(path, fileProblem)
     if (value === undefined) return {}
     const problem = settingsShapeProblem(value)

@@ -17,11 +17,29 @@ export interface Session {
   expiresAt?: number
   refreshToken?: string
   idToken?: string
+  /** When the ID token expires (its `exp`), for `token --token-type id`. */
+  idTokenExpiresAt?: number
+  /** The ID token's claims, verified when it was received. */
+  claims?: Record<string, unknown>
   user: SessionUser
+  /** Tokens for other APIs or narrower scopes from the same login, by targetKey(). */
+  targets?: Record<string, TargetToken>
   createdAt: number
   refreshedAt?: number
   /** Set when the provider rejected the refresh token (invalid_grant): the session needs a new login. */
   refreshRejectedAt?: number
+}
+
+/** An access token for another API (audience / resource) or a narrower scope, got with the session's refresh token. */
+export interface TargetToken {
+  audience?: string
+  resource?: string
+  /** The scope asked for, space-separated. */
+  scope?: string
+  tokenType: string
+  accessToken: string
+  expiresAt?: number
+  refreshedAt: number
 }
 
 export interface SessionUser {
@@ -41,6 +59,10 @@ export interface SessionStatus {
   audience: string | null
   scope: string | null
   has_refresh_token: boolean
+  /** Where the session's secrets are kept. */
+  storage: 'file' | 'keychain'
+  /** The verified ID token's claims; null without an ID token. */
+  claims: Record<string, unknown> | null
 }
 
 /** The non-secret settings a profile remembers from its last successful login. */
@@ -65,16 +87,6 @@ export interface AccessToken {
   expires_at: number | null
 }
 
-export function accessTokenOf(session: Session): AccessToken {
-  return { access_token: session.accessToken, token_type: session.tokenType, expires_at: session.expiresAt ?? null }
-}
-
-/** True when the access token is valid for at least `minTtlS` more seconds. */
-export function isFresh(session: Pick<Session, 'expiresAt'>, nowS: number, minTtlS: number): boolean {
-  if (session.expiresAt === undefined) return true
-  return session.expiresAt - nowS > minTtlS
-}
-
 export function sessionStatus(profile: string, session: Session): SessionStatus {
   return {
     profile,
@@ -86,6 +98,8 @@ export function sessionStatus(profile: string, session: Session): SessionStatus 
     audience: session.audience ?? null,
     scope: session.scope ?? session.requestedScope ?? null,
     has_refresh_token: Boolean(session.refreshToken),
+    storage: 'file',
+    claims: session.claims ?? null,
   }
 }
 
@@ -119,10 +133,17 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
   }
-  for (const key of ['expiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
+  for (const key of ['expiresAt', 'idTokenExpiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
     if (s[key] !== undefined && !Number.isFinite(s[key])) return `"${key}" is not a number`
   }
   if (typeof s.user !== 'object' || s.user === null) return '"user" is missing'
+  for (const key of ['claims', 'targets'] as const) {
+    if (s[key] !== undefined && (typeof s[key] !== 'object' || s[key] === null || Array.isArray(s[key]))) return `"${key}" is not an object`
+  }
+  for (const target of Object.values((s.targets ?? {}) as Record<string, Record<string, unknown>>)) {
+    if (typeof target !== 'object' || target === null || typeof target.accessToken !== 'string' || typeof target.tokenType !== 'string') return '"targets" holds a token without "accessToken"'
+    if (target.expiresAt !== undefined && !Number.isFinite(target.expiresAt)) return '"targets" holds a token whose "expiresAt" is not a number'
+  }
   return undefined
 }
 

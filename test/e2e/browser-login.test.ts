@@ -99,8 +99,16 @@ describe('browser login', () => {
     const status = await runCli(['status', '--json'], env)
     assert.equal(status.code, 0, status.stderr)
     const json = JSON.parse(status.stdout)
-    assert.deepEqual(Object.keys(json).sort(), ['audience', 'email', 'expires_at', 'has_refresh_token', 'issuer', 'name', 'profile', 'scope', 'subject'].sort())
+    assert.deepEqual(
+      Object.keys(json).sort(),
+      ['audience', 'claims', 'email', 'expires_at', 'has_refresh_token', 'issuer', 'name', 'profile', 'scope', 'storage', 'subject'].sort(),
+    )
     assert.equal(json.profile, 'default')
+    assert.equal(json.storage, 'file')
+    // The verified ID token's claims, as the provider put them there.
+    assert.equal(json.claims.sub, alice.sub)
+    assert.equal(json.claims.iss, provider.issuer)
+    assert.equal(json.claims.name, alice.name)
     assert.equal(json.subject, alice.sub)
     assert.equal(json.email, alice.email)
     assert.equal(json.has_refresh_token, true)

@@ -36,7 +36,7 @@ describe('usage', () => {
     [['login', '--issuer', 'https://a/'], /client id is required/],
     [['token', '--format', 'xml'], /--format must be one of raw, json, header/],
     [['login', '--bogus'], /unknown option --bogus/],
-    [['status', '--profile', '../x'], /invalid profile name/],
+    [['status', '--profile', '../x'], /^cli-login: --profile must be letters, digits/],
   ] as const) {
     test(`${args.join(' ')} → exit 2, the usage line, then one line`, async () => {
       const { env } = await setup()
@@ -124,7 +124,7 @@ describe('login and the commands after it', () => {
       const result = await runMain(command, env)
       assert.equal(result.code, 1)
       assert.ok(lastLine(result.stderr).includes(sessionFile))
-      assert.match(lastLine(result.stderr), /not a valid session.*cli-login logout/)
+      assert.match(lastLine(result.stderr), /not a valid session.*run cli-login login to replace it/)
       assert.doesNotMatch(result.stderr, /\n\s+at /)
     }
     assert.equal(await readFile(sessionFile, 'utf8'), '{"version": 1, "accessToken": ')

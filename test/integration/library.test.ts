@@ -61,6 +61,7 @@ test('opener, pages, store and fetch replaced: the login uses each, prints nothi
   let callback: Promise<CallbackResponse> | undefined
   const urls: string[] = []
   const auth = new CliLogin({
+    appName: 'acme',
     issuer: provider.issuer,
     clientId: DEMO_CLIENT_ID,
     port: await findFreePortRange(5),
@@ -102,7 +103,7 @@ test('opener, pages, store and fetch replaced: the login uses each, prints nothi
 
 test('typed errors: denied → AuthorizationError with the provider error; nobody answers → LoginTimeoutError', async () => {
   const store = new MemoryStore()
-  const common = { issuer: provider.issuer, clientId: DEMO_CLIENT_ID, store, home: home.dir }
+  const common = { appName: 'acme', issuer: provider.issuer, clientId: DEMO_CLIENT_ID, store, home: home.dir }
   const denied = new CliLogin({
     ...common,
     port: await findFreePortRange(5),

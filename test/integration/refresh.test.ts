@@ -140,7 +140,7 @@ describe('a long-running process (the library)', () => {
   test('serves the token from memory, re-reads the file when another process changed it, and never reuses a rotated refresh token', async () => {
     const { env, home, session } = await loggedIn()
     const { CliLogin } = await import('../../src/index.ts')
-    const auth = new CliLogin({ home, system: { env } })
+    const auth = new CliLogin({ appName: 'cli-login', home, system: { env } })
     const first = await auth.getAccessToken({ minTtlS: 0 })
     assert.equal(first.access_token, (await session()).accessToken)
     assert.deepEqual(await auth.getAccessToken({ minTtlS: 0 }), first)

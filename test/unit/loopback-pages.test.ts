@@ -20,7 +20,7 @@ test('escapeHtml escapes the five HTML-significant characters', () => {
 })
 
 test('failure page escapes error and error description', () => {
-  const html = defaultPages.failure({ error: nasty, errorDescription: `${nasty} <img src=x onerror=alert(1)>` })
+  const html = defaultPages.failure({ displayName: 'acme', error: nasty, errorDescription: `${nasty} <img src=x onerror=alert(1)>` })
   assert.ok(!html.includes('<script>'), 'no raw <script>')
   assert.ok(!html.includes('<img'), 'no raw <img>')
   assert.ok(!html.includes(`"x"`), 'no raw double quotes from the input')
@@ -31,7 +31,7 @@ test('failure page escapes error and error description', () => {
 })
 
 test('success page escapes every value shown', () => {
-  const html = defaultPages.success({ issuer: `https://idp.example/${nasty}`, name: nasty, email: `${nasty}@example.com`, subject: nasty })
+  const html = defaultPages.success({ displayName: 'acme', issuer: `https://idp.example/${nasty}`, name: nasty, email: `${nasty}@example.com`, subject: nasty })
   assert.ok(!html.includes('<script>'))
   assert.ok(!html.includes(`'quoted'`))
   assert.ok(html.includes('&lt;script&gt;'))
@@ -39,10 +39,10 @@ test('success page escapes every value shown', () => {
 
 test('pages are complete, self-contained documents telling the user to close the window', () => {
   const pages = [
-    defaultPages.success({ issuer: 'https://idp.example/', name: 'Ada Lovelace', email: 'ada@example.com' }),
-    defaultPages.success({ issuer: 'https://idp.example/' }),
-    defaultPages.failure({ error: 'access_denied', errorDescription: 'The user said no' }),
-    defaultPages.failure({ error: 'access_denied' }),
+    defaultPages.success({ displayName: 'acme', issuer: 'https://idp.example/', name: 'Ada Lovelace', email: 'ada@example.com' }),
+    defaultPages.success({ displayName: 'acme', issuer: 'https://idp.example/' }),
+    defaultPages.failure({ displayName: 'acme', error: 'access_denied', errorDescription: 'The user said no' }),
+    defaultPages.failure({ displayName: 'acme', error: 'access_denied' }),
   ]
   for (const html of pages) {
     assert.match(html, /^<!DOCTYPE html>/)
@@ -59,10 +59,21 @@ test('pages are complete, self-contained documents telling the user to close the
   assert.match(pages[0], /ada@example\.com/)
   assert.match(pages[2], /access_denied/)
   assert.match(pages[2], /The user said no/)
+  // The embedding tool's name, not ours.
+  assert.match(pages[0], /<title>acme: logged in<\/title>/)
+  assert.match(pages[0], /You are logged in to acme/)
+  assert.match(pages[2], /acme login failed/)
+  assert.doesNotMatch(pages.join(''), /cli-login/)
+})
+
+test("the tool's display name is escaped like everything else", () => {
+  const html = defaultPages.success({ displayName: '<b>Acme</b>', issuer: 'https://idp.example/' })
+  assert.ok(!html.includes('<b>Acme'))
+  assert.ok(html.includes('&lt;b&gt;Acme&lt;/b&gt;'))
 })
 
 test('long values are clipped', () => {
-  const html = defaultPages.failure({ error: 'x', errorDescription: 'y'.repeat(100_000) })
+  const html = defaultPages.failure({ displayName: 'acme', error: 'x', errorDescription: 'y'.repeat(100_000) })
   assert.ok(html.length < 20_000)
 })
 

@@ -63,7 +63,7 @@ function connectRaw(port: number, host = '127.0.0.1'): Promise<Socket> {
 
 async function start(overrides: Partial<CallbackServerOptions> = {}): Promise<CallbackServer> {
   const port = overrides.port ?? (await findFreePortRange(1))
-  return startCallbackServer({ redirectHost: '127.0.0.1', port, portAttempts: 1, path: '/callback', state: STATE, ...overrides })
+  return startCallbackServer({ redirectHost: '127.0.0.1', port, portAttempts: 1, path: '/callback', state: STATE, displayName: 'acme', ...overrides })
 }
 
 function assertSecurityHeaders(reply: Reply): void {

@@ -1,5 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { cliMessage } from '../../src/cli/messages.ts'
 import { callbackUrls, issuerFromDomain, normalizeScope, resolveLoginSettings, resolveRedirectSettings } from '../../src/options.ts'
 import { UsageError } from '../../src/errors.ts'
 
@@ -30,7 +31,7 @@ test('--domain is the Auth0 shorthand, trailing slash included', () => {
   assert.equal(issuerFromDomain('127.0.0.1:8443'), 'https://127.0.0.1:8443/')
   assert.equal(resolveLoginSettings({ domain: 'x.auth0.com', clientId: 'c' }, {}).issuer, 'https://x.auth0.com/')
   assert.throws(() => issuerFromDomain('https://x.auth0.com'), UsageError)
-  assert.throws(() => resolveLoginSettings({ domain: 'x.auth0.com', issuer: 'https://y/', clientId: 'c' }, {}), /either --issuer or --domain/)
+  assert.throws(() => resolveLoginSettings({ domain: 'x.auth0.com', issuer: 'https://y/', clientId: 'c' }, {}), /option "domain" cannot be given together with "issuer"/)
 })
 
 test('scopes: spaces or commas, deduplicated', () => {
@@ -39,18 +40,29 @@ test('scopes: spaces or commas, deduplicated', () => {
   assert.throws(() => normalizeScope(' , '), UsageError)
 })
 
-const invalid: Array<[string, Parameters<typeof resolveLoginSettings>[0], RegExp]> = [
-  ['no issuer', { clientId: 'c' }, /issuer is required/],
-  ['no client id', { issuer: 'https://a/' }, /client id is required.*--client-id/],
-  ['http issuer off loopback', { issuer: 'http://example.com/', clientId: 'c' }, /must use https/],
-  ['not a URL', { issuer: 'tenant.auth0.com', clientId: 'c' }, /must be a URL/],
-  ['port out of range', { issuer: 'https://a/', clientId: 'c', port: 70000 }, /--port must be a port number/],
-  ['range past 65535', { issuer: 'https://a/', clientId: 'c', port: 65530, portAttempts: 50 }, /--port-attempts/],
-  ['zero timeout', { issuer: 'https://a/', clientId: 'c', timeoutS: 0 }, /--timeout/],
-  ['path without slash', { issuer: 'https://a/', clientId: 'c', redirectPath: 'callback' }, /--redirect-path/],
+// The library names its own options; the standalone CLI says the same with its flags (cli/messages.ts).
+const invalid: Array<[string, Parameters<typeof resolveLoginSettings>[0], RegExp, RegExp]> = [
+  ['no issuer', { clientId: 'c' }, /^option "issuer" is required/, /^an issuer is required: pass --issuer <url> or --domain <host> \(or set CLI_LOGIN_ISSUER\)$/],
+  ['no client id', { issuer: 'https://a/' }, /^option "clientId" is required$/, /^a client id is required: pass --client-id <id> \(or set CLI_LOGIN_CLIENT_ID\)$/],
+  ['http issuer off loopback', { issuer: 'http://example.com/', clientId: 'c' }, /option "issuer" must use https/, /^--issuer must use https/],
+  ['not a URL', { issuer: 'tenant.auth0.com', clientId: 'c' }, /option "issuer" must be a URL/, /^--issuer must be a URL/],
+  ['port out of range', { issuer: 'https://a/', clientId: 'c', port: 70000 }, /option "port" must be a port number/, /^--port must be a port number/],
+  ['range past 65535', { issuer: 'https://a/', clientId: 'c', port: 65530, portAttempts: 50 }, /option "portAttempts"/, /^--port-attempts must be/],
+  ['zero timeout', { issuer: 'https://a/', clientId: 'c', timeoutS: 0 }, /option "timeoutS"/, /^--timeout must be/],
+  ['path without slash', { issuer: 'https://a/', clientId: 'c', redirectPath: 'callback' }, /option "redirectPath"/, /^--redirect-path must be/],
 ]
-for (const [name, input, message] of invalid) {
-  test(`invalid: ${name}`, () => assert.throws(() => resolveLoginSettings(input, {}), (e: unknown) => e instanceof UsageError && message.test(e.message)))
+for (const [name, input, libraryWords, cliWords] of invalid) {
+  test(`invalid: ${name}`, () =>
+    assert.throws(
+      () => resolveLoginSettings(input, {}),
+      (e: unknown) => {
+        assert.ok(e instanceof UsageError)
+        assert.match(e.message, libraryWords)
+        assert.doesNotMatch(e.message, /--|CLI_LOGIN/, 'no CLI words in the library')
+        assert.match(cliMessage(e), cliWords)
+        return true
+      },
+    ))
 }
 
 test('http is allowed for a loopback provider', () => {
@@ -71,7 +83,7 @@ test('callback URLs cover every port of the range', () => {
 
 test('what the profile remembers is dropped when another issuer is given', () => {
   const remembered = { issuer: 'https://old.example/', clientId: 'old-client', audience: 'old-api', port: 5000 }
-  assert.throws(() => resolveLoginSettings({ issuer: 'https://new.example/' }, remembered), /client id is required/)
+  assert.throws(() => resolveLoginSettings({ issuer: 'https://new.example/' }, remembered), /option "clientId" is required/)
   const s = resolveLoginSettings({ issuer: 'https://new.example/', clientId: 'new' }, remembered)
   assert.equal(s.audience, undefined)
   assert.equal(s.port, 4242)
@@ -80,14 +92,14 @@ test('what the profile remembers is dropped when another issuer is given', () =>
 
 test('--timeout bounds: timers take whole milliseconds up to 2^31 - 1', () => {
   for (const timeoutS of [0.0001, 9_999_999, Number.NaN]) {
-    assert.throws(() => resolveLoginSettings({ issuer: 'https://a/', clientId: 'c', timeoutS }, {}), /--timeout must be a number of seconds from 0.001/)
+    assert.throws(() => resolveLoginSettings({ issuer: 'https://a/', clientId: 'c', timeoutS }, {}), /option "timeoutS" must be a number of seconds from 0.001/)
   }
   assert.equal(resolveLoginSettings({ issuer: 'https://a/', clientId: 'c', timeoutS: 0.5 }, {}).timeoutS, 0.5)
 })
 
 test('a redirect path is a plain absolute path', () => {
   for (const redirectPath of ['//cb', 'cb', '/cb?x=1', '/c b']) {
-    assert.throws(() => resolveRedirectSettings({ redirectPath }, {}), /--redirect-path/, redirectPath)
+    assert.throws(() => resolveRedirectSettings({ redirectPath }, {}), /option "redirectPath"/, redirectPath)
   }
   assert.equal(resolveRedirectSettings({ redirectPath: '/oauth/callback' }, {}).redirectPath, '/oauth/callback')
 })

@@ -1,5 +1,7 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
+import { cliMessage } from '../../src/cli/messages.ts'
+import type { CliLoginError } from '../../src/errors.ts'
 import * as client from 'openid-client'
 import { endSessionUrl } from '../../src/protocol/revoke.ts'
 import { configurationFromMetadata, toProviderError } from '../../src/protocol/provider.ts'
@@ -61,7 +63,8 @@ test('device flow against a provider without a device endpoint: one clear line',
   const { startDeviceAuthorization } = await import('../../src/protocol/device.ts')
   await assert.rejects(startDeviceAuthorization(config({ issuer: 'https://idp.example/' }), { scope: 'openid' }), (error: unknown) => {
     assert.equal((error as { code?: string }).code, ErrorCode.PROVIDER_ERROR)
-    assert.match((error as Error).message, /no device authorization endpoint: log in through the browser \(without --device\)/)
+    assert.match((error as Error).message, /no device authorization endpoint: log in through the browser instead$/)
+    assert.match(cliMessage(error as CliLoginError), /log in through the browser instead \(without --device\)$/)
     return true
   })
 })

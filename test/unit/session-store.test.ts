@@ -4,9 +4,10 @@ import { mkdtemp, readdir, readFile, rm, stat, writeFile, mkdir } from 'node:fs/
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { FileSessionStore } from '../../src/session/file-store.ts'
-import { isFresh, type Session } from '../../src/session/session.ts'
+import type { Session } from '../../src/session/session.ts'
+import { isFresh } from '../../src/session/token-decision.ts'
 import { SessionFileError, UsageError } from '../../src/errors.ts'
-import { resolveHome } from '../../src/session/paths.ts'
+import { defaultHome } from '../../src/app.ts'
 
 function sampleSession(overrides: Partial<Session> = {}): Session {
   return {
@@ -34,11 +35,12 @@ async function withHome(fn: (home: string) => Promise<void>) {
 }
 
 test('home resolution: --home, CLI_LOGIN_HOME, XDG_CONFIG_HOME, APPDATA, ~/.config', () => {
-  assert.equal(resolveHome('/explicit', { CLI_LOGIN_HOME: '/env' }, 'linux'), '/explicit')
-  assert.equal(resolveHome(undefined, { CLI_LOGIN_HOME: '/env', XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/env')
-  assert.equal(resolveHome(undefined, { XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/xdg/cli-login')
-  assert.equal(resolveHome(undefined, { APPDATA: 'C:\\Users\\me\\AppData\\Roaming', HOME: '/h' }, 'win32'), join('C:\\Users\\me\\AppData\\Roaming', 'cli-login'))
-  assert.equal(resolveHome(undefined, { HOME: '/home/me' }, 'linux'), '/home/me/.config/cli-login')
+  // The library reads no CLI_LOGIN_* variable: CLI_LOGIN_HOME is the standalone CLI's (--home).
+  assert.equal(defaultHome('acme', { CLI_LOGIN_HOME: '/env', XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/xdg/acme')
+  assert.equal(defaultHome('cli-login', { XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/xdg/cli-login')
+  assert.equal(defaultHome('acme', { APPDATA: 'C:\\Users\\me\\AppData\\Roaming', HOME: '/h' }, 'win32'), join('C:\\Users\\me\\AppData\\Roaming', 'acme'))
+  assert.equal(defaultHome('acme', { HOME: '/home/me' }, 'darwin'), '/home/me/.config/acme')
+  assert.equal(defaultHome('acme', { HOME: '/home/me' }, 'linux'), '/home/me/.config/acme')
 })
 
 test('sessions are written 0600 in 0700 directories and read back', async () => {
@@ -74,7 +76,7 @@ for (const [name, content, reason] of [
 ] as const) {
   test(`a session file that is ${name} is reported with its path and is left alone`, async () => {
     await withHome(async (home) => {
-      const store = new FileSessionStore(home)
+      const store = new FileSessionStore(home, { loginCommand: 'acme login' })
       const dir = join(home, 'profiles', 'default')
       await mkdir(dir, { recursive: true })
       await writeFile(join(dir, 'session.json'), content)
@@ -82,7 +84,7 @@ for (const [name, content, reason] of [
         assert.ok(error instanceof SessionFileError)
         assert.ok(error.message.includes(join(dir, 'session.json')))
         assert.match(error.message, reason)
-        assert.match(error.message, /cli-login logout|cli-login login/)
+        assert.match(error.message, /run acme login to replace it/)
         return true
       })
       assert.equal(await readFile(join(dir, 'session.json'), 'utf8'), content)
@@ -103,10 +105,10 @@ test('profiles are listed; bad profile names are usage errors', async () => {
 })
 
 test('isFresh honours min TTL and a missing expiry', () => {
-  assert.equal(isFresh({ expiresAt: 1000 }, 900, 60), true)
-  assert.equal(isFresh({ expiresAt: 1000 }, 950, 60), false)
-  assert.equal(isFresh({ expiresAt: 1000 }, 1001, 0), false)
-  assert.equal(isFresh({ expiresAt: undefined }, 1001, 60), true)
+  assert.equal(isFresh(1000, 900, 60), true)
+  assert.equal(isFresh(1000, 950, 60), false)
+  assert.equal(isFresh(1000, 1001, 0), false)
+  assert.equal(isFresh(undefined, 1001, 60), true)
 })
 
 test('settings files are checked field by field, with their own fix', async () => {
@@ -126,7 +128,7 @@ test('settings files are checked field by field, with their own fix', async () =
         assert.ok(error instanceof SessionFileError)
         assert.match(error.message, /settings\.json is not a valid settings file/)
         assert.match(error.message, reason)
-        assert.match(error.message, /delete it, or run cli-login login with --issuer and --client-id/)
+        assert.match(error.message, /delete it, or log in again to replace it/)
         return true
       })
     }

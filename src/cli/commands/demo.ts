@@ -14,6 +14,7 @@ export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<
     ctx.err(`Sign in as user "${user.username}" with password "${user.password}" (pre-filled).`)
     const auth = new CliLogin({
       ...loginOptions(options, ctx),
+      rememberSettings: false,
       issuer: provider.issuer,
       domain: undefined,
       clientId: DEMO_CLIENT_ID,

@@ -1,18 +1,38 @@
-import type { CliLoginOptions } from '../../cli-login.ts'
+import type { CliLoginOptions } from '../../library-options.ts'
+import type { RedirectHost } from '../../options.ts'
 import type { SessionStatus } from '../../session/session.ts'
 import { bool, num, str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
-import type { RedirectHost } from '../../options.ts'
+import { CLI_APP } from '../cli-app.ts'
 
-/** The CliLogin options every command shares: profile, home and the system seams. */
+/** The CliLogin options every command shares: cli-login's identity, profile, home, profile memory and the system seams. */
 export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
-  return { profile: str(options, 'profile'), home: str(options, 'home'), system: ctx.system, signal: ctx.signal }
+  return {
+    ...CLI_APP,
+    profile: str(options, 'profile'),
+    home: str(options, 'home'),
+    rememberSettings: true,
+    system: ctx.system,
+    signal: ctx.signal,
+    onDebug: ctx.debug ? (line) => ctx.err(`debug: ${line}`) : undefined,
+  }
+}
+
+/** Redirect flags (already merged with CLI_LOGIN_* env vars) as library options. */
+export function redirectOptions(options: ParsedOptions): Pick<CliLoginOptions, 'port' | 'portAttempts' | 'redirectHost' | 'redirectPath'> {
+  return {
+    port: num(options, 'port'),
+    portAttempts: num(options, 'port-attempts'),
+    redirectHost: str(options, 'redirect-host') as RedirectHost | undefined,
+    redirectPath: str(options, 'redirect-path'),
+  }
 }
 
 /** Login flags (already merged with CLI_LOGIN_* env vars) as library options. */
 export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
   return {
     ...baseOptions(options, ctx),
+    ...redirectOptions(options),
     issuer: str(options, 'issuer'),
     domain: str(options, 'domain'),
     clientId: str(options, 'client-id'),
@@ -21,10 +41,6 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
     audience: str(options, 'audience'),
     scope: str(options, 'scope'),
     prompt: str(options, 'prompt'),
-    port: num(options, 'port'),
-    portAttempts: num(options, 'port-attempts'),
-    redirectHost: str(options, 'redirect-host') as RedirectHost | undefined,
-    redirectPath: str(options, 'redirect-path'),
     timeoutS: num(options, 'timeout'),
     noBrowser: bool(options, 'no-browser'),
     device: bool(options, 'device'),
@@ -76,6 +92,7 @@ export function describeStatus(status: SessionStatus, nowS: number): string[] {
   lines.push(`Refresh token: ${status.has_refresh_token ? 'yes' : 'no'}`)
   if (status.audience) lines.push(`Audience: ${status.audience}`)
   if (status.scope) lines.push(`Scope: ${status.scope}`)
+  lines.push(`Storage: ${status.storage}`)
   return lines
 }
 

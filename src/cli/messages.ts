@@ -1,0 +1,52 @@
+/**
+ * The standalone CLI's words for the library's errors: the library names its options and the
+ * tool's login command; the CLI knows its own flags and CLI_LOGIN_* variables and adds them here,
+ * keyed by error code.
+ */
+import { CliLoginError, ErrorCode, PortsUnavailableError, ProviderError, UsageError } from '../errors.ts'
+import { envVarFor } from './args.ts'
+
+/** Library option → the flag that sets it. */
+const FLAG_FOR_OPTION: Record<string, string> = {
+  issuer: 'issuer',
+  domain: 'domain',
+  clientId: 'client-id',
+  clientSecret: 'client-secret',
+  audience: 'audience',
+  organization: 'organization',
+  scope: 'scope',
+  prompt: 'prompt',
+  port: 'port',
+  portAttempts: 'port-attempts',
+  redirectHost: 'redirect-host',
+  redirectPath: 'redirect-path',
+  timeoutS: 'timeout',
+  minTtlS: 'min-ttl',
+  tokenType: 'token-type',
+  resource: 'resource',
+  profile: 'profile',
+  home: 'home',
+}
+
+export function cliMessage(error: CliLoginError): string {
+  if (error instanceof UsageError) return usageMessage(error)
+  if (error.code === ErrorCode.LOGIN_TIMEOUT) return `${error.message} (--timeout sets the limit)`
+  if (error instanceof PortsUnavailableError) {
+    const range = error.firstPort === error.lastPort ? `port ${error.firstPort}` : `ports ${error.firstPort}-${error.lastPort}`
+    return `${range} on ${error.host} ${error.firstPort === error.lastPort ? 'is' : 'are all'} in use: free one or pass --port / --port-attempts`
+  }
+  if (error instanceof ProviderError && error.error === 'device_flow_unsupported') return `${error.message} (without --device)`
+  return error.message
+}
+
+function usageMessage(error: UsageError): string {
+  const flag = error.option && FLAG_FOR_OPTION[error.option]
+  if (!flag) return error.message
+  if (error.option === 'issuer' && /^is required/.test(error.problem)) {
+    return `an issuer is required: pass --issuer <url> or --domain <host> (or set ${envVarFor('issuer')})`
+  }
+  if (error.option === 'clientId' && /^is required/.test(error.problem)) {
+    return `a client id is required: pass --client-id <id> (or set ${envVarFor('client-id')})`
+  }
+  return `--${flag} ${error.problem.replace(/"issuer"/g, '--issuer')}`
+}

@@ -1,0 +1,174 @@
+/** The login use case: the browser flow (loopback redirect + PKCE) or the device flow, then storage. */
+import type * as client from 'openid-client'
+import { cancellation, type LoginContext } from '../context.ts'
+import { AuthorizationError, CallbackValidationError, CliLoginError, LoginTimeoutError, ProviderError } from '../errors.ts'
+import type { LoginResult } from '../library-options.ts'
+import type { LoginPages } from '../loopback/pages.ts'
+import { hasScope, resolveLoginSettings, sameIssuer, type LoginSettings } from '../options.ts'
+import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
+import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
+import { discover, loadProvider, type CachedProvider } from './provider-metadata.ts'
+
+export async function login(ctx: LoginContext): Promise<LoginResult> {
+  const settings = resolveLoginSettings(ctx.options, await ctx.rememberedSettings())
+  let session: Session
+  try {
+    const provider = await loadProvider(ctx, settings)
+    ctx.throwIfCancelled()
+    session = settings.device ? await deviceLogin(ctx, provider, settings) : await browserLogin(ctx, provider, settings)
+  } catch (error) {
+    // Whatever was under way when the caller cancelled (discovery, the exchange) ends as a cancellation.
+    if (ctx.signal?.aborted) throw cancellation(ctx.signal)
+    throw error
+  }
+  return {
+    ...sessionStatus(ctx.profile, session),
+    refresh_token_missing: hasScope(settings.scope, 'offline_access') && !session.refreshToken,
+  }
+}
+
+async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<Session> {
+  const [{ newAttempt, buildAuthorizationUrl, exchangeCode }, { startCallbackServer }, { defaultPages }] = await Promise.all([
+    import('../protocol/authorize.ts'),
+    import('../loopback/server.ts'),
+    import('../loopback/pages.ts'),
+  ])
+  const pages: LoginPages = ctx.options.pages ?? defaultPages
+  const { displayName } = ctx.app
+  const attempt = await newAttempt()
+  ctx.throwIfCancelled()
+  const server = await startCallbackServer({
+    redirectHost: settings.redirectHost,
+    port: settings.port,
+    portAttempts: settings.portAttempts,
+    path: settings.redirectPath,
+    state: attempt.state,
+    pages,
+    displayName,
+  })
+  ctx.debug(`loopback server: listening for ${server.redirectUri}`)
+  try {
+    const url = buildAuthorizationUrl(cached.config, attempt, { ...settings, redirectUri: server.redirectUri })
+    const browser = await (await ctx.browserOpener())(url.href)
+    ctx.debug(`browser: ${browser.opened ? `started ${browser.command}` : `not started (${browser.reason})`}`)
+    ctx.options.onAuthorizationUrl?.({ url: url.href, redirectUri: server.redirectUri, browser })
+    // Revalidated while the user is in the browser, not before the browser opens.
+    const revalidated = cached.revalidate?.()
+    const callbackUrl = await waitForAnswer(ctx, (signal) => server.waitForCallback(signal), settings.timeoutS)
+    ctx.debug('loopback server: callback received')
+    const provider = (await revalidated) ?? cached.config
+    let session: Session
+    let replaced: Session | undefined
+    try {
+      const tokens = await exchangeCode(provider, callbackUrl, attempt, server.redirectUri, hasScope(settings.scope, 'openid'), ctx.app.loginCommand)
+      session = sessionFromTokens(tokens, sessionBase(settings), ctx.nowS())
+      replaced = await storeNewSession(ctx, session, settings)
+    } catch (error) {
+      const { status, info } = failurePageFor(error)
+      await server.respond(status, pages.failure({ displayName, ...info })).catch(() => {})
+      throw error
+    }
+    await server.respond(200, pages.success({ displayName, issuer: settings.issuer, ...session.user, subject: session.user.sub }))
+    await revokeReplaced(ctx, replaced, session, provider)
+    return session
+  } finally {
+    server.close()
+  }
+}
+
+/** The device authorization grant (RFC 8628): the user enters a code on any device with a browser. */
+async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<Session> {
+  const { startDeviceAuthorization, pollDeviceAuthorization } = await import('../protocol/device.ts')
+  const provider = (await cached.revalidate?.()) ?? cached.config
+  const authorization = await startDeviceAuthorization(provider, settings)
+  const url = authorization.verification_uri_complete ?? authorization.verification_uri
+  const browser = await (await ctx.browserOpener())(url)
+  ctx.options.onDeviceCode?.({
+    verificationUri: authorization.verification_uri,
+    verificationUriComplete: authorization.verification_uri_complete,
+    userCode: authorization.user_code,
+    expiresInS: authorization.expires_in,
+    browser,
+  })
+  const tokens = await waitForAnswer(
+    ctx,
+    (signal) => pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand),
+    settings.timeoutS,
+    'the device login was not approved',
+  )
+  const session = sessionFromTokens(tokens, sessionBase(settings), ctx.nowS())
+  const replaced = await storeNewSession(ctx, session, settings)
+  await revokeReplaced(ctx, replaced, session, provider)
+  return session
+}
+
+/** Waits for the user, bounded by the timeout and the caller's signal. */
+async function waitForAnswer<T>(ctx: LoginContext, wait: (signal: AbortSignal) => Promise<T>, timeoutS: number, what?: string): Promise<T> {
+  const timeout = AbortSignal.timeout(Math.ceil(timeoutS * 1000))
+  const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout
+  try {
+    return await wait(signal)
+  } catch (error) {
+    if (timeout.aborted) throw new LoginTimeoutError(timeoutS, ctx.app.loginCommand, what)
+    throw error // a cancellation by the caller's signal becomes LoginCancelledError in login()
+  }
+}
+
+/**
+ * Stores the new session under the profile's lock and returns the one it replaced (read under the
+ * same lock, so a refresh that rotated its refresh token meanwhile is accounted for), whose refresh
+ * token the caller then revokes. With rememberSettings, the profile's settings are written too,
+ * only when they changed.
+ */
+async function storeNewSession(ctx: LoginContext, session: Session, settings: LoginSettings): Promise<Session | undefined> {
+  const { store, profile } = ctx
+  const replaced = await store.withLock(profile, async () => {
+    const previous = await store.readSession(profile).catch(() => undefined)
+    await store.writeSession(profile, session)
+    return previous
+  })
+  if (ctx.options.rememberSettings) {
+    const remembered = rememberedSettings(settings)
+    const before = await store.readSettings(profile).catch(() => undefined)
+    if (JSON.stringify(before) !== JSON.stringify(remembered)) await store.writeSettings(profile, remembered)
+  }
+  return replaced
+}
+
+/** A new login replaces the old session: its refresh token is revoked once the new one is stored. */
+async function revokeReplaced(ctx: LoginContext, previous: Session | undefined, current: Session, provider: client.Configuration): Promise<void> {
+  if (!previous?.refreshToken || previous.refreshToken === current.refreshToken) return
+  try {
+    const sameProvider = sameIssuer(previous.issuer, current.issuer) && previous.clientId === current.clientId
+    const config = sameProvider ? provider : await discover(ctx, previous, { cache: false })
+    const { revokeRefreshToken } = await import('../protocol/revoke.ts')
+    const revoked = await revokeRefreshToken(config, previous.refreshToken)
+    ctx.debug(`revocation of the replaced refresh token: ${revoked ? 'done' : 'no revocation endpoint'}`)
+  } catch (error) {
+    // The old token expires on its own; the new login has succeeded either way.
+    ctx.debug(`revocation of the replaced refresh token failed: ${error instanceof Error ? error.message : String(error)}`)
+  }
+}
+
+function sessionBase(settings: LoginSettings): SessionBase {
+  return {
+    issuer: settings.issuer,
+    clientId: settings.clientId,
+    clientSecret: settings.clientSecret,
+    audience: settings.audience,
+    organization: settings.organization,
+    requestedScope: settings.scope,
+  }
+}
+
+function rememberedSettings(settings: LoginSettings): ProfileSettings {
+  const { issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device } = settings
+  return { issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device }
+}
+
+function failurePageFor(error: unknown): { status: number; info: { error: string; errorDescription?: string } } {
+  if (error instanceof AuthorizationError) return { status: 200, info: { error: error.error, errorDescription: error.errorDescription } }
+  if (error instanceof CallbackValidationError) return { status: 400, info: { error: 'invalid_callback', errorDescription: error.message } }
+  if (error instanceof ProviderError) return { status: 502, info: { error: error.error ?? 'token_exchange_failed', errorDescription: error.message } }
+  return { status: 500, info: { error: 'login_failed', errorDescription: error instanceof CliLoginError ? error.message : 'the session could not be stored' } }
+}

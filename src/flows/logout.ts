@@ -1,0 +1,61 @@
+/** The logout use case: revoke the refresh token (when the provider can), delete the session, optionally end the browser's session. */
+import type * as client from 'openid-client'
+import type { LoginContext } from '../context.ts'
+import { CliLoginError, ErrorCode, ProviderError, SessionFileError } from '../errors.ts'
+import type { LogoutOptions, LogoutResult } from '../library-options.ts'
+import { issuerFrom, sameIssuer } from '../options.ts'
+import type { Session } from '../session/session.ts'
+import { discover } from './provider-metadata.ts'
+
+export async function logout(ctx: LoginContext, options: LogoutOptions = {}): Promise<LogoutResult> {
+  const { store, profile } = ctx
+  const result: LogoutResult = { deleted: false, revoked: false }
+  // Read and delete under the lock, so a refresh in another process cannot rotate the refresh
+  // token between our reading it and deleting it: the token revoked is the last one there was.
+  // (The first look, without the lock, spares a profile with nothing stored a lock file and dirs.)
+  const { session } = (await readSessionOrBroken(ctx)).present
+    ? await store.withLock(profile, async () => {
+        const found = await readSessionOrBroken(ctx)
+        if (found.present) result.deleted = await store.deleteSession(profile)
+        return found
+      })
+    : { session: undefined }
+  const remembered = await ctx.rememberedSettings().catch(() => ({}) as Awaited<ReturnType<LoginContext['rememberedSettings']>>)
+  const issuer = session?.issuer ?? issuerFrom(ctx.options) ?? remembered.issuer
+  const clientId = session?.clientId ?? ctx.options.clientId ?? remembered.clientId ?? ''
+  let provider: client.Configuration | undefined
+  if (session?.refreshToken || options.endBrowserSession) {
+    try {
+      if (issuer) provider = await discover(ctx, { issuer, clientId, clientSecret: session?.clientSecret }, { cache: sameIssuer(issuer, remembered.issuer ?? issuer) })
+      if (provider && session?.refreshToken) {
+        const { revokeRefreshToken } = await import('../protocol/revoke.ts')
+        result.revoked = await revokeRefreshToken(provider, session.refreshToken)
+      }
+    } catch (error) {
+      result.revocationError = error instanceof CliLoginError ? error : new ProviderError(ErrorCode.PROVIDER_ERROR, String(error), { cause: error })
+    }
+  }
+  if (options.endBrowserSession) {
+    result.endSession = !issuer ? { opened: false, reason: 'no-issuer' } : await openEndSession(ctx, provider, session?.idToken, clientId)
+  }
+  return result
+}
+
+/** The stored session; `present` also when the file is there but unreadable (logout deletes it all the same). */
+async function readSessionOrBroken(ctx: LoginContext): Promise<{ present: boolean; session?: Session }> {
+  try {
+    const session = await ctx.store.readSession(ctx.profile)
+    return { present: session !== undefined, session }
+  } catch (error) {
+    if (error instanceof SessionFileError) return { present: true }
+    throw error
+  }
+}
+
+async function openEndSession(ctx: LoginContext, provider: client.Configuration | undefined, idToken: string | undefined, clientId: string): Promise<LogoutResult['endSession']> {
+  if (!provider) return { opened: false, reason: 'failed', detail: 'the provider could not be reached' }
+  const { endSessionUrl } = await import('../protocol/revoke.ts')
+  const url = endSessionUrl(provider, { idToken, clientId })
+  if (!url) return { opened: false, reason: 'unsupported' }
+  return (await ctx.browserOpener())(url.href)
+}

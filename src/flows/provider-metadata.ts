@@ -1,0 +1,56 @@
+/**
+ * The provider-metadata cache policy: discovery results are kept per profile for a day, so a
+ * refresh and the next login make no discovery request. A login revalidates them while the user
+ * is in the browser; a provider error on cached metadata makes the next call discover again.
+ */
+import type * as client from 'openid-client'
+import type { LoginContext } from '../context.ts'
+import { sameIssuer } from '../options.ts'
+
+const PROVIDER_CACHE_MAX_AGE_S = 24 * 60 * 60
+
+export interface ProviderSettings {
+  issuer: string
+  clientId: string
+  clientSecret?: string
+}
+
+export interface CachedProvider {
+  config: client.Configuration
+  /** Present when `config` came from the cache: runs discovery again (undefined when that fails). */
+  revalidate?: () => Promise<client.Configuration | undefined>
+}
+
+/** Discovery; the metadata is cached for the profile unless it is another issuer's (`cache: false`). */
+export async function discover(ctx: LoginContext, settings: ProviderSettings, { cache = true } = {}): Promise<client.Configuration> {
+  const { discoverProvider } = await import('../protocol/provider.ts')
+  ctx.debug(`discovery: ${settings.issuer}`)
+  const config = await discoverProvider({ ...settings, fetch: ctx.providerFetch() })
+  if (cache) {
+    const entry = { issuer: settings.issuer, fetchedAt: ctx.nowS(), metadata: { ...config.serverMetadata() } }
+    await ctx.store.writeProviderCache?.(ctx.profile, entry).catch(() => {})
+  }
+  return config
+}
+
+/**
+ * The provider's configuration from the metadata this profile cached within a day (no request),
+ * else discovered. With the cache, `revalidate()` runs discovery again: a login starts it once the
+ * browser is open and awaits it before redeeming the code (by then the user has long finished).
+ * A refresh does without it.
+ */
+export async function loadProvider(ctx: LoginContext, settings: ProviderSettings): Promise<CachedProvider> {
+  const entry = await ctx.store.readProviderCache?.(ctx.profile)
+  const recent = entry && sameIssuer(entry.issuer, settings.issuer) && ctx.nowS() - entry.fetchedAt < PROVIDER_CACHE_MAX_AGE_S
+  if (!recent) return { config: await discover(ctx, settings) }
+  ctx.debug(`provider metadata: cached ${ctx.nowS() - entry.fetchedAt} s ago`)
+  const { configurationFromMetadata } = await import('../protocol/provider.ts')
+  const config = configurationFromMetadata({ ...settings, fetch: ctx.providerFetch() }, entry.metadata as client.ServerMetadata)
+  return { config, revalidate: () => discover(ctx, settings).catch(() => undefined) }
+}
+
+/** After a provider error on cached metadata, the next call discovers again. */
+export async function forgetProviderCache(ctx: LoginContext): Promise<void> {
+  const entry = await ctx.store.readProviderCache?.(ctx.profile)
+  if (entry) await ctx.store.writeProviderCache?.(ctx.profile, { ...entry, fetchedAt: 0 }).catch(() => {})
+}

@@ -1,0 +1,107 @@
+/** The library's public option and result types (what `new CliLogin(…)` and its methods take and give). */
+import type { BrowserOpenResult, OpenBrowser } from './browser/open-browser.ts'
+import type { CliLoginError } from './errors.ts'
+import type { LoginPages } from './loopback/pages.ts'
+import type { LoginSettingsInput } from './options.ts'
+import type { SessionStore } from './session/file-store.ts'
+import type { SessionStatus } from './session/session.ts'
+import type { System } from './system.ts'
+
+export interface CliLoginOptions extends LoginSettingsInput {
+  /** The embedding tool's name (`acme`): names its storage directory and is shown on the pages. Required. */
+  appName: string
+  /** What messages tell the user to run to log in (default `<appName> login`). */
+  loginCommand?: string
+  /** The tool's name as shown on the pages in the browser (default appName). */
+  displayName?: string
+  /** Which stored session to use (default "default"). */
+  profile?: string
+  /** Where sessions live (default: $XDG_CONFIG_HOME/<appName>, else ~/.config/<appName>; %APPDATA%\<appName> on Windows). */
+  home?: string
+  /**
+   * Let the profile remember the settings of its last successful login (issuer, client id, audience,
+   * scope, organization, redirect settings, device) and use them where an option is not given.
+   * Off by default: the library uses the options it is given and nothing else.
+   */
+  rememberSettings?: boolean
+  /** `getAccessToken()` refreshes when fewer seconds than this are left (default 60). */
+  minTtlS?: number
+  /** Only tell the URL (onAuthorizationUrl): never start a browser. */
+  noBrowser?: boolean
+  /** Replaces the browser launcher (default: BROWSER, else the platform's opener, except when headless). */
+  openBrowser?: OpenBrowser
+  /** Replaces the pages shown in the browser after the redirect. */
+  pages?: LoginPages
+  /** Replaces where sessions are stored. */
+  store?: SessionStore
+  /** Used for every request to the provider. */
+  fetch?: typeof fetch
+  /** Environment, platform and clock (tests pass their own). */
+  system?: Partial<System>
+  /** Told the authorization URL and whether a browser was started, so the tool can print it. */
+  onAuthorizationUrl?: (event: AuthorizationUrlEvent) => void
+  /** Told the codes of a device login (`device: true`): the tool must show them, the library prints nothing. */
+  onDeviceCode?: (event: DeviceCodeEvent) => void
+  /** Told what the library is doing, one line at a time (requests, cache, lock, decisions); never a token. */
+  onDebug?: (line: string) => void
+  /** Ends whatever is in progress (the CLI aborts on Ctrl-C); each method also takes its own. */
+  signal?: AbortSignal
+}
+
+export interface AuthorizationUrlEvent {
+  url: string
+  redirectUri: string
+  browser: BrowserOpenResult
+}
+
+export interface DeviceCodeEvent {
+  verificationUri: string
+  verificationUriComplete?: string
+  userCode: string
+  expiresInS: number
+  browser: BrowserOpenResult
+}
+
+export interface CallOptions {
+  /** Aborts this call (together with the instance's signal). */
+  signal?: AbortSignal
+}
+
+export interface GetAccessTokenOptions extends CallOptions {
+  minTtlS?: number
+  forceRefresh?: boolean
+  /** A token for another API (Auth0 multi-resource refresh tokens), from the same login. */
+  audience?: string
+  /** A token for another resource (RFC 8707), from the same login. */
+  resource?: string
+  /** A narrower scope (RFC 6749 §6), space- or comma-separated or a list. */
+  scope?: string | string[]
+  /** `id`: the session's ID token instead (refreshed the same way), e.g. for Kubernetes OIDC. */
+  tokenType?: 'access' | 'id'
+}
+
+export interface LoginResult extends SessionStatus {
+  /** offline_access was asked for but the provider issued no refresh token. */
+  refresh_token_missing: boolean
+}
+
+export interface StatusResult extends SessionStatus {
+  /** The provider rejected the refresh token: the session needs a new login. */
+  session_expired: boolean
+}
+
+export interface LogoutOptions extends CallOptions {
+  /** Also open the provider's end-session URL in the browser. */
+  endBrowserSession?: boolean
+}
+
+export interface LogoutResult {
+  /** There was a session (or an unreadable session file) and it is gone. */
+  deleted: boolean
+  /** The refresh token was revoked at the provider. */
+  revoked: boolean
+  /** Why revocation could not be done, when it failed. */
+  revocationError?: CliLoginError
+  /** What happened when the end-session URL was to be opened. */
+  endSession?: BrowserOpenResult | { opened: false; reason: 'unsupported' | 'no-issuer' }
+}

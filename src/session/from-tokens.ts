@@ -1,0 +1,76 @@
+/** The storage format built from what the token endpoint answered (protocol/token-set.ts). */
+import type { TokenSet } from '../protocol/token-set.ts'
+import type { Session, SessionUser, TargetToken } from './session.ts'
+import type { TokenTarget } from './token-decision.ts'
+
+/** What a session keeps of the login settings. */
+export type SessionBase = Pick<Session, 'issuer' | 'clientId' | 'clientSecret' | 'audience' | 'organization' | 'requestedScope'>
+
+/** A new session from the token endpoint's answer to a login. */
+export function sessionFromTokens(tokens: TokenSet, base: SessionBase, nowS: number): Session {
+  return definedOnly({
+    version: 1 as const,
+    ...base,
+    ...tokenFields(tokens, nowS),
+    ...idTokenFields(tokens),
+    user: userFromClaims(tokens.claims),
+    createdAt: nowS,
+  }) as Session
+}
+
+/** The session after a refresh: a rotated refresh token replaces the old one; what the provider left out is kept. */
+export function refreshedSession(previous: Session, tokens: TokenSet, nowS: number): Session {
+  const fields = tokenFields(tokens, nowS)
+  return definedOnly({
+    ...previous,
+    ...fields,
+    expiresAt: fields.expiresAt,
+    refreshToken: fields.refreshToken ?? previous.refreshToken,
+    scope: fields.scope ?? previous.scope,
+    ...(tokens.idToken ? { ...idTokenFields(tokens), user: userFromClaims(tokens.claims) } : {}),
+    refreshedAt: nowS,
+  })
+}
+
+/** The session after a refresh for another API or scope: the target's token is kept beside the session's own. */
+export function withTargetToken(previous: Session, target: TokenTarget, key: string, tokens: TokenSet, nowS: number): Session {
+  const { accessToken, tokenType, expiresAt } = tokenFields(tokens, nowS)
+  const token: TargetToken = definedOnly({ ...target, accessToken, tokenType, expiresAt, refreshedAt: nowS })
+  return {
+    ...previous,
+    refreshToken: tokens.refreshToken ?? previous.refreshToken,
+    targets: { ...previous.targets, [key]: token },
+  }
+}
+
+function tokenFields(tokens: TokenSet, nowS: number) {
+  return {
+    tokenType: normalizeTokenType(tokens.tokenType),
+    accessToken: tokens.accessToken,
+    expiresAt: tokens.expiresInS === undefined ? undefined : nowS + tokens.expiresInS,
+    refreshToken: tokens.refreshToken,
+    scope: tokens.scope,
+  }
+}
+
+function idTokenFields(tokens: TokenSet): Pick<Session, 'idToken' | 'idTokenExpiresAt' | 'claims'> {
+  const exp = tokens.claims?.exp
+  return { idToken: tokens.idToken, idTokenExpiresAt: typeof exp === 'number' ? exp : undefined, claims: tokens.claims }
+}
+
+function normalizeTokenType(type: string | undefined): string {
+  return !type || type.toLowerCase() === 'bearer' ? 'Bearer' : type
+}
+
+function userFromClaims(claims: Record<string, unknown> | undefined): SessionUser {
+  if (!claims) return {}
+  return definedOnly({
+    sub: typeof claims.sub === 'string' ? claims.sub : undefined,
+    email: typeof claims.email === 'string' ? claims.email : undefined,
+    name: typeof claims.name === 'string' ? claims.name : undefined,
+  })
+}
+
+function definedOnly<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+}
