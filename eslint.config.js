@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import globals from 'globals'
 
 export default tseslint.config(
-  { ignores: ['dist/', 'node_modules/', 'bench/results/'] },
+  { ignores: ['**/dist/', '**/node_modules/', 'bench/results/'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', 'examples/**', 'bin/**', 'scripts/**', 'src/demo/**'],
+    files: ['test/**', 'bench/**', 'examples/**', 'bin/**', 'scripts/**', 'packages/cli-login-testkit/src/provider.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { DEMO_CLIENT_ID, DEMO_USERS, startDemoProvider, type DemoProvider } from '../src/demo/provider.ts'
-import { authorizeOverHttp } from '../test/helpers/http-browser.ts'
+import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'cli-login-testkit'
+import { authorizeOverHttp } from 'cli-login-testkit'
 import { findFreePortRange } from '../test/helpers/ports.ts'
 import { cleanEnv } from '../test/helpers/cli.ts'
 import type * as Library from '../src/index.ts'
@@ -62,7 +62,7 @@ interface Figure {
   /** value.median / baseline.median */
   ratio?: number
   /** e.g. { kind: 'ratio≤', limit: 1.15 } */
-  target?: { kind: 'ratio<=' | 'value>='; limit: number }
+  target?: { kind: 'ratio<=' | 'value>=' | 'value<='; limit: number }
   pass?: boolean
   notes?: string[]
   extra?: Record<string, unknown>
@@ -76,6 +76,7 @@ function addFigure(figure: Omit<Figure, 'ratio' | 'pass' | 'value'> & { value?: 
   let pass: boolean | undefined
   if (figure.target?.kind === 'ratio<=' && ratio !== undefined) pass = ratio <= figure.target.limit
   if (figure.target?.kind === 'value>=') pass = value.median >= figure.target.limit
+  if (figure.target?.kind === 'value<=') pass = value.median <= figure.target.limit
   if (pass !== undefined && figure.checksOk === false) pass = false
   const { checksOk: _checksOk, ...rest } = figure
   const full: Figure = { ...rest, value, ratio, pass }
@@ -113,7 +114,7 @@ function renderTable(): string {
     f.value.n > 1 ? fmtRange(f.value, f.unit) : '',
     f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value.median, f.unit)}` : '',
     f.ratio !== undefined ? f.ratio.toFixed(3) : '',
-    f.target ? (f.target.kind === 'ratio<=' ? `≤ ${f.target.limit}` : `≥ ${f.target.limit.toLocaleString('en-US')}`) : '',
+    f.target ? (f.target.kind === 'value>=' ? `≥ ${f.target.limit.toLocaleString('en-US')}` : `≤ ${f.target.limit}`) : '',
     f.pass === undefined ? '' : f.pass ? 'pass' : 'FAIL',
   ])
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
@@ -533,53 +534,73 @@ async function figureConcurrent(ctx: Ctx): Promise<void> {
 
 interface NpmTree { dependencies?: Record<string, NpmTree> }
 
-/** 6. Install footprint (informational). */
+/** Packages whose presence means an identity provider came along (the test kit's business, never the product's). */
+const PROVIDER_PACKAGES = ['oidc-provider', 'koa', 'cli-login-testkit']
+
+/**
+ * 6. What a user of an embedding tool downloads: the packed cli-login (`npm pack`, as published)
+ * installed with `npm install <tarball>` into an empty app; packages and MiB of its node_modules.
+ */
 async function figureFootprint(): Promise<void> {
-  console.error('6. install footprint')
-  const npm = (args: string[]): string => {
-    const result = spawnSync('npm', args, { cwd: ROOT, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 60_000 })
+  console.error('6. consumer footprint (npm install of the packed tarball into an empty app)')
+  const app = await mkdtemp(join(tmpdir(), 'cli-login-footprint-'))
+  const npm = (args: string[], cwd: string): string => {
+    const result = spawnSync('npm', args, { cwd, encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, timeout: 240_000 })
     if (result.error) throw result.error
     if (!result.stdout.trim()) throw new Error(`npm ${args.join(' ')} printed nothing: ${result.stderr.slice(0, 300)}`)
     return result.stdout // npm ls exits 1 on extraneous/invalid packages but still lists them
   }
-  const paths = new Set(npm(['ls', '--omit=dev', '--all', '--parseable']).trim().split('\n').filter(Boolean))
-  paths.delete(ROOT.replace(/\/$/, ''))
-  const count = paths.size
-  // Which top-level runtime dependency brings how many packages (a package reachable from several counts for each).
-  const tree = JSON.parse(npm(['ls', '--omit=dev', '--all', '--json'])) as NpmTree
-  const reach = (node: NpmTree, seen: Set<string>) => {
-    for (const [name, child] of Object.entries(node.dependencies ?? {})) {
-      if (seen.has(name)) continue
-      seen.add(name)
-      reach(child, seen)
+  try {
+    const pack = (JSON.parse(npm(['pack', '--json', '--ignore-scripts', '--pack-destination', app], ROOT)) as Array<{ filename: string; size: number; unpackedSize: number; entryCount: number }>)[0]
+    await writeFile(join(app, 'package.json'), '{ "name": "footprint", "private": true }\n')
+    npm(['install', '--no-audit', '--no-fund', '--ignore-scripts', '--json', join(app, pack.filename)], app)
+    const installed = npm(['ls', '--all', '--parseable'], app).trim().split('\n').filter((path) => path.includes('node_modules'))
+    const names = installed.map((path) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length))
+    const du = spawnSync('du', ['-sb', join(app, 'node_modules')], { encoding: 'utf8' })
+    const mib = Number(du.stdout.split('\t')[0]) / 1024 / 1024
+    // Which dependency of cli-login brings how many packages (one reachable from several counts for each).
+    const tree = JSON.parse(npm(['ls', '--all', '--json'], app)) as NpmTree
+    const reach = (node: NpmTree, seen: Set<string>) => {
+      for (const [name, child] of Object.entries(node.dependencies ?? {})) {
+        if (seen.has(name)) continue
+        seen.add(name)
+        reach(child, seen)
+      }
     }
+    const perDep: Record<string, number> = {}
+    for (const [name, child] of Object.entries(tree.dependencies?.['cli-login']?.dependencies ?? {})) {
+      const seen = new Set<string>([name])
+      reach(child, seen)
+      perDep[name] = seen.size
+    }
+    const providers = names.filter((name) => PROVIDER_PACKAGES.includes(name))
+    const single = (v: number): Stats => ({ median: v, min: v, max: v, n: 1 })
+    addFigure({
+      id: '6a',
+      name: 'consumer install: packages',
+      unit: 'count',
+      value: single(names.length),
+      samples: [names.length],
+      target: { kind: 'value<=', limit: 20 },
+      checksOk: providers.length === 0,
+      notes: [
+        providers.length === 0 ? 'no identity provider installed' : `identity provider installed: ${providers.join(', ')}`,
+        `packages reachable from each dependency of cli-login: ${Object.entries(perDep).map(([k, v]) => `${k} ${v}`).join(', ')}`,
+      ],
+      extra: { packages: names, perDependency: perDep },
+    })
+    addFigure({ id: '6b', name: 'consumer install: node_modules size', unit: 'MiB', value: single(mib), samples: [mib], target: { kind: 'value<=', limit: 4.5 } })
+    addFigure({
+      id: '6c',
+      name: `npm pack size (${pack.entryCount} files, ${(pack.unpackedSize / 1000).toFixed(1)} kB unpacked)`,
+      unit: 'kB',
+      value: single(pack.size / 1000),
+      samples: [pack.size / 1000],
+      extra: { bytes: pack.size, unpackedBytes: pack.unpackedSize, entryCount: pack.entryCount },
+    })
+  } finally {
+    await rm(app, { recursive: true, force: true })
   }
-  const perDep: Record<string, number> = {}
-  for (const [name, child] of Object.entries(tree.dependencies ?? {})) {
-    const seen = new Set<string>([name])
-    reach(child, seen)
-    perDep[name] = seen.size
-  }
-  const pack = (JSON.parse(npm(['pack', '--dry-run', '--json', '--ignore-scripts'])) as Array<{ size: number; unpackedSize: number; entryCount: number }>)[0]
-  const single = (v: number): Stats => ({ median: v, min: v, max: v, n: 1 })
-  addFigure({
-    id: '6a',
-    name: 'runtime dependency packages',
-    unit: 'count',
-    value: single(count),
-    samples: [count],
-    notes: [`packages reachable from each runtime dependency: ${Object.entries(perDep).map(([k, v]) => `${k} ${v}`).join(', ')}`],
-    extra: { perDependency: perDep },
-  })
-  addFigure({ id: '6b', name: 'npm pack size', unit: 'kB', value: single(pack.size / 1000), samples: [pack.size / 1000], extra: { bytes: pack.size } })
-  addFigure({
-    id: '6c',
-    name: `npm pack unpackedSize (${pack.entryCount} files)`,
-    unit: 'kB',
-    value: single(pack.unpackedSize / 1000),
-    samples: [pack.unpackedSize / 1000],
-    extra: { bytes: pack.unpackedSize, entryCount: pack.entryCount },
-  })
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -16,10 +16,10 @@ import {
   DEMO_CLIENT_SECRET,
   DEMO_CONFIDENTIAL_CLIENT_ID,
   DEMO_USERS,
-  startDemoProvider,
-  type DemoProvider,
-  type DemoProviderOptions,
-} from '../../src/demo/provider.ts'
+  startTestProvider as startDemoProvider,
+  type TestProvider as DemoProvider,
+  type TestProviderOptions as DemoProviderOptions,
+} from 'cli-login-testkit'
 import { approveDeviceInChromium, launchChromium, loginInChromium } from '../helpers/chromium.ts'
 import { cleanEnv, lastLine, makeTempHome, runCli, startCli, type CliResult, type RunningCli } from '../helpers/cli.ts'
 import { approveDeviceOverHttp, loginOverHttp } from '../helpers/http-browser.ts'

@@ -1,6 +1,6 @@
 /**
- * The demo provider (src/demo/provider.ts) against openid-client v6 used directly: no cli-login code.
- * The "browser" is test/helpers/http-browser.ts (plus one real Chromium run).
+ * The test kit's provider (cli-login-testkit) against openid-client v6 used directly: no cli-login code.
+ * The "browser" is the kit's browser double (plus one real Chromium run).
  *
  * Every assert.ok has a message: without one, a failing assert.ok makes Node re-parse the
  * (single-line, tsx-compiled) source to describe the expression, which takes minutes.
@@ -17,9 +17,9 @@ import {
   DEMO_CLIENT_SECRET,
   DEMO_CONFIDENTIAL_CLIENT_ID,
   DEMO_USERS,
-  startDemoProvider,
-  type DemoProvider,
-} from '../../src/demo/provider.ts'
+  startTestProvider as startDemoProvider,
+  type TestProvider as DemoProvider,
+} from 'cli-login-testkit'
 import { approveDeviceInChromium, launchChromium, loginInChromium } from '../helpers/chromium.ts'
 import { approveDeviceOverHttp, authorizeOverHttp, loginOverHttp, type HttpLoginOptions } from '../helpers/http-browser.ts'
 

@@ -4,11 +4,18 @@ import { str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { describeStatus, loginOptions } from './shared.ts'
 
-/** Starts the embedded identity provider on loopback and runs the whole login against it. */
+type TestKit = typeof import('cli-login-testkit')
+
+/** Starts the test kit's identity provider on loopback and runs the whole login against it. */
 export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<number> {
-  const { startDemoProvider, DEMO_CLIENT_ID, DEMO_USERS } = await import('../../demo/provider.ts')
+  const kit = await loadTestKit()
+  if (!kit) {
+    ctx.err('cli-login demo needs the test kit: npm install --save-dev cli-login-testkit')
+    return 1
+  }
+  const { startTestProvider, DEMO_CLIENT_ID, DEMO_USERS } = kit
   const user = DEMO_USERS[0]
-  const provider = await startDemoProvider({ prefillUsername: user.username })
+  const provider = await startTestProvider({ prefillUsername: user.username })
   try {
     ctx.err(`Demo identity provider running at ${provider.issuer}`)
     ctx.err(`Sign in as user "${user.username}" with password "${user.password}" (pre-filled).`)
@@ -29,5 +36,16 @@ export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<
     return 0
   } finally {
     await provider.close()
+  }
+}
+
+/** The test kit, or undefined where it is not installed (it is a separate package, for tool authors). */
+async function loadTestKit(): Promise<TestKit | undefined> {
+  try {
+    return await import('cli-login-testkit')
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code
+    if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return undefined
+    throw error
   }
 }

@@ -1,9 +1,10 @@
 /**
- * The embedded identity provider behind `cli-login demo`, the integration tests and the benchmarks:
- * oidc-provider (lazy-loaded) on 127.0.0.1, configured to look and behave like an Auth0 tenant
- * (paths, `audience`, refresh tokens for `offline_access` without `prompt=consent`, rotation with
- * reuse detection), with self-contained sign-in, consent and device pages, an example API
- * (`GET /api/me`), and test hooks (faults, stats) built from Koa middleware and provider events.
+ * A real OpenID provider for tests (and `cli-login demo`): oidc-provider (lazy-loaded) on 127.0.0.1,
+ * configured to look and behave like an Auth0 tenant (paths, `audience` → JWT access tokens, refresh
+ * tokens for `offline_access` without `prompt=consent`, rotation with reuse detection, device flow,
+ * end session), with self-contained sign-in, consent and device pages, an example
+ * API (`GET /api/me`), and test hooks (faults, stats, revocation, expiry) built from Koa middleware,
+ * provider events and the in-memory store — never by patching oidc-provider's internals.
  *
  * It prints nothing by itself: signing and cookie keys are generated at startup, every default
  * helper that would log a notice is replaced, and the in-memory adapter is our own.
@@ -12,23 +13,29 @@ import { generateKeyPairSync, randomBytes, randomUUID } from 'node:crypto'
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { createLocalJWKSet, jwtVerify, type JWK } from 'jose'
 
 // ---------------------------------------------------------------------------------------------
 // Public API
 // ---------------------------------------------------------------------------------------------
 
+/** A user who can sign in on the provider's sign-in page. */
 export interface DemoUser { sub: string; username: string; password: string; email: string; name: string }
 
+/** The users every provider has unless `users` is given: alice and bob. */
 export const DEMO_USERS: readonly DemoUser[] = Object.freeze([
   Object.freeze({ sub: 'auth0|alice', username: 'alice', password: 'alice-demo-password', email: 'alice@example.com', name: 'Alice Liddell' }),
   Object.freeze({ sub: 'auth0|bob', username: 'bob', password: 'bob-demo-password', email: 'bob@example.com', name: 'Bob Builder' }),
 ])
 
+/** A public native client (no secret), registered on every provider. */
 export const DEMO_CLIENT_ID = 'cli-login-demo'
+/** A confidential client (DEMO_CLIENT_SECRET, in the body or HTTP Basic), registered on every provider. */
 export const DEMO_CONFIDENTIAL_CLIENT_ID = 'cli-login-demo-secret'
-/** A demo value, not a secret: the demo provider only ever listens on loopback. */
+/** A demo value, not a secret: the provider only ever listens on loopback. */
 export const DEMO_CLIENT_SECRET: string = 'cli-login-demo-client-secret-not-for-production'
+/** The API (Auth0 `audience`) every provider knows; access tokens for it are RS256 JWTs. */
 export const DEMO_AUDIENCE = 'https://api.demo.cli-login.test/'
 /**
  * A second API. A login for DEMO_AUDIENCE may get tokens for it with its refresh token, as Auth0's
@@ -36,26 +43,47 @@ export const DEMO_AUDIENCE = 'https://api.demo.cli-login.test/'
  */
 export const DEMO_SECOND_AUDIENCE = 'https://billing.demo.cli-login.test/'
 
-export interface DemoProviderOptions {
-  /** Default 0 (ephemeral). */
+/** A client the tool under test uses (its baked-in client id), registered besides the demo clients. */
+export interface TestClient {
+  clientId: string
+  /** With a secret the client is confidential (client_secret_post or client_secret_basic); without, public. */
+  clientSecret?: string
+  /** Shown on the sign-in and consent pages. Default: the client id. */
+  clientName?: string
+}
+
+export interface TestProviderOptions {
+  /** Port on 127.0.0.1. Default 0 (any free port; the issuer carries it). */
   port?: number
-  /** Default 600. */
+  /** Lifetime of access tokens, in seconds. Default 600. */
   accessTokenTtlS?: number
-  /** Default 14 days. */
+  /** Lifetime of refresh tokens, in seconds. Default 14 days. */
   refreshTokenTtlS?: number
-  /** Default 600. */
+  /** Lifetime of device codes, in seconds. Default 600. */
   deviceCodeTtlS?: number
   /** Serve https with these instead of http (the certificate must cover IP 127.0.0.1). */
   tls?: { key: string | Buffer; cert: string | Buffer }
-  /** Pre-fill the sign-in form with this demo user's username and password. */
+  /** Pre-fill the sign-in form with this user's username and password. */
   prefillUsername?: string
-  /** Extra redirect URIs (and post-logout redirect URIs) for both clients. */
+  /** Extra redirect URIs (and post-logout redirect URIs) for every client. Loopback ones on any port are already accepted. */
   redirectUris?: string[]
+  /** Who can sign in. Default DEMO_USERS. */
+  users?: readonly DemoUser[]
+  /** Clients to register besides DEMO_CLIENT_ID and DEMO_CONFIDENTIAL_CLIENT_ID. */
+  clients?: readonly TestClient[]
+  /** APIs (`audience` values) to accept besides DEMO_AUDIENCE and DEMO_SECOND_AUDIENCE; their access tokens are JWTs too. */
+  audiences?: readonly string[]
 }
 
-export interface DemoFaults {
-  /** When set, POST /oauth/token answers this instead of the real thing (status, raw body, content-type). */
-  tokenEndpoint?: { status: number; body: string; contentType?: string }
+/** Faults a test switches on and off while the provider runs (plain mutable fields). */
+export interface TestProviderFaults {
+  /**
+   * When set, POST /oauth/token answers this instead of the real thing (status, raw body,
+   * content-type, default application/json) — for the next `times` requests, or until unset.
+   */
+  tokenEndpoint?: { status: number; body: string; contentType?: string; times?: number }
+  /** When set, every POST /oauth/token waits this long before it is handled (or faulted). */
+  tokenEndpointDelayMs?: number
   /** When set, the `iss` parameter of the authorization response redirect to the client is replaced by this value. */
   authorizationResponseIss?: string
   /** Answer the next N device-code token polls with error=slow_down (HTTP 400) before handling normally. */
@@ -67,10 +95,13 @@ export interface DemoFaults {
   ignoreRefreshAudience?: boolean
 }
 
-export interface DemoStats {
+/** What the provider counted since it started (plain mutable fields: a test may reset them). */
+export interface TestProviderStats {
+  /** Every request, by `<METHOD> <path>` (e.g. `POST /oauth/token`). */
+  requests: Record<string, number>
   /** Every POST /oauth/token (faulted ones included). */
   tokenRequests: number
-  /** Successful grants by grant_type. */
+  /** Successful grants by grant_type (`authorization_code`, `refresh_token`, `urn:ietf:params:oauth:grant-type:device_code`). */
   grants: Record<string, number>
   /** refresh_token grants that failed (e.g. invalid_grant). */
   refreshErrors: number
@@ -82,14 +113,31 @@ export interface DemoStats {
   deviceTokenPolls: number[]
 }
 
-export interface DemoProvider {
+/** The identity an access token stands for. */
+export interface TokenIdentity { sub: string; aud?: string | string[]; scope?: string }
+
+export interface TestProvider {
+  /** `http://127.0.0.1:<port>/` (https with `tls`); discovery at `<issuer>.well-known/openid-configuration`. */
   readonly issuer: string
   readonly port: number
   readonly users: readonly DemoUser[]
-  readonly faults: DemoFaults
-  readonly stats: DemoStats
+  readonly faults: TestProviderFaults
+  readonly stats: TestProviderStats
   /** What an API would do with a bearer token: the identity it stands for, or undefined when the token is not valid now. */
-  verifyAccessToken(token: string): Promise<{ sub: string; aud?: string | string[]; scope?: string } | undefined>
+  verifyAccessToken(token: string): Promise<TokenIdentity | undefined>
+  /**
+   * Revokes every grant of a user (by `sub` or username), as an admin removing the user's
+   * authorization would: their refresh tokens (and opaque access tokens) stop working, the next
+   * refresh gets `invalid_grant`. JWT access tokens stay valid until they expire, as at Auth0.
+   * Returns how many grants were revoked.
+   */
+  revokeGrants(user: string): number
+  /**
+   * Every access token issued so far stops being accepted (verifyAccessToken, /api/me, /userinfo),
+   * as if it had expired; with `refreshTokens: true`, every refresh token so far is gone too.
+   * Tokens issued afterwards are not affected. The client still believes its token is fresh.
+   */
+  expireTokens(options?: { refreshTokens?: boolean }): void
   /** Closes the server and every open connection at once. */
   close(): Promise<void>
 }
@@ -119,7 +167,6 @@ const ROUTES = {
   pushed_authorization_request: '/oauth/par',
 }
 const RESOURCE_SERVER_SCOPE = 'openid profile email offline_access read:me'
-const API_SCOPES: Record<string, string> = { [DEMO_AUDIENCE]: RESOURCE_SERVER_SCOPE, [DEMO_SECOND_AUDIENCE]: 'openid offline_access read:invoices' }
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Sign you in with your demo account',
   profile: 'See your name and username',
@@ -458,19 +505,27 @@ function listen(server: Server, port: number): Promise<number> {
 }
 
 // ---------------------------------------------------------------------------------------------
-// startDemoProvider
+// startTestProvider
 // ---------------------------------------------------------------------------------------------
 
-export async function startDemoProvider(options: DemoProviderOptions = {}): Promise<DemoProvider> {
+/** Starts a provider on 127.0.0.1 and resolves once it listens. Close it with `close()`. */
+export async function startTestProvider(options: TestProviderOptions = {}): Promise<TestProvider> {
   const accessTokenTtlS = options.accessTokenTtlS ?? 600
   const refreshTokenTtlS = options.refreshTokenTtlS ?? 14 * 24 * 60 * 60
   const deviceCodeTtlS = options.deviceCodeTtlS ?? 600
-  const users = DEMO_USERS
+  const users = options.users ?? DEMO_USERS
+  const apiScopes: Record<string, string> = {
+    [DEMO_AUDIENCE]: RESOURCE_SERVER_SCOPE,
+    [DEMO_SECOND_AUDIENCE]: 'openid offline_access read:invoices',
+    ...Object.fromEntries((options.audiences ?? []).map((api) => [api, RESOURCE_SERVER_SCOPE])),
+  }
+  const audiences = Object.keys(apiScopes)
   const prefillUser = options.prefillUsername === undefined
     ? undefined
     : users.find((user) => user.username === options.prefillUsername)
-  const faults: DemoFaults = {}
-  const stats: DemoStats = {
+  const faults: TestProviderFaults = {}
+  const stats: TestProviderStats = {
+    requests: {},
     tokenRequests: 0,
     grants: {},
     refreshErrors: 0,
@@ -513,6 +568,9 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
     post_logout_redirect_uris: redirectUris,
   }
   const store = new DemoStore()
+  // Access tokens handed out by the token endpoint (JWTs are not stored), so expireTokens() reaches them.
+  const issuedAccessTokens = new Set<string>()
+  const expiredAccessTokens = new Set<string>()
 
   function findUser(sub: string): DemoUser | undefined {
     return users.find((user) => user.sub === sub)
@@ -530,6 +588,14 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
         // oidc-provider accepts client_secret_basic and client_secret_post interchangeably for either.
         token_endpoint_auth_method: 'client_secret_post',
       },
+      ...(options.clients ?? []).map((client) => ({
+        ...clientBase,
+        client_id: client.clientId,
+        client_name: client.clientName ?? client.clientId,
+        ...(client.clientSecret === undefined
+          ? { token_endpoint_auth_method: 'none' }
+          : { client_secret: client.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
+      })),
     ],
     clientBasedCORS: () => false,
     claims: {
@@ -566,13 +632,13 @@ export async function startDemoProvider(options: DemoProviderOptions = {}): Prom
           if (oneOf) return oneOf[0]
           const audience = stringParam(ctx.oidc?.params, 'audience')
           // A login for one known API is granted the others too (multi-resource refresh tokens).
-          if (audience && API_SCOPES[audience]) return [audience, ...Object.keys(API_SCOPES).filter((api) => api !== audience)]
+          if (audience && apiScopes[audience]) return [audience, ...audiences.filter((api) => api !== audience)]
           return audience
         },
         // Tokens from the code, the device code and refresh tokens stay for the requested API.
         useGrantedResource: async () => true,
         getResourceServerInfo: async (_ctx: unknown, resourceIndicator: string) => {
-          const scope = API_SCOPES[resourceIndicator]
+          const scope = apiScopes[resourceIndicator]
           if (!scope) throw new errors.InvalidTarget(`unknown API (audience): ${resourceIndicator}`)
           return {
             scope,
@@ -898,13 +964,13 @@ ${credentialsHint(users)}`,
 
   // --- the example API ------------------------------------------------------------------------
 
-  async function verifyAccessToken(token: string): Promise<{ sub: string; aud?: string | string[]; scope?: string } | undefined> {
-    if (typeof token !== 'string' || token === '') return undefined
+  async function verifyAccessToken(token: string): Promise<TokenIdentity | undefined> {
+    if (typeof token !== 'string' || token === '' || expiredAccessTokens.has(token)) return undefined
     if (isJwt(token)) {
       try {
         const { payload } = await jwtVerify(token, localJwks, {
           issuer,
-          audience: Object.keys(API_SCOPES),
+          audience: audiences,
           typ: 'at+jwt',
           algorithms: ['RS256'],
         })
@@ -986,6 +1052,8 @@ ${credentialsHint(users)}`,
 
   provider.use(async (ctx, next) => {
     const { path, method } = ctx
+    const requestKey = `${method} ${path}`
+    stats.requests[requestKey] = (stats.requests[requestKey] ?? 0) + 1
 
     if (path === ROUTES.authorization && method === 'GET') {
       stats.authorizationRequests.push(new URLSearchParams(ctx.querystring))
@@ -1004,8 +1072,10 @@ ${credentialsHint(users)}`,
 
     if (path === ROUTES.token && method === 'POST') {
       stats.tokenRequests += 1
+      if (faults.tokenEndpointDelayMs) await sleep(faults.tokenEndpointDelayMs)
       const fault = faults.tokenEndpoint
       if (fault) {
+        if (fault.times !== undefined && --fault.times <= 0) delete faults.tokenEndpoint
         ctx.status = fault.status
         ctx.set('Content-Type', fault.contentType ?? 'application/json')
         ctx.set('Cache-Control', 'no-store')
@@ -1033,6 +1103,8 @@ ${credentialsHint(users)}`,
         }
       }
       await next()
+      const issued = ctx.status === 200 ? (ctx.body as { access_token?: unknown } | undefined)?.access_token : undefined
+      if (typeof issued === 'string') issuedAccessTokens.add(issued)
       return
     }
 
@@ -1074,6 +1146,30 @@ ${credentialsHint(users)}`,
 
   app.handle = provider.callback()
 
+  function revokeGrants(user: string): number {
+    const sub = users.find((candidate) => candidate.sub === user || candidate.username === user)?.sub ?? user
+    let revoked = 0
+    for (const [key, entry] of [...store.entries]) {
+      if (!key.startsWith('Grant:') || entry.payload.accountId !== sub) continue
+      const grantId = key.slice('Grant:'.length)
+      for (const member of store.grantMembers.get(grantId) ?? []) store.entries.delete(member)
+      store.grantMembers.delete(grantId)
+      store.entries.delete(key)
+      revoked += 1
+    }
+    return revoked
+  }
+
+  function expireTokens(expireOptions: { refreshTokens?: boolean } = {}): void {
+    for (const token of issuedAccessTokens) expiredAccessTokens.add(token)
+    issuedAccessTokens.clear()
+    for (const key of [...store.entries.keys()]) {
+      if (key.startsWith('AccessToken:') || (expireOptions.refreshTokens === true && key.startsWith('RefreshToken:'))) {
+        store.entries.delete(key)
+      }
+    }
+  }
+
   let closing: Promise<void> | undefined
   return {
     issuer,
@@ -1082,6 +1178,8 @@ ${credentialsHint(users)}`,
     faults,
     stats,
     verifyAccessToken,
+    revokeGrants,
+    expireTokens,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve())

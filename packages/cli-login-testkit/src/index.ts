@@ -1,0 +1,27 @@
+export {
+  DEMO_AUDIENCE,
+  DEMO_SECOND_AUDIENCE,
+  DEMO_CLIENT_ID,
+  DEMO_CLIENT_SECRET,
+  DEMO_CONFIDENTIAL_CLIENT_ID,
+  DEMO_USERS,
+  startTestProvider,
+  type DemoUser,
+  type TestClient,
+  type TestProvider,
+  type TestProviderFaults,
+  type TestProviderOptions,
+  type TestProviderStats,
+  type TokenIdentity,
+} from './provider.ts'
+export {
+  approveDeviceOverHttp,
+  authorizeOverHttp,
+  BrowserDoubleError,
+  createBrowserDouble,
+  loginOverHttp,
+  type BrowserDouble,
+  type BrowserDoubleOpenResult,
+  type CallbackResponse,
+  type HttpLoginOptions,
+} from './browser.ts'
