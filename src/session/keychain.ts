@@ -18,6 +18,8 @@
  *   code, and `process.exit()` then waits for it. So the probe runs the round trip in a child process
  *   it can kill (`probe()` below), and the in-process calls use `AsyncEntry` (libuv thread pool),
  *   which keeps the event loop free while D-Bus answers.
+ * - libdbus reads DBUS_SESSION_BUS_ADDRESS once per process: changing it later in the same process
+ *   has no effect (the probe's child gets the environment it is given).
  * - Items are Secret Service items with the attributes `service` and `username` (our account) and
  *   the label `keyring:<account>@<service>`: `secret-tool lookup service <appName> username <account>`
  *   finds them.
