@@ -130,28 +130,43 @@ describe('native keychain on a real Secret Service (gnome-keyring on a private b
   })
 })
 
-// Last of the suites on the fixture: it kills the fixture's keyring daemon.
-describe('native keychain when the keyring daemon dies after a write', { skip }, () => {
+// Last of the suites on the fixture: it locks the keyring, then kills its daemon.
+describe('native keychain when the keyring becomes unusable after a write: locked, then its daemon killed', { skip }, () => {
+  const account = keychainAccount('default', 'refresh_token')
 
-  it('get, set and delete reject with a one-line KeychainError naming the item, never a crash, never the secret', async () => {
+  /** get, set and delete all reject with a one-line KeychainError naming the item and the cause, never the secret. */
+  async function assertAllFail(cause: RegExp): Promise<void> {
     const keychain = nativeKeychain()
-    const account = keychainAccount('default', 'refresh_token')
-    await keychain.set(SERVICE, account, 'rt-before-the-daemon-died')
-    await secretService.killKeyring()
-
-    const attempts: Array<[string, Promise<unknown>]> = [
-      ['read', keychain.get(SERVICE, account)],
-      ['write', keychain.set(SERVICE, account, 'rt-written-after-the-daemon-died')],
-      ['delete', keychain.delete(SERVICE, account)],
+    const attempts: Array<[string, () => Promise<unknown>]> = [
+      ['read', () => keychain.get(SERVICE, account)],
+      ['write', () => keychain.set(SERVICE, account, 'rt-written-after-the-keyring-went')],
+      ['delete', () => keychain.delete(SERVICE, account)],
     ]
     for (const [verb, attempt] of attempts) {
-      const error = await attempt.then(() => assert.fail(`${verb} should have failed`), (e: unknown) => e)
+      const error = await attempt().then(() => assert.fail(`${verb} should have failed`), (e: unknown) => e)
       assert.ok(error instanceof KeychainError, String(error))
       assert.equal(error.code, 'KEYCHAIN_UNAVAILABLE')
       assert.doesNotMatch(error.message, /\n/)
-      assert.match(error.message, new RegExp(`^could not ${verb} the keychain item "${SERVICE} default/refresh_token" \\(.*org\\.freedesktop\\.secrets.*\\): check that`))
+      assert.match(error.message, new RegExp(`^could not ${verb} the keychain item "${SERVICE} default/refresh_token" \\(.*${cause.source}.*\\): check that`))
       assert.doesNotMatch(error.message, /rt-before|rt-written/)
     }
+  }
+
+  it('locked (no prompter to unlock it): every call is a KeychainError, the probe says why', async () => {
+    await nativeKeychain().set(SERVICE, account, 'rt-before-the-keyring-was-locked')
+    const lock = spawnSync('dbus-send', [
+      '--session', '--print-reply', '--dest=org.freedesktop.secrets', '/org/freedesktop/secrets',
+      'org.freedesktop.Secret.Service.Lock', 'array:objpath:/org/freedesktop/secrets/collection/login',
+    ], { env: { ...process.env, ...secretService.env }, encoding: 'utf8' })
+    assert.equal(lock.status, 0, lock.stderr)
+    await assertAllFail(/unlock prompt was dismissed/)
+    const probe = await probeKeychain(nativeKeychain({ env: { ...process.env, ...secretService.env } }))
+    assert.deepEqual(probe, { ok: false, reason: "Couldn't access platform storage: Secret Service: unlock prompt was dismissed" })
+  })
+
+  it('daemon killed: every call is a KeychainError, never a crash', async () => {
+    await secretService.killKeyring()
+    await assertAllFail(/org\.freedesktop\.secrets was not provided/)
   })
 })
 
