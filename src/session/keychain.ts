@@ -16,8 +16,9 @@
  *   sync or async) give up after the binding's 2 s D-Bus reply timeout when the keyring daemon
  *   hangs. A worker thread does not bound the constructor: Node cannot end a thread stuck in native
  *   code, and `process.exit()` then waits for it. So the probe runs the round trip in a child process
- *   it can kill (`probe()` below), and the in-process calls use `AsyncEntry` (libuv thread pool),
- *   which keeps the event loop free while D-Bus answers.
+ *   it can kill (`probe()` below); the in-process calls first check from JavaScript that the bus
+ *   answers at all (`checkSessionBus`, bounded), then use `AsyncEntry` (libuv thread pool), which
+ *   keeps the event loop free while D-Bus answers.
  * - libdbus reads DBUS_SESSION_BUS_ADDRESS once per process: changing it later in the same process
  *   has no effect (the probe's child gets the environment it is given).
  * - Items are Secret Service items with the attributes `service` and `username` (our account) and
@@ -29,6 +30,8 @@
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
 import { createRequire } from 'node:module'
+import { connect, type NetConnectOpts } from 'node:net'
+import { join } from 'node:path'
 import type * as Binding from '@napi-rs/keyring'
 
 export interface Keychain {
@@ -268,13 +271,24 @@ const ENTRY_OPTIONS: Binding.EntryOptions = { linux: { store: 'secret-service' }
 export interface NativeKeychainOptions {
   /** Environment for the probe's child process (DBUS_SESSION_BUS_ADDRESS, HOME, …); default process.env. */
   env?: NodeJS.ProcessEnv
+  /**
+   * Linux: before each call, how long the session bus may take to answer a D-Bus AUTH from plain
+   * JavaScript (see checkSessionBus); default 2,000 ms. 0 turns the check off.
+   */
+  busTimeoutMs?: number
   /** The service the probe's test item is written under; default `cli-login`. */
   probeService?: string
 }
 
 /** The OS keychain through @napi-rs/keyring. Nothing is loaded until the first call. */
 export function nativeKeychain(options: NativeKeychainOptions = {}): Keychain {
-  const entry = (operation: KeychainError['operation'], service: string, account: string): Binding.AsyncEntry => {
+  const busTimeoutMs = options.busTimeoutMs ?? 2000
+  const entry = async (operation: KeychainError['operation'], service: string, account: string): Promise<Binding.AsyncEntry> => {
+    if (process.platform === 'linux' && busTimeoutMs > 0) {
+      // The binding's constructor would block this thread for good on a bus that does not answer.
+      const problem = await checkSessionBus(process.env, busTimeoutMs)
+      if (problem) throw new KeychainError(operation, service, account, problem)
+    }
     const { AsyncEntry } = loadBinding()
     try {
       return new AsyncEntry(service, account, ENTRY_OPTIONS)
@@ -285,27 +299,76 @@ export function nativeKeychain(options: NativeKeychainOptions = {}): Keychain {
   return {
     async get(service, account) {
       try {
-        return (await entry('get', service, account).getPassword()) ?? undefined
+        return (await (await entry('get', service, account)).getPassword()) ?? undefined
       } catch (error) {
         throw asKeychainError(error, 'get', service, account)
       }
     },
     async set(service, account, secret) {
       try {
-        await entry('set', service, account).setPassword(secret)
+        await (await entry('set', service, account)).setPassword(secret)
       } catch (error) {
         throw asKeychainError(error, 'set', service, account, secret)
       }
     },
     async delete(service, account) {
       try {
-        return await entry('delete', service, account).deleteCredential()
+        return await (await entry('delete', service, account)).deleteCredential()
       } catch (error) {
         throw asKeychainError(error, 'delete', service, account)
       }
     },
     probe: ({ timeoutMs }) => probeInChild({ timeoutMs, env: options.env ?? process.env, service: options.probeService ?? 'cli-login' }),
   }
+}
+
+/**
+ * Does the session bus answer? Connects to DBUS_SESSION_BUS_ADDRESS (unix path, abstract socket or
+ * tcp; else $XDG_RUNTIME_DIR/bus, libdbus's own default) and sends the first line of the D-Bus
+ * handshake (`AUTH EXTERNAL <uid>`); any answer (OK, REJECTED) means the bus is alive. A stopped or
+ * wedged dbus-daemon still accepts the connection in the kernel but never answers: that is the
+ * case in which the binding's constructor blocks forever, and here it becomes a reason after
+ * timeoutMs. undefined = fine (or an address kind we do not check: the binding reports on it).
+ * About a millisecond when the bus is well; a race, not a guarantee (the bus could wedge just after).
+ */
+export async function checkSessionBus(env: NodeJS.ProcessEnv, timeoutMs: number): Promise<string | undefined> {
+  const target = sessionBusSocket(env)
+  if (!target) return undefined
+  const where = 'path' in target ? target.path.replace('\0', '@') : `${target.host}:${target.port}`
+  return new Promise((resolve) => {
+    const socket = connect(target)
+    let settled = false
+    const finish = (problem: string | undefined): void => {
+      if (settled) return
+      settled = true
+      clearTimeout(timer)
+      socket.destroy()
+      resolve(problem)
+    }
+    const timer = setTimeout(() => finish(`the D-Bus session bus did not answer within ${timeoutMs} ms`), timeoutMs)
+    socket.once('connect', () => {
+      const uid = String(process.getuid?.() ?? 0)
+      socket.write(`\0AUTH EXTERNAL ${Buffer.from(uid).toString('hex')}\r\n`)
+    })
+    socket.on('data', () => finish(undefined))
+    socket.once('error', (error: NodeJS.ErrnoException) => finish(`cannot connect to the D-Bus session bus at ${where}: ${error.code ?? error.message}`))
+    socket.once('close', () => finish('the D-Bus session bus closed the connection'))
+  })
+}
+
+function sessionBusSocket(env: NodeJS.ProcessEnv): NetConnectOpts | undefined {
+  const address = env.DBUS_SESSION_BUS_ADDRESS
+  if (!address) return env.XDG_RUNTIME_DIR ? { path: join(env.XDG_RUNTIME_DIR, 'bus') } : undefined
+  // Several addresses may be given (`;`); libdbus tries them in order: check the first.
+  const [transport, rest = ''] = (address.split(';')[0] ?? '').split(/:(.*)/s)
+  const keys = new Map(rest.split(',').map((pair) => {
+    const at = pair.indexOf('=')
+    return [pair.slice(0, at), decodeURIComponent(pair.slice(at + 1))] as const
+  }))
+  if (transport === 'unix' && keys.has('path')) return { path: keys.get('path')! }
+  if (transport === 'unix' && keys.has('abstract')) return { path: `\0${keys.get('abstract')!}` }
+  if (transport === 'tcp' && keys.has('port')) return { host: keys.get('host') ?? 'localhost', port: Number(keys.get('port')) }
+  return undefined
 }
 
 /**

@@ -128,6 +128,22 @@ describe('native keychain on a real Secret Service (gnome-keyring on a private b
       process.kill(secretService.pids.bus, 'SIGCONT')
     }
   })
+
+  it('a bus that stops answering: an in-process get is a KeychainError at the bus timeout, not a hang', async () => {
+    const keychain = nativeKeychain({ busTimeoutMs: 500 })
+    await keychain.set(SERVICE, 'default/refresh_token', 'rt-before-the-bus-stopped')
+    process.kill(secretService.pids.bus, 'SIGSTOP')
+    try {
+      const started = performance.now()
+      const error = await keychain.get(SERVICE, 'default/refresh_token').catch((e: unknown) => e)
+      assert.ok(performance.now() - started < 1500)
+      assert.ok(error instanceof KeychainError, String(error))
+      assert.match(error.message, /^could not read the keychain item "cli-login-test default\/refresh_token" \(the D-Bus session bus did not answer within 500 ms\)/)
+    } finally {
+      process.kill(secretService.pids.bus, 'SIGCONT')
+    }
+    assert.equal(await keychain.delete(SERVICE, 'default/refresh_token'), true, 'the bus answers again once it runs')
+  })
 })
 
 // Last of the suites on the fixture: it locks the keyring, then kills its daemon.
@@ -183,14 +199,16 @@ describe('native keychain with no session bus at all', { skip }, () => {
     assert.ok(!result.ok && /Failed to connect to socket .*no-bus-here/.test(result.reason), JSON.stringify(result))
   })
 
-  it('set and get are KeychainErrors, not a silent fallback to the kernel keyring (in a process of its own)', () => {
+  it('set and get are KeychainErrors naming the bus, not a silent fallback to the kernel keyring (in a process of its own)', () => {
     const script = [
       `import { nativeKeychain } from ${JSON.stringify(new URL('../../src/session/keychain.ts', import.meta.url).href)}`,
       'const keychain = nativeKeychain()',
       'const outcome = async (p) => p.then((v) => ({ ok: v }), (e) => ({ name: e.name, code: e.code, message: e.message }))',
       `const set = await outcome(keychain.set('${SERVICE}', 'default/refresh_token', 'rt-nowhere'))`,
       `const get = await outcome(keychain.get('${SERVICE}', 'default/refresh_token'))`,
-      'process.stdout.write(JSON.stringify({ set, get }))',
+      // Without the JavaScript bus check, the binding itself must refuse (Secret Service pinned).
+      `const unchecked = await outcome(nativeKeychain({ busTimeoutMs: 0 }).set('${SERVICE}', 'default/refresh_token', 'rt-nowhere'))`,
+      'process.stdout.write(JSON.stringify({ set, get, unchecked }))',
     ].join('\n')
     const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
       env: { ...process.env, ...fixture.env },
@@ -198,12 +216,15 @@ describe('native keychain with no session bus at all', { skip }, () => {
       timeout: 10_000,
     })
     assert.equal(child.status, 0, child.stderr)
-    const { set, get } = JSON.parse(child.stdout) as Record<'set' | 'get', { name: string; code: string; message: string }>
+    const { set, get, unchecked } = JSON.parse(child.stdout) as Record<'set' | 'get' | 'unchecked', { name: string; code: string; message: string }>
     for (const [verb, outcome] of [['write', set], ['read', get]] as const) {
       assert.equal(outcome.name, 'KeychainError')
       assert.equal(outcome.code, 'KEYCHAIN_UNAVAILABLE')
-      assert.match(outcome.message, new RegExp(`^could not ${verb} the keychain item .*Failed to connect to socket .*no-bus-here`))
+      assert.match(outcome.message, new RegExp(`^could not ${verb} the keychain item .*cannot connect to the D-Bus session bus at .*no-bus-here: ENOENT`))
       assert.doesNotMatch(outcome.message, /rt-nowhere/)
     }
+    assert.equal(unchecked.name, 'KeychainError')
+    assert.match(unchecked.message, /^could not write the keychain item .*Failed to connect to socket .*no-bus-here/)
+    assert.doesNotMatch(unchecked.message, /rt-nowhere/)
   })
 })

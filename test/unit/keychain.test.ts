@@ -4,8 +4,13 @@
  * with fakes that fail or hang, and the one-line KeychainError.
  */
 import assert from 'node:assert/strict'
-import { describe, it } from 'node:test'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createServer, type Server } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
 import {
+  checkSessionBus,
   deleteLarge,
   getLarge,
   KEYCHAIN_UNAVAILABLE,
@@ -196,5 +201,63 @@ describe('KeychainError', () => {
       'could not read the keychain item "cli-login default/refresh_token" (DBus error: Did not receive a reply): ' +
         'check that the OS keychain is running and unlocked, or switch this profile to file storage',
     )
+  })
+})
+
+describe('checkSessionBus: does the bus answer the first line of the D-Bus handshake?', () => {
+  let dir: string
+  const servers: Server[] = []
+  before(async () => { dir = await mkdtemp(join(tmpdir(), 'cli-login-bus-check-')) })
+  after(async () => {
+    for (const server of servers) server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  /** A unix socket server; `answer` decides what it says to the client's AUTH line (nothing = wedged). */
+  async function fakeBus(name: string, answer?: string): Promise<{ env: NodeJS.ProcessEnv; received: () => string }> {
+    const path = join(dir, name)
+    let received = ''
+    const server = createServer((socket) => {
+      socket.on('data', (chunk) => {
+        received += chunk.toString('latin1')
+        if (answer && received.includes('\r\n')) socket.write(answer)
+      })
+      socket.on('error', () => {})
+    })
+    servers.push(server)
+    await new Promise<void>((resolve) => server.listen(path, resolve))
+    return { env: { DBUS_SESSION_BUS_ADDRESS: `unix:path=${path},guid=0123456789abcdef0123456789abcdef` }, received: () => received }
+  }
+
+  it('a bus that answers OK is fine, and it was sent AUTH EXTERNAL with our uid in hex', async () => {
+    const bus = await fakeBus('ok', 'OK 0123456789abcdef0123456789abcdef\r\n')
+    assert.equal(await checkSessionBus(bus.env, 1000), undefined)
+    const uidHex = Buffer.from(String(process.getuid!())).toString('hex')
+    assert.equal(bus.received(), `\0AUTH EXTERNAL ${uidHex}\r\n`)
+  })
+
+  it('REJECTED is an answer too: the bus is alive (the binding reports what it then refuses)', async () => {
+    const bus = await fakeBus('rejected', 'REJECTED EXTERNAL\r\n')
+    assert.equal(await checkSessionBus(bus.env, 1000), undefined)
+  })
+
+  it('a bus that accepts the connection but never answers is reported at the timeout', async () => {
+    const bus = await fakeBus('wedged')
+    const started = Date.now()
+    assert.equal(await checkSessionBus(bus.env, 150), 'the D-Bus session bus did not answer within 150 ms')
+    assert.ok(Date.now() - started < 1000)
+  })
+
+  it('no socket: cannot connect, with the errno', async () => {
+    assert.equal(await checkSessionBus({ DBUS_SESSION_BUS_ADDRESS: `unix:path=${join(dir, 'absent')}` }, 1000), `cannot connect to the D-Bus session bus at ${join(dir, 'absent')}: ENOENT`)
+  })
+
+  it('no address: libdbus\'s default $XDG_RUNTIME_DIR/bus is checked; with neither, nothing to check', async () => {
+    assert.equal(await checkSessionBus({ XDG_RUNTIME_DIR: dir }, 1000), `cannot connect to the D-Bus session bus at ${join(dir, 'bus')}: ENOENT`)
+    assert.equal(await checkSessionBus({}, 1000), undefined)
+  })
+
+  it('address kinds it does not check are left to the binding', async () => {
+    assert.equal(await checkSessionBus({ DBUS_SESSION_BUS_ADDRESS: 'launchd:env=DBUS_LAUNCHD_SESSION_BUS_SOCKET' }, 1000), undefined)
   })
 })
