@@ -251,13 +251,22 @@ function probeAccount(): string {
 // The native keychain
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * `require` for loading the binding. ESM (tsc's output, the tests): from import.meta.url. The CLI
+ * bundle is CommonJS (scripts/bundle-cli.mjs, esbuild), where import.meta is empty and `require`
+ * is the module's own — resolving from the bundle's place, next to node_modules.
+ */
+function nodeRequire(): NodeJS.Require {
+  return typeof import.meta.url === 'string' ? createRequire(import.meta.url) : require
+}
+
 type BindingModule = typeof Binding
 let binding: BindingModule | undefined
 
 function loadBinding(): BindingModule {
   if (!binding) {
     try {
-      binding = createRequire(import.meta.url)('@napi-rs/keyring') as BindingModule
+      binding = nodeRequire()('@napi-rs/keyring') as BindingModule
     } catch (error) {
       throw new KeychainError('probe', '-', '-', `the keychain module @napi-rs/keyring could not be loaded for ${process.platform}-${process.arch}`, { cause: error })
     }
@@ -379,7 +388,7 @@ function sessionBusSocket(env: NodeJS.ProcessEnv): NetConnectOpts | undefined {
 function probeInChild(options: { timeoutMs: number; env: NodeJS.ProcessEnv; service: string }): Promise<ProbeResult> {
   let modulePath: string
   try {
-    modulePath = createRequire(import.meta.url).resolve('@napi-rs/keyring')
+    modulePath = nodeRequire().resolve('@napi-rs/keyring')
   } catch {
     return Promise.resolve({ ok: false, reason: `the keychain module @napi-rs/keyring is not installed for ${process.platform}-${process.arch}` })
   }
