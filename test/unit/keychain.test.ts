@@ -4,6 +4,7 @@
  * with fakes that fail or hang, and the one-line KeychainError.
  */
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { createServer, type Server } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -259,5 +260,20 @@ describe('checkSessionBus: does the bus answer the first line of the D-Bus hands
 
   it('address kinds it does not check are left to the binding', async () => {
     assert.equal(await checkSessionBus({ DBUS_SESSION_BUS_ADDRESS: 'launchd:env=DBUS_LAUNCHD_SESSION_BUS_SOCKET' }, 1000), undefined)
+  })
+})
+
+describe('loading', () => {
+  it('importing the module, and making a native keychain, loads no native code (file storage never pays for it)', () => {
+    const script = [
+      `const k = await import(${JSON.stringify(new URL('../../src/session/keychain.ts', import.meta.url).href)})`,
+      'k.nativeKeychain()',
+      "const { createRequire } = await import('node:module')",
+      'const loaded = Object.keys(createRequire(import.meta.url).cache).filter((path) => path.includes("keyring"))',
+      'process.stdout.write(JSON.stringify(loaded))',
+    ].join('\n')
+    const child = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8', timeout: 10_000 })
+    assert.equal(child.status, 0, child.stderr)
+    assert.deepEqual(JSON.parse(child.stdout), [])
   })
 })
