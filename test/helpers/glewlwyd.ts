@@ -85,8 +85,14 @@ export interface StartGlewlwydOptions {
   emailClaim?: 'no' | 'on-demand' | 'mandatory'
   /** Also create an `offline_access` scope (held by the user). Default false: glewlwyd then drops it from requests silently. */
   offlineAccessScope?: boolean
-  /** Client's post_logout_redirect_uri (glewlwyd keeps one per client). */
-  postLogoutRedirectUri?: string
+  /**
+   * The client's allowed post_logout_redirect_uri values for end session. glewlwyd's end_session
+   * checks the client property `post_logout_redirect_uris` (an array), which the database client
+   * module does not store out of the box (its data-format has a single `post_logout_redirect_uri`,
+   * which end_session ignores): the harness adds the property to the module's data-format first.
+   * An unregistered post_logout_redirect_uri is ignored silently (end session still works, no redirect).
+   */
+  postLogoutRedirectUris?: string[]
   /** Extra OIDC plugin parameters, merged last. */
   pluginParameters?: Record<string, unknown>
   /** glewlwyd log level (NONE, ERROR, WARNING, INFO, DEBUG). Default WARNING. Its output is kept in `log()`. */
@@ -191,6 +197,12 @@ export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise
     const redirectPath = options.redirectPath ?? '/callback'
     const redirectUris = Array.from({ length: ports.count }, (_, i) => `http://127.0.0.1:${ports.first + i}${redirectPath}`)
     const clientId = options.clientId ?? 'cli-login-test'
+    if (options.postLogoutRedirectUris) {
+      const module = (await must('GET', '/mod/client/database')) as { parameters: { 'data-format': Record<string, unknown> } } & Record<string, unknown>
+      module.parameters['data-format'].post_logout_redirect_uris = { multiple: true, read: true, write: true }
+      await must('PUT', '/mod/client/database', module)
+      await must('PUT', '/mod/client/database/reset') // like plugins: module changes apply after reset
+    }
     await must('POST', '/client/', {
       client_id: clientId,
       name: 'cli-login tests',
@@ -201,7 +213,7 @@ export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise
       redirect_uri: redirectUris,
       // device_authorization: the device grant; refresh_token: refreshes; delete_token: revocation by the client.
       authorization_type: ['code', 'refresh_token', 'device_authorization', 'delete_token'],
-      ...(options.postLogoutRedirectUri ? { post_logout_redirect_uri: options.postLogoutRedirectUri } : {}),
+      ...(options.postLogoutRedirectUris ? { post_logout_redirect_uris: options.postLogoutRedirectUris } : {}),
     })
 
     const startMs = Math.round(performance.now() - started)
