@@ -2,7 +2,7 @@
  * A private glewlwyd (Debian's package, 2.7.5: a C OpenID provider nobody here wrote) for tests.
  *
  * startGlewlwyd() makes a temp dir with its own config file, an sqlite database initialised from the
- * package's schema, a copy of the package's web app (login page) and a fresh RSA signing key, starts
+ * package's schema, a copy of the package's web app (login page) and an RSA signing key, starts
  * /usr/bin/glewlwyd bound to 127.0.0.1 on a free random port, and then, through the admin REST API
  * (signed in as the schema's admin/password), sets up: the scopes `openid` (now needing the password),
  * `profile` and `email`; a test user; the OpenID Connect plugin `oidc` (issuer
@@ -10,26 +10,79 @@
  * http://127.0.0.1:<p>/callback for every p of `redirectPorts`. The system-wide config
  * (/etc/glewlwyd) and service are never read or touched. Install it with scripts/ci/install-glewlwyd.sh.
  *
- * Start-up takes about 0.25-0.4 s here (2 shared cores); `startMs` on the result says how long it took.
+ * Start-up: ~200 ms for the first instance of a test process (an RSA key is generated, ~170 ms),
+ * ~110-120 ms for the next ones (2 shared cores, measured); up to ~0.5-1.6 s under heavy load.
+ * `startMs` on the result says how long it took.
  *
- * What glewlwyd 2.7.5 does, as seen by a CLI OAuth client (found with test/integration/glewlwyd-smoke.test.ts):
- * - Discovery: GET <issuer>/.well-known/openid-configuration. Plain http on loopback: openid-client
- *   needs allowInsecureRequests. `token_endpoint_auth_methods_supported` does NOT list `none` and
- *   `grant_types_supported` lists neither `refresh_token` nor… only authorization_code, implicit and
- *   the device_code grant — but a public client (confidential=false) with no authentication works at
- *   the token endpoint. `revocation_endpoint_auth_methods_supported` is ["client_secret_basic"] only.
- *   `code_challenge_methods_supported`: ["S256"] (plain is off). `end_session_endpoint` and
- *   `device_authorization_endpoint` are present (session management and device grant switched on below).
- * - Authorization: /auth redirects to /login.html?…&callback_url=<the /auth URL> (the React web app).
- *   An `openid` request WITHOUT `nonce` is refused — after the user signed in: see NONCE below.
- *   Scopes glewlwyd does not know (e.g. `offline_access`, unless created) are dropped silently from
- *   the grant and from the token response's `scope`. The user must hold a scope in their profile to
- *   get it, and must grant each scope to the client once (consent page, checkbox per scope; `openid`
- *   is pre-checked); the grant is remembered server-side per user and client.
- * - Refresh tokens come back on the code (and device) grant WITHOUT `offline_access`. With
- *   "refresh-token-one-use": "always" each refresh returns a new refresh token and disables the old.
- * - See the smoke test's records (REFRESH_REUSE, REVOKE_PUBLIC, NONCE, CLAIMS, …) copied below once
- *   measured.
+ * What glewlwyd 2.7.5 does, as seen by a CLI OAuth client (measured by
+ * test/integration/glewlwyd-smoke.test.ts, which prints each as RECORD {...}; source: its
+ * src/plugin/protocol_oidc.c at tag v2.7.5):
+ * - DISCOVERY <issuer>/.well-known/openid-configuration, plain http on loopback (openid-client needs
+ *   allowInsecureRequests). token_endpoint_auth_methods_supported: client_secret_basic,
+ *   client_secret_post (+ _jwt/private_key_jwt) — NOT `none`, yet a public client (confidential=false)
+ *   without any authentication is served at the token and device endpoints. grant_types_supported:
+ *   authorization_code, implicit, urn:ietf:params:oauth:grant-type:device_code (no refresh_token,
+ *   refreshing works anyway). revocation_endpoint_auth_methods_supported: ["client_secret_basic"].
+ *   code_challenge_methods_supported: ["S256"]. No authorization_response_iss_parameter_supported
+ *   (the callback gets no `iss`). scopes_supported = the plugin's allowed-scope; claims_supported:
+ *   name, email. ID tokens RS256 (key id in the header, JWKS at <issuer>/jwks).
+ * - AUTHORIZATION: /auth → 302 /login.html (web app, see glewlwyd-browser.ts). The callback gets
+ *   `code`, `state` and `session_state`.
+ * - NONCE: an authorization request with `openid` in scope (or an id_token response type) and no
+ *   `nonce` is refused AFTER the user signed in and continued: redirect to the callback with
+ *   error=invalid_request&error_description=nonce+required&state=<state>.
+ * - SCOPES: a scope must exist in glewlwyd, the user must hold it, and the user grants each scope to
+ *   the client once (consent page). Unknown scopes are dropped silently: cli-login's default
+ *   `openid profile email offline_access` gives scope "openid profile email" unless the
+ *   `offline_access` scope is created (offlineAccessScope: true; then it is granted and echoed).
+ *   `offline_access` is NOT needed for a refresh token: the code and device grants always return one
+ *   (when the client has authorization_type refresh_token).
+ * - TOKEN RESPONSE: access_token (an RS256 JWT, typ "at+jwt", aud = the scope string, e.g.
+ *   "openid profile email"), token_type "bearer" (lower case), expires_in, scope, iat (extra),
+ *   id_token, refresh_token (opaque, 128 chars).
+ * - ID TOKEN CLAIMS: sub (random 32 chars; 'public' subject type here — the plugin's default is
+ *   pairwise, a different sub per client), name, email (with scope profile / email granted,
+ *   name-claim/email-claim "on-demand" + *-claim-scope; "mandatory" would always add them), iss, aud
+ *   (client id), exp, iat, auth_time (0 on the code flow: glewlwyd 2.7.5 puts 0 there), azp, nonce,
+ *   amr ["password"], at_hash, c_hash (code flow), sid (session management on). ID token lifetime =
+ *   access-token-duration. The device grant's ID token has the same claims (no nonce, no c_hash).
+ * - USERINFO (Bearer access token): {sub, name, email} under the same scope rules. An expired access
+ *   token: HTTP 401, no WWW-Authenticate header, empty body.
+ * - LIFETIMES: access-token-duration (default 3600 s; accessTokenDuration: 3 for refresh tests; also
+ *   changeable later: updatePlugin({'access-token-duration': 3}) — applied after the reset it does),
+ *   refresh-token-duration (1209600 s; rolling: each use restarts it; refreshTokenDuration), code 600 s,
+ *   device code 600 s with interval 5 s (deviceExpiration / deviceInterval).
+ * - REFRESH: grant_type=refresh_token&refresh_token=…&client_id=… with no authentication works.
+ *   The refresh response has NO id_token (access_token, token_type, expires_in, scope, iat,
+ *   refresh_token). With refresh-token-one-use "always" the refresh token is rotated on every use.
+ *   REFRESH_REUSE: the old (already used) refresh token → HTTP 400, no Content-Type, EMPTY body
+ *   (openid-client v6: ClientError "unexpected response content-type", code
+ *   OAUTH_RESPONSE_IS_NOT_JSON — not a ResponseBodyError with invalid_grant). Reuse breaks the chain:
+ *   the newest refresh token is disabled too (→ the same 400) — seen when the reuse comes after the
+ *   rotation; two refreshes racing with the same token gave 200 + 400 and the winner's new token
+ *   stayed valid. An expired, unknown or garbage refresh token, or an unknown client_id: the same
+ *   HTTP 400 with an empty body. A bad authorization code: HTTP 403 {"error":"invalid_code"}.
+ * - REVOKE_PUBLIC: POST <issuer>/revoke token=…&token_type_hint=refresh_token&client_id=… without
+ *   client authentication → HTTP 401, no Content-Type, empty body (openid-client: ClientError
+ *   "unexpected response content-type"); the refresh token stays valid (a refresh right after → 200).
+ *   glewlwyd only accepts revocation with client_id+secret (Basic or post) of a client that may use
+ *   it, or — when the plugin's introspection-revocation-auth-scope lists scopes — a Bearer access
+ *   token carrying them (non-standard). A public client cannot revoke.
+ * - DEVICE: POST <issuer>/device_authorization client_id=…&scope=… (no auth) → 200 {device_code,
+ *   user_code "XXXX-XXXX", verification_uri <issuer>/device, verification_uri_complete
+ *   <issuer>/device?code=<user_code>, expires_in, interval}. Polling before approval: HTTP 400
+ *   {"error":"authorization_pending"} (application/json). After approval: access, refresh and ID token.
+ * - END SESSION: <issuer>/end_session?id_token_hint=<valid id token>[&post_logout_redirect_uri=…&state=…]
+ *   → 302 /login.html?…&prompt=end_session: a page "The client <name> wishes you to close the current
+ *   session" with buttons "Logout" / "Stay connected"; nothing happens until the user presses Logout.
+ *   post_logout_redirect_uri is honoured only when it is in the client's post_logout_redirect_uris
+ *   (postLogoutRedirectUris option) — then Logout ends at <uri>?state=<state>; otherwise ignored
+ *   silently. WITHOUT id_token_hint (client_id only, or nothing): HTTP 200, EMPTY body — a blank page,
+ *   the session is not ended. An invalid or expired id_token_hint: 302 /login.html?prompt=single_logout.
+ *   Needs the plugin's session-management-allowed (and front-channel-logout-allowed for the web app's
+ *   logout iframes) — both on here.
+ * - ADMIN API quirks: plugin (and client module) changes apply only after PUT …/reset; a refused
+ *   plugin POST still leaves the instance behind; the sqlite schema's admin is admin/password.
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { generateKeyPair } from 'node:crypto'
@@ -95,6 +148,8 @@ export interface StartGlewlwydOptions {
   postLogoutRedirectUris?: string[]
   /** Extra OIDC plugin parameters, merged last. */
   pluginParameters?: Record<string, unknown>
+  /** Generate a new RSA signing key for this instance (default: one key per test process, generated on first use and written into each instance's dir). */
+  freshSigningKey?: boolean
   /** glewlwyd log level (NONE, ERROR, WARNING, INFO, DEBUG). Default WARNING. Its output is kept in `log()`. */
   logLevel?: 'NONE' | 'ERROR' | 'WARNING' | 'INFO' | 'DEBUG'
 }
@@ -138,7 +193,7 @@ export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise
   }
   try {
     const [keys] = await Promise.all([
-      rsaKeyPair(),
+      rsaKeyPair(options.freshSigningKey),
       initDatabase(join(dir, 'glewlwyd.db')),
       copyWebApp(join(dir, 'webapp')),
     ])
@@ -379,7 +434,16 @@ async function copyWebApp(target: string): Promise<void> {
   await cp(config, join(target, 'config.json'))
 }
 
-function rsaKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
+let sharedKeyPair: Promise<{ privateKey: string; publicKey: string }> | undefined
+
+/** RSA 2048 generation costs ~170 ms here: one pair per test process unless a fresh one is asked for. */
+function rsaKeyPair(fresh = false): Promise<{ privateKey: string; publicKey: string }> {
+  if (fresh) return generateRsaKeyPair()
+  sharedKeyPair ??= generateRsaKeyPair()
+  return sharedKeyPair
+}
+
+function generateRsaKeyPair(): Promise<{ privateKey: string; publicKey: string }> {
   return new Promise((resolve, reject) => {
     generateKeyPair('rsa', {
       modulusLength: 2048,
