@@ -113,8 +113,10 @@ export async function approveDeviceWithChromium(
 async function signInGrantContinue(page: Page, user: GlewlwydBrowserUser, left?: Promise<'left'>): Promise<void> {
   let signedIn = false
   for (let step = 0; step < 6; step++) {
-    const next = await waitForAny(page, [SELECTORS.username, SELECTORS.grantBoxes, SELECTORS.continue], left)
-    if (next === 'left') return
+    const seen = await waitForAny(page, [SELECTORS.username, SELECTORS.grantBoxes, SELECTORS.continue], left)
+    if (seen === 'left') return
+    // The grant page shows "Continue" in its footer too: the grant goes first.
+    const next = await page.locator(SELECTORS.grantBoxes).first().isVisible() ? SELECTORS.grantBoxes : seen
     if (next === SELECTORS.username) {
       if (signedIn) throw new Error(`sign-in failed for ${user.username}: ${(await page.innerText('body')).slice(0, 400)}`)
       await page.fill(SELECTORS.username, user.username)

@@ -178,6 +178,20 @@ export interface Glewlwyd {
   stop(): Promise<void>
 }
 
+/** Running instances, killed if the test process exits without stop() (a crash, process.exit). */
+const running = new Set<ChildProcess>()
+let exitHookInstalled = false
+
+function track(child: ChildProcess): void {
+  running.add(child)
+  child.once('exit', () => running.delete(child))
+  if (exitHookInstalled) return
+  exitHookInstalled = true
+  process.once('exit', () => {
+    for (const leftover of running) leftover.kill('SIGKILL')
+  })
+}
+
 /** Starts a private glewlwyd on 127.0.0.1 and configures it over its admin API. Throws when the binary is missing. */
 export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise<Glewlwyd> {
   const started = performance.now()
@@ -206,6 +220,7 @@ export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise
       await writeFile(join(dir, 'glewlwyd.conf'), configFile(dir, port, options.logLevel ?? 'WARNING'))
       output = ''
       child = spawn(binary, ['-c', join(dir, 'glewlwyd.conf')], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] })
+      track(child)
       child.stdout?.setEncoding('utf8').on('data', (text: string) => (output += text))
       child.stderr?.setEncoding('utf8').on('data', (text: string) => (output += text))
       const ready = await waitUntilReady(child, `http://127.0.0.1:${port}/config`)
@@ -218,6 +233,8 @@ export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise
     const baseUrl = `http://127.0.0.1:${port}`
     const issuer = `${baseUrl}/api/${PLUGIN_NAME}`
     const adminCookie = await signInAdmin(baseUrl)
+    // Ours answered, not some other server that held the port (glewlwyd exits at once when it cannot bind).
+    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`glewlwyd exited on 127.0.0.1:${port}:\n${output}`)
     const admin = adminApi(baseUrl, adminCookie)
     const must = async (method: string, path: string, body?: unknown): Promise<unknown> => {
       const answer = await admin(method, path, body)
