@@ -109,6 +109,48 @@ export async function approveDeviceWithChromium(
   return text
 }
 
+/**
+ * Follows an end-session URL in `page` (which should hold the glewlwyd session, i.e. the context that
+ * signed in) and presses "Logout" when glewlwyd asks. Outcomes:
+ * - valid id_token_hint: /login.html?…&prompt=end_session ("The client <name> wishes you to close the
+ *   current session", buttons "Logout" / "Stay connected"); after Logout either the browser goes to
+ *   the registered post_logout_redirect_uri (?state=…) or the page says "Session closed — You are
+ *   disconnected". ended: true.
+ * - invalid or expired id_token_hint: /login.html?prompt=single_logout, which glewlwyd 2.7.5's web app
+ *   shows as an error page ("callback_url parameter is missing / scope parameter is missing / Invalid
+ *   login URL"). Nothing ended: ended false.
+ * - no id_token_hint (client_id only): glewlwyd answers 200 with an empty body — a blank page, nothing
+ *   ended. ended: false.
+ */
+export async function endSessionWithChromium(page: Page, endSessionUrl: string): Promise<{ ended: boolean; url: string; text: string }> {
+  const providerOrigin = new URL(endSessionUrl).origin
+  // The end-session page loads the session's client list (GET /api/<plugin>/session/<sid>/<client_id>);
+  // a Logout pressed before that answer does nothing at all.
+  const sessionList = page.waitForResponse((response) => response.request().method() === 'GET'
+    && /\/api\/[^/]+\/session\/[^/]+\/[^/]+$/.test(new URL(response.url()).pathname), { timeout: STEP_TIMEOUT_MS })
+  sessionList.catch(() => undefined)
+  await page.goto(endSessionUrl)
+  const text = async (): Promise<string> => (await page.innerText('body').catch(() => '')).replace(/\s+/g, ' ').trim()
+  if (!page.url().startsWith(`${providerOrigin}/login.html`)) return { ended: false, url: page.url(), text: await text() }
+  const logout = page.locator('button', { hasText: /^\s*Logout\s*$/ }).first()
+  const closed = page.getByText('You are disconnected').first()
+  const first = await Promise.any([
+    logout.waitFor({ timeout: STEP_TIMEOUT_MS }).then(() => 'logout' as const),
+    closed.waitFor({ timeout: STEP_TIMEOUT_MS }).then(() => 'closed' as const),
+    page.getByText('Invalid login URL').first().waitFor({ timeout: STEP_TIMEOUT_MS }).then(() => 'invalid' as const),
+  ]).catch(() => 'none' as const)
+  if (first === 'logout') {
+    if (new URL(page.url()).searchParams.get('prompt') === 'end_session') await sessionList
+    await logout.click()
+    await Promise.any([
+      page.waitForURL((url) => url.origin !== providerOrigin, { timeout: STEP_TIMEOUT_MS }),
+      closed.waitFor({ timeout: STEP_TIMEOUT_MS }),
+    ]).catch(() => undefined)
+  }
+  const ended = !page.url().startsWith(providerOrigin) || await closed.isVisible()
+  return { ended, url: page.url(), text: await text() }
+}
+
 /** From wherever the login web app is: sign in if asked, grant every offered scope, press Continue. Stops early when `left` settles. */
 async function signInGrantContinue(page: Page, user: GlewlwydBrowserUser, left?: Promise<'left'>): Promise<void> {
   let signedIn = false

@@ -78,7 +78,13 @@
  *   post_logout_redirect_uri is honoured only when it is in the client's post_logout_redirect_uris
  *   (postLogoutRedirectUris option) — then Logout ends at <uri>?state=<state>; otherwise ignored
  *   silently. WITHOUT id_token_hint (client_id only, or nothing): HTTP 200, EMPTY body — a blank page,
- *   the session is not ended. An invalid or expired id_token_hint: 302 /login.html?prompt=single_logout.
+ *   the session is not ended. An invalid or expired id_token_hint: 302 /login.html?prompt=single_logout,
+ *   which the web app shows as "callback_url parameter is missing … Invalid login URL" (nothing ended).
+ *   Pressing Logout before the page has loaded the session's client list does nothing (the helper waits).
+ *   With a valid hint and no (registered) post_logout_redirect_uri, Logout ends at "Session closed —
+ *   You are disconnected" on glewlwyd's page. Logout there also disables the tokens issued in that
+ *   session (sid): its refresh token then gets HTTP 400 with an empty body — the same answer as a
+ *   replayed one.
  *   Needs the plugin's session-management-allowed (and front-channel-logout-allowed for the web app's
  *   logout iframes) — both on here.
  * - ADMIN API quirks: plugin (and client module) changes apply only after PUT …/reset; a refused

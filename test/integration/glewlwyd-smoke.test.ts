@@ -12,7 +12,7 @@ import * as client from 'openid-client'
 import type { Browser } from 'playwright-core'
 import { launchChromium } from '../helpers/chromium.ts'
 import { glewlwydBinary, startGlewlwyd, type Glewlwyd } from '../helpers/glewlwyd.ts'
-import { approveDeviceWithChromium, signInWithChromium } from '../helpers/glewlwyd-browser.ts'
+import { approveDeviceWithChromium, endSessionWithChromium, signInWithChromium } from '../helpers/glewlwyd-browser.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 
 const SCOPE = 'openid profile email offline_access' // cli-login's default scope
@@ -249,53 +249,71 @@ describe('glewlwyd: openid-client v6 and real Chromium against a private instanc
     record('deviceIdTokenClaims', Object.keys(claimsOf(deviceTokens.id_token!)).sort())
   })
 
-  test('end session URL', async () => {
-    // A signed-in browser session, then end it.
+  /** In a fresh context: sign in through Chromium and redeem the code; the page keeps the glewlwyd session. */
+  async function signedInPage(): Promise<{ page: import('playwright-core').Page; close: () => Promise<void>; idToken: string; refreshToken: string }> {
     const context = await browser.newContext({ locale: 'en-US' })
+    const page = await context.newPage()
+    const verifier = client.randomPKCECodeVerifier()
+    const state = client.randomState()
+    const nonce = client.randomNonce()
+    const url = client.buildAuthorizationUrl(config, {
+      redirect_uri: `http://127.0.0.1:${callbackPort}/callback`,
+      scope: SCOPE, state, nonce,
+      code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
+    })
+    const arrived = callbacks.next()
+    await signInWithChromium(page, url.href, glewlwyd.user)
+    const loggedIn = await client.authorizationCodeGrant(config, await arrived, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce })
+    return { page, close: () => context.close(), idToken: loggedIn.id_token!, refreshToken: loggedIn.refresh_token! }
+  }
+
+  test('end session with id_token_hint and a registered post_logout_redirect_uri', async () => {
+    const { page, close, idToken } = await signedInPage()
     try {
-      const page = await context.newPage()
-      const verifier = client.randomPKCECodeVerifier()
-      const state = client.randomState()
-      const nonce = client.randomNonce()
-      const url = client.buildAuthorizationUrl(config, {
-        redirect_uri: `http://127.0.0.1:${callbackPort}/callback`,
-        scope: SCOPE, state, nonce,
-        code_challenge: await client.calculatePKCECodeChallenge(verifier), code_challenge_method: 'S256',
-      })
-      const arrived = callbacks.next()
-      await signInWithChromium(page, url.href, glewlwyd.user)
-      const loggedIn = await client.authorizationCodeGrant(config, await arrived, { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce })
-      record('sidInIdToken', claimsOf(loggedIn.id_token!).sid !== undefined)
-
+      record('sidInIdToken', claimsOf(idToken).sid !== undefined)
       const postLogout = `http://127.0.0.1:${callbackPort}/logged-out`
-      const endSession = client.buildEndSessionUrl(config, { id_token_hint: loggedIn.id_token!, post_logout_redirect_uri: postLogout, state: 'end-state' })
       const navigations: string[] = []
-      page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations.push(frame.url().replace(/id_token_hint=[^&]+/, 'id_token_hint=…')) })
-      const response = await page.goto(endSession.href)
-      record('endSessionFirstResponse', response?.status())
-      await page.getByRole('button', { name: 'Logout' }).first().waitFor({ timeout: 20_000 })
-      record('endSessionPage', (await page.innerText('body')).replace(/\s+/g, ' ').slice(0, 300))
-      await page.getByRole('button', { name: 'Logout' }).first().click()
-      await page.waitForURL((url) => url.href.startsWith(postLogout), { timeout: 20_000 }).catch(() => undefined)
+      page.on('framenavigated', (frame) => { if (frame === page.mainFrame()) navigations.push(frame.url()) })
+      const ended = await endSessionWithChromium(page, client.buildEndSessionUrl(config, { id_token_hint: idToken, post_logout_redirect_uri: postLogout, state: 'end-state' }).href)
       record('endSessionNavigations', navigations)
-      assert.ok(page.url().startsWith(postLogout), `back at post_logout_redirect_uri, not ${page.url()}`)
-      // The glewlwyd session is gone: a new authorization asks for the password again.
-      await page.goto(url.href)
+      record('endSessionResult', ended)
+      assert.equal(ended.ended, true)
+      assert.equal(ended.url, `${postLogout}?state=end-state`)
+      // The glewlwyd session is gone: the next authorization asks for the password again.
+      await page.goto(client.buildAuthorizationUrl(config, { redirect_uri: `http://127.0.0.1:${callbackPort}/callback`, scope: 'openid', nonce: 'n' }).href)
       await page.locator('#username').waitFor({ timeout: 20_000 })
-
-      for (const [name, parameters] of [
-        ['endSessionClientIdOnly', { client_id: glewlwyd.clientId }],
-        ['endSessionNoHint', {}],
-        ['endSessionBadHint', { id_token_hint: 'not-a-jwt' }],
-      ] as const) {
-        const answer = await fetch(client.buildEndSessionUrl(config, parameters), { redirect: 'manual' })
-        const body = await answer.text()
-        record(name, { status: answer.status, location: answer.headers.get('location'), body: body.slice(0, 120) })
-        if (name === 'endSessionBadHint') assert.match(answer.headers.get('location') ?? '', /prompt=single_logout/)
-        else assert.deepEqual([answer.status, body], [200, ''], 'without id_token_hint: 200 and an empty page')
-      }
     } finally {
-      await context.close()
+      await close()
+    }
+  })
+
+  test('end session with id_token_hint only; with client_id only; with a bad hint', async () => {
+    const { page, close, idToken, refreshToken } = await signedInPage()
+    try {
+      const clientIdOnly = await endSessionWithChromium(page, client.buildEndSessionUrl(config, { client_id: glewlwyd.clientId }).href)
+      record('endSessionClientIdOnlyInBrowser', clientIdOnly)
+      assert.equal(clientIdOnly.ended, false)
+      const hintOnly = await endSessionWithChromium(page, client.buildEndSessionUrl(config, { id_token_hint: idToken }).href)
+      record('endSessionHintOnlyInBrowser', hintOnly)
+      assert.equal(hintOnly.ended, true)
+      const refreshAfterEndSession = await postForm(config.serverMetadata().token_endpoint!, { grant_type: 'refresh_token', refresh_token: refreshToken, client_id: glewlwyd.clientId })
+      record('refreshAfterEndSession', { status: refreshAfterEndSession.status, body: refreshAfterEndSession.body.slice(0, 40) })
+      assert.deepEqual([refreshAfterEndSession.status, refreshAfterEndSession.body], [400, ''], 'ending the session disables its refresh token')
+      const badHint = await endSessionWithChromium(page, client.buildEndSessionUrl(config, { id_token_hint: 'not-a-jwt' }).href)
+      record('endSessionBadHintInBrowser', badHint)
+    } finally {
+      await close()
+    }
+    for (const [name, parameters] of [
+      ['endSessionClientIdOnly', { client_id: glewlwyd.clientId }],
+      ['endSessionNoHint', {}],
+      ['endSessionBadHint', { id_token_hint: 'not-a-jwt' }],
+    ] as const) {
+      const answer = await fetch(client.buildEndSessionUrl(config, parameters), { redirect: 'manual' })
+      const body = await answer.text()
+      record(name, { status: answer.status, location: answer.headers.get('location'), body: body.slice(0, 120) })
+      if (name === 'endSessionBadHint') assert.match(answer.headers.get('location') ?? '', /prompt=single_logout/)
+      else assert.deepEqual([answer.status, body], [200, ''], 'without id_token_hint: 200 and an empty page')
     }
   })
 })
