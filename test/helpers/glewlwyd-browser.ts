@@ -19,7 +19,10 @@
  * (placeholder "X1Y2-A3B4", maxlength 9) and "OK" → <issuer>/device?code=<user code> → the same
  * sign-in, grant and "Continue" steps as above → <issuer>/device?code=…&g_continue → a result page
  * of the web app: /login.html?prompt=deviceComplete. verification_uri_complete (…/device?code=…) skips
- * the code entry.
+ * the code entry. An unknown or expired user code lands on /login.html?…&prompt=deviceCodeError, shown
+ * as "scope parameter is missing / Invalid login URL". A wrong password: POST /api/auth/ → 401 and an
+ * "Authentication error" notice. An unregistered redirect_uri or unknown client_id: /auth answers
+ * HTTP 403 with an empty body (no redirect, the browser shows its own error page).
  */
 import type { Page, Request } from 'playwright-core'
 
@@ -95,6 +98,13 @@ export async function approveDeviceWithChromium(
   if (first === SELECTORS.deviceCode) {
     await page.fill(SELECTORS.deviceCode, userCode)
     await page.locator('button.btn-primary', { hasText: 'OK' }).click()
+    // An unknown or expired code: /login.html?…&prompt=deviceCodeError, which glewlwyd 2.7.5's web app
+    // shows as "scope parameter is missing / Invalid login URL" (not its "Invalid code, please retry").
+    const invalid = 'text=Invalid login URL'
+    const next = await waitForAny(page, [SELECTORS.username, SELECTORS.grantBoxes, SELECTORS.continue, invalid, 'text=Invalid code, please retry'])
+    if (next !== SELECTORS.username && next !== SELECTORS.grantBoxes && next !== SELECTORS.continue) {
+      throw new Error(`device user code ${userCode} refused (prompt=${new URL(page.url()).searchParams.get('prompt')})`)
+    }
   }
   await signInGrantContinue(page, user)
   // After "Continue": <issuer>/device?code=…&g_continue → 302 to /login.html?prompt=deviceComplete
@@ -163,12 +173,13 @@ async function signInGrantContinue(page: Page, user: GlewlwydBrowserUser, left?:
       if (signedIn) throw new Error(`sign-in failed for ${user.username}: ${(await page.innerText('body')).slice(0, 400)}`)
       await page.fill(SELECTORS.username, user.username)
       await page.fill(SELECTORS.password, user.password)
+      const answer = page.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname.endsWith('/api/auth/'), { timeout: STEP_TIMEOUT_MS })
       await page.click(SELECTORS.signIn)
       signedIn = true
-      // Wait for the form to go (or an error message to show).
-      await page.locator(SELECTORS.username).waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS }).catch(async () => {
-        throw new Error(`sign-in failed for ${user.username}: ${(await page.innerText('body')).slice(0, 400)}`)
-      })
+      // 200: signed in; 401: wrong username or password (the page then shows "Authentication error").
+      const status = (await answer).status()
+      if (status !== 200) throw new Error(`sign-in refused for ${user.username}: POST /api/auth/ answered HTTP ${status}`)
+      await page.locator(SELECTORS.username).waitFor({ state: 'detached', timeout: STEP_TIMEOUT_MS })
       continue
     }
     if (next === SELECTORS.grantBoxes) {

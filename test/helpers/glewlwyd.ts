@@ -27,7 +27,9 @@
  *   (the callback gets no `iss`). scopes_supported = the plugin's allowed-scope; claims_supported:
  *   name, email. ID tokens RS256 (key id in the header, JWKS at <issuer>/jwks).
  * - AUTHORIZATION: /auth → 302 /login.html (web app, see glewlwyd-browser.ts). The callback gets
- *   `code`, `state` and `session_state`.
+ *   `code`, `state` and `session_state`. An unknown client_id or an unregistered redirect_uri (e.g.
+ *   a callback port outside redirectPorts): /auth answers HTTP 403 with an empty body — no redirect,
+ *   the browser shows its own "access denied" page and the CLI hears nothing until it times out.
  * - NONCE: an authorization request with `openid` in scope (or an id_token response type) and no
  *   `nonce` is refused AFTER the user signed in and continued: redirect to the callback with
  *   error=invalid_request&error_description=nonce+required&state=<state>.
