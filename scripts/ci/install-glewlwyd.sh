@@ -45,23 +45,24 @@ fi
 # Never leave a system-wide glewlwyd enabled or running (it would listen on every interface).
 if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
   systemctl disable --now glewlwyd.service >/dev/null 2>&1 || true
-else
-  if [ -x /etc/init.d/glewlwyd ]; then
-    update-rc.d glewlwyd disable >/dev/null 2>&1 || true
-    /etc/init.d/glewlwyd status >/dev/null 2>&1 && /etc/init.d/glewlwyd stop >/dev/null 2>&1 || true
+elif [ -x /etc/init.d/glewlwyd ]; then
+  update-rc.d glewlwyd disable >/dev/null 2>&1 || true
+  /etc/init.d/glewlwyd stop >/dev/null 2>&1 || true # its "status" action is not implemented
+fi
+# Whatever is still running from the system-wide config (the init script's pid file, or found by
+# its command line): stopped. Test instances run with -c <temp dir>/glewlwyd.conf and are left alone.
+for pidfile in /run/glewlwyd.pid /var/run/glewlwyd.pid; do
+  [ -f "$pidfile" ] || continue
+  pid="$(cat "$pidfile")"
+  if [ -n "$pid" ] && tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '/etc/glewlwyd'; then kill "$pid" 2>/dev/null || true; fi
+  rm -f "$pidfile"
+done
+for pid in $(pgrep -x glewlwyd || true); do
+  if tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null | grep -q '/etc/glewlwyd'; then
+    echo "stopping the system-wide glewlwyd (pid $pid)" >&2
+    kill "$pid" 2>/dev/null || true
   fi
-fi
-# The init script's pid file: any glewlwyd started from the system config.
-if [ -f /run/glewlwyd.pid ] || [ -f /var/run/glewlwyd.pid ]; then
-  for pidfile in /run/glewlwyd.pid /var/run/glewlwyd.pid; do
-    [ -f "$pidfile" ] || continue
-    pid="$(cat "$pidfile")"
-    if [ -n "$pid" ] && grep -q 'glewlwyd' "/proc/$pid/cmdline" 2>/dev/null && grep -q '/etc/glewlwyd' "/proc/$pid/cmdline" 2>/dev/null; then
-      kill "$pid" 2>/dev/null || true
-    fi
-    rm -f "$pidfile"
-  done
-fi
+done
 
 for f in /usr/bin/glewlwyd /usr/share/glewlwyd/webapp /usr/share/dbconfig-common/data/glewlwyd/install/sqlite3; do
   [ -e "$f" ] || echo "warning: expected $f is missing" >&2
