@@ -94,7 +94,7 @@
  */
 import { spawn, execFile, type ChildProcess } from 'node:child_process'
 import { generateKeyPair } from 'node:crypto'
-import { existsSync } from 'node:fs'
+import { existsSync, rmSync } from 'node:fs'
 import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -186,18 +186,23 @@ export interface Glewlwyd {
   stop(): Promise<void>
 }
 
-/** Running instances, killed if the test process exits without stop() (a crash, process.exit). */
+/** Running instances and their temp dirs, killed and removed if the test process exits without stop() (a crash, process.exit). */
 const running = new Set<ChildProcess>()
+const tempDirs = new Set<string>()
 let exitHookInstalled = false
 
-function track(child: ChildProcess): void {
-  running.add(child)
-  child.once('exit', () => running.delete(child))
+function installExitHook(): void {
   if (exitHookInstalled) return
   exitHookInstalled = true
   process.once('exit', () => {
     for (const leftover of running) leftover.kill('SIGKILL')
+    for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true })
   })
+}
+
+function track(child: ChildProcess): void {
+  running.add(child)
+  child.once('exit', () => running.delete(child))
 }
 
 /** Starts a private glewlwyd on 127.0.0.1 and configures it over its admin API. Throws when the binary is missing. */
@@ -205,13 +210,16 @@ export async function startGlewlwyd(options: StartGlewlwydOptions = {}): Promise
   const started = performance.now()
   const binary = glewlwydBinary()
   if (!binary) throw new Error('glewlwyd is not installed (run scripts/ci/install-glewlwyd.sh)')
+  installExitHook()
   const dir = await mkdtemp(join(tmpdir(), 'cli-login-glewlwyd-'))
+  tempDirs.add(dir)
   let child: ChildProcess | undefined
   let output = ''
   const stop = async (): Promise<void> => {
     if (child) await stopChild(child)
     child = undefined
     await rm(dir, { recursive: true, force: true })
+    tempDirs.delete(dir)
   }
   try {
     const [keys] = await Promise.all([
