@@ -2,7 +2,7 @@
  * The access-token use case: the stored token while it is fresh, else one refresh per profile
  * across processes (a lock), for the session's own API or another one (audience, resource, scope).
  */
-import type { LoginContext } from '../context.ts'
+import { cancellation, createContext, type LoginContext } from '../context.ts'
 import { ErrorCode, LoginRequiredError, ProviderError, SessionExpiredError, SessionMismatchError, UsageError } from '../errors.ts'
 import type { GetAccessTokenOptions } from '../library-options.ts'
 import { DEFAULTS, issuerFrom, normalizeScope, sameIssuer } from '../options.ts'
@@ -12,6 +12,7 @@ import { decideToken, isFresh, resolveTarget, storedToken, targetKey, type Token
 import { forgetProviderCache, loadProvider } from './provider-metadata.ts'
 
 export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenOptions = {}): Promise<AccessToken> {
+  ctx.throwIfCancelled()
   const session = await readUsableSession(ctx, true)
   const request = tokenRequest(ctx, session, options)
   const decision = decideToken(session, request)
@@ -21,10 +22,38 @@ export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenO
     if (decision.reason === 'session-expired') throw new SessionExpiredError(ctx.loginTarget)
     throw noRefreshToken(ctx, session, request)
   }
-  const refreshed = await refresh(ctx, session, request)
+  const refreshed = await untilCancelled(ctx, refresh(withoutSignal(ctx), session, request))
   const token = storedToken(refreshed, request)
   if (!token) throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider returned no ID token on refresh', { error: 'no_id_token' })
   return token
+}
+
+/**
+ * The caller's signal ends the wait, not the refresh: once the request is sent the provider may
+ * rotate the refresh token, and dropping its answer would lose the session to reuse detection.
+ * So the refresh runs to completion and is stored, while the caller gets the cancellation at once.
+ */
+function withoutSignal(ctx: LoginContext): LoginContext {
+  if (!ctx.signal) return ctx
+  const { app, profile, options, system, store, memory } = ctx
+  return createContext({ app, profile, options, system, store, memory, signal: undefined })
+}
+
+async function untilCancelled<T>(ctx: LoginContext, work: Promise<T>): Promise<T> {
+  const { signal } = ctx
+  if (!signal) return work
+  work.catch(() => {}) // still settles after a cancellation, unobserved
+  let onAbort!: () => void
+  const cancelled = new Promise<never>((_, reject) => {
+    onAbort = () => reject(cancellation(signal))
+    if (signal.aborted) onAbort()
+    else signal.addEventListener('abort', onAbort, { once: true })
+  })
+  try {
+    return await Promise.race([work, cancelled])
+  } finally {
+    signal.removeEventListener('abort', onAbort)
+  }
 }
 
 function tokenRequest(ctx: LoginContext, session: Session, options: GetAccessTokenOptions): TokenRequest {

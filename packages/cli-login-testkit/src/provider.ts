@@ -997,6 +997,27 @@ ${credentialsHint(users)}`,
     }
   }
 
+  /**
+   * Auth0 answers /userinfo for an access token issued for an API (`audience`) when `openid` was
+   * granted with it (its `aud` names the userinfo endpoint too); oidc-provider only takes tokens
+   * without a resource there. So such JWTs are answered here, with the claims their scope allows.
+   */
+  async function handleUserinfoForApiToken(ctx: KoaContext): Promise<boolean> {
+    const match = /^Bearer\s+(\S+)\s*$/i.exec(ctx.get('authorization'))
+    if (!match || !isJwt(match[1])) return false
+    const identity = await verifyAccessToken(match[1])
+    const user = identity ? findUser(identity.sub) : undefined
+    const scopes = (identity?.scope ?? '').split(' ')
+    if (!user || !scopes.includes('openid')) return false
+    ctx.set('Cache-Control', 'no-store')
+    ctx.body = {
+      sub: user.sub,
+      ...(scopes.includes('profile') ? { name: user.name, nickname: user.username, preferred_username: user.username } : {}),
+      ...(scopes.includes('email') ? { email: user.email, email_verified: true } : {}),
+    }
+    return true
+  }
+
   async function handleApiMe(ctx: KoaContext): Promise<void> {
     ctx.set('Cache-Control', 'no-store')
     if (ctx.method !== 'GET' && ctx.method !== 'HEAD') {
@@ -1107,6 +1128,8 @@ ${credentialsHint(users)}`,
       if (typeof issued === 'string') issuedAccessTokens.add(issued)
       return
     }
+
+    if (path === ROUTES.userinfo && (method === 'GET' || method === 'POST') && await handleUserinfoForApiToken(ctx)) return
 
     if (path === '/api/me') {
       await handleApiMe(ctx)

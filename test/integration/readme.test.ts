@@ -1,0 +1,170 @@
+/**
+ * Every code example of the README's library, CLI token, Kubernetes and completion sections is run
+ * here, or is cut verbatim from an example that a test runs.
+ */
+import { after, before, test } from 'node:test'
+import assert from 'node:assert/strict'
+import { spawn, spawnSync } from 'node:child_process'
+import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { DEMO_USERS, startTestProvider, type TestProvider } from 'cli-login-testkit'
+import { COMMANDS } from '../../src/cli/args.ts'
+import { ErrorCode } from '../../src/errors.ts'
+import { BIN, cleanEnv, makeTempHome, type CliResult } from '../helpers/cli.ts'
+
+const ROOT = fileURLToPath(new URL('../..', import.meta.url))
+const README = await readFile(join(ROOT, 'README.md'), 'utf8')
+const BROWSER_DOUBLE = fileURLToPath(new URL('../helpers/browser-double-command.mjs', import.meta.url))
+const TSX = import.meta.resolve('tsx')
+/** Examples whose code the README may show, each run by a test (test/integration/example-*.test.ts, test/e2e/embedding.test.ts). */
+const EXAMPLES = ['examples/acme-ts/acme.ts', 'examples/mytool/mytool.js', 'examples/testing/acme-login.test.mjs']
+
+interface Block { lang: string; code: string; offset: number }
+
+function codeBlocks(markdown: string): Block[] {
+  return [...markdown.matchAll(/^( *)```(\w*)\n([\s\S]*?)^\1```$/gm)].map((m) => ({
+    lang: m[2],
+    code: m[3].split('\n').map((line) => line.slice(m[1].length)).join('\n'),
+    offset: m.index,
+  }))
+}
+
+function section(heading: string): string {
+  const start = README.indexOf(`\n${heading}\n`)
+  assert.ok(start >= 0, `README has ${heading}`)
+  const level = heading.split(' ')[0]
+  const next = README.slice(start + heading.length + 2).search(new RegExp(`^#{1,${level.length}} `, 'm'))
+  return README.slice(start, next < 0 ? undefined : start + heading.length + 2 + next)
+}
+
+const QUICK_START_MARKER = '<!-- quick start: run by test/integration/readme.test.ts -->\n'
+const quickStart = (() => {
+  const at = README.indexOf(QUICK_START_MARKER)
+  assert.ok(at >= 0, 'README marks its quick start')
+  const block = codeBlocks(README.slice(at + QUICK_START_MARKER.length))[0]
+  assert.equal(block.offset, 0, 'the quick start block follows the marker')
+  return block.code
+})()
+
+const [alice] = DEMO_USERS
+let provider: TestProvider
+const cleanups: Array<() => Promise<void>> = []
+
+before(async () => {
+  provider = await startTestProvider({ clients: [{ clientId: 'acme-cli' }], audiences: ['https://api.acme.example/'] })
+})
+after(async () => {
+  for (const cleanup of cleanups) await cleanup()
+  await provider.close()
+})
+
+async function tempDir(): Promise<string> {
+  const home = await makeTempHome()
+  cleanups.push(home.cleanup)
+  return home.dir
+}
+
+function run(command: string, args: string[], env: NodeJS.ProcessEnv, cwd: string): Promise<CliResult> {
+  const child = spawn(command, args, { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let stdout = ''
+  let stderr = ''
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+  const timer = setTimeout(() => child.kill('SIGKILL'), 60_000)
+  return new Promise((resolve) => child.on('close', (code, signal) => {
+    clearTimeout(timer)
+    resolve({ code, signal, stdout, stderr })
+  }))
+}
+
+/** Replaces `from` (which must occur exactly once) by `to`: the test points the example at the test kit. */
+function pointAt(code: string, from: string, to: string): string {
+  assert.equal(code.split(from).length, 2, `the example has ${from} once`)
+  return code.replace(from, to)
+}
+
+test('the quick start runs as written: acme login, then a call to the API, then "run acme login" without a session', async () => {
+  const dir = await tempDir()
+  // A project that installed cli-login: node_modules/cli-login is this package.
+  await mkdir(join(dir, 'node_modules'))
+  await symlink(ROOT, join(dir, 'node_modules', 'cli-login'), 'dir')
+  let code = pointAt(quickStart, "'https://acme.eu.auth0.com/'", JSON.stringify(provider.issuer))
+  code = pointAt(code, "'https://api.acme.example/v1/me'", JSON.stringify(`${provider.issuer}api/me`))
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'acme', type: 'module' }))
+  await writeFile(join(dir, 'acme.ts'), code)
+  const env = cleanEnv(dir, { CLI_LOGIN_HOME: undefined, XDG_CONFIG_HOME: join(dir, 'xdg'), BROWSER: `${process.execPath} ${BROWSER_DOUBLE}` })
+  const node = (args: string[], withEnv = env) => run(process.execPath, ['--import', TSX, 'acme.ts', ...args], withEnv, dir)
+
+  const login = await node(['login'])
+  assert.equal(login.code, 0, login.stderr)
+  assert.deepEqual(JSON.parse(login.stdout), { sub: alice.sub, name: alice.name, email: alice.email })
+  const session = JSON.parse(await readFile(join(dir, 'xdg', 'acme', 'profiles', 'default', 'session.json'), 'utf8'))
+  assert.equal(session.clientId, 'acme-cli')
+
+  const again = await node([], { ...env, BROWSER: 'false' })
+  assert.equal(again.code, 0, again.stderr)
+  assert.deepEqual(JSON.parse(again.stdout), { sub: alice.sub, name: alice.name, email: alice.email })
+
+  const elsewhere = await node([], { ...env, XDG_CONFIG_HOME: join(dir, 'other') })
+  assert.equal(elsewhere.code, 4)
+  assert.equal(elsewhere.stderr, 'not logged in: run acme login\n')
+})
+
+test('every other TypeScript and JavaScript example is cut verbatim from an example the tests run', async () => {
+  const examples = await Promise.all(EXAMPLES.map((file) => readFile(join(ROOT, file), 'utf8')))
+  const blocks = codeBlocks(README).filter((block) => ['ts', 'js', 'mjs'].includes(block.lang) && block.code !== quickStart)
+  assert.ok(blocks.length >= 4, `${blocks.length} blocks`)
+  for (const block of blocks) {
+    assert.ok(examples.some((text) => text.includes(block.code)), `README block at ${block.offset} is not in ${EXAMPLES.join(', ')}:\n${block.code.slice(0, 200)}`)
+  }
+})
+
+/** A directory with a `cli-login` command in it, for PATH. */
+async function cliOnPath(): Promise<string> {
+  const bin = join(await tempDir(), 'bin')
+  await mkdir(bin)
+  await symlink(BIN, join(bin, 'cli-login'))
+  return bin
+}
+
+test('the kubeconfig exec snippet: its command and args print an ExecCredential of its apiVersion', async () => {
+  const [yaml] = codeBlocks(section('### Kubernetes')).filter((block) => block.lang === 'yaml')
+  const command = /^\s*command: (\S+)$/m.exec(yaml.code)?.[1]
+  const args = /^\s*args: \[(.*)\]$/m.exec(yaml.code)?.[1].split(', ')
+  const apiVersion = /^\s*apiVersion: (\S+)$/m.exec(yaml.code)?.[1]
+  assert.ok(command && args && apiVersion, yaml.code)
+  const profile = args[args.indexOf('--profile') + 1]
+
+  const home = await tempDir()
+  const now = Math.floor(Date.now() / 1000)
+  const session = { version: 1, issuer: 'https://tenant.example/', clientId: 'k8s', requestedScope: 'openid', tokenType: 'Bearer', accessToken: 'the-access-token', expiresAt: now + 3600, idToken: 'the.id.token', idTokenExpiresAt: now + 1800, user: {}, createdAt: now }
+  const dir = join(home, 'cli-login', 'profiles', profile)
+  await mkdir(dir, { recursive: true })
+  await writeFile(join(dir, 'session.json'), JSON.stringify(session))
+  const env = cleanEnv(home, { PATH: `${await cliOnPath()}:${process.env.PATH}` })
+  const result = await run(command, args, env, home)
+  assert.equal(result.code, 0, result.stderr)
+  const credential = JSON.parse(result.stdout)
+  assert.equal(credential.apiVersion, apiVersion)
+  assert.equal(credential.kind, 'ExecCredential')
+  assert.equal(credential.status.token, 'the.id.token')
+  assert.equal(credential.status.expirationTimestamp, new Date((now + 1800) * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z'))
+})
+
+test('the bash completion line installs a completion for cli-login', async () => {
+  const blocks = codeBlocks(section('### Shell completion')).filter((block) => block.lang === 'sh')
+  assert.equal(blocks.length, 1)
+  const env = { PATH: `${await cliOnPath()}:${process.env.PATH}` }
+  const result = spawnSync('bash', ['-c', `${blocks[0].code}\ncomplete -p cli-login`], { env, encoding: 'utf8' })
+  assert.equal(result.status, 0, result.stderr)
+  assert.match(result.stdout, /-F _cli_login cli-login/)
+})
+
+test('the CLI overview names every command; the error table every code', () => {
+  const [overview] = codeBlocks(section('## CLI')).filter((block) => block.lang === '')
+  const listed = [...overview.code.matchAll(/^cli-login (\S+)/gm)].map((m) => m[1])
+  assert.deepEqual(listed.sort(), [...COMMANDS].sort())
+  const errors = section('### Errors')
+  for (const code of Object.values(ErrorCode)) assert.ok(errors.includes(`\`${code}\``), code)
+})
