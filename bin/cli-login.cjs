@@ -1,4 +1,7 @@
 #!/usr/bin/env node
 'use strict'
-// CommonJS on purpose: see scripts/bundle-cli.mjs. A fresh token is printed by a small bundle.
-if (process.argv[2] !== 'token' || !require('../dist/token-fast.cjs').tryFreshToken(process.argv.slice(3), process.env)) require('../dist/cli.cjs').run()
+// CommonJS on purpose: see scripts/bundle-cli.mjs. `token` is first tried by a small bundle: it
+// prints a fresh token, or waits for the one another process is refreshing.
+const answered = process.argv[2] === 'token' && require('../dist/token-fast.cjs').tryFreshToken(process.argv.slice(3), process.env)
+if (answered === false) require('../dist/cli.cjs').run()
+else if (answered !== true) answered.then((done) => done || require('../dist/cli.cjs').run())

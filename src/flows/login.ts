@@ -68,8 +68,11 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
       await server.respond(status, pages.failure({ displayName, ...info })).catch(() => {})
       throw error
     }
+    // The replaced refresh token is revoked while the success page goes out (the new session is
+    // already stored): the user sees the page at once and the exit waits for neither longer than needed.
+    const revocation = revokeReplaced(ctx, replaced, session, provider)
     await server.respond(200, pages.success({ displayName, issuer: settings.issuer, ...session.user, subject: session.user.sub }))
-    await revokeReplaced(ctx, replaced, session, provider)
+    await revocation
     return session
   } finally {
     server.close()
@@ -101,6 +104,9 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
   await revokeReplaced(ctx, replaced, session, provider)
   return session
 }
+
+/** Long enough for a provider to answer a revocation; a slow one does not hold the login's exit longer. */
+const REVOCATION_WAIT_MS = 3000
 
 /** Waits for the user, bounded by the timeout and the caller's signal. */
 async function waitForAnswer<T>(ctx: LoginContext, wait: (signal: AbortSignal) => Promise<T>, timeoutS: number, what?: string): Promise<T> {
@@ -135,14 +141,30 @@ async function storeNewSession(ctx: LoginContext, session: Session, settings: Lo
   return replaced
 }
 
-/** A new login replaces the old session: its refresh token is revoked once the new one is stored. */
+/**
+ * A new login replaces the old session: its refresh token is revoked once the new one is stored,
+ * waiting at most REVOCATION_WAIT_MS (the old token then expires on its own).
+ */
 async function revokeReplaced(ctx: LoginContext, previous: Session | undefined, current: Session, provider: client.Configuration): Promise<void> {
   if (!previous?.refreshToken || previous.refreshToken === current.refreshToken) return
+  let timer: NodeJS.Timeout | undefined
+  const gaveUp = new Promise<void>((resolve) => {
+    timer = setTimeout(() => {
+      ctx.debug(`revocation of the replaced refresh token: no answer within ${REVOCATION_WAIT_MS} ms; it expires on its own`)
+      resolve()
+    }, REVOCATION_WAIT_MS)
+    timer.unref()
+  })
+  await Promise.race([revokePrevious(ctx, previous, previous.refreshToken, current, provider), gaveUp])
+  clearTimeout(timer)
+}
+
+async function revokePrevious(ctx: LoginContext, previous: Session, refreshToken: string, current: Session, provider: client.Configuration): Promise<void> {
   try {
     const sameProvider = sameIssuer(previous.issuer, current.issuer) && previous.clientId === current.clientId
     const config = sameProvider ? provider : await discover(ctx, previous, { cache: false })
     const { revokeRefreshToken } = await import('../protocol/revoke.ts')
-    const revoked = await revokeRefreshToken(config, previous.refreshToken)
+    const revoked = await revokeRefreshToken(config, refreshToken)
     ctx.debug(`revocation of the replaced refresh token: ${revoked ? 'done' : 'no revocation endpoint'}`)
   } catch (error) {
     // The old token expires on its own; the new login has succeeded either way.

@@ -1,4 +1,5 @@
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
+import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -20,6 +21,8 @@ interface LockOwner {
   host: string
   nonce: string
   createdAt: number
+  /** Taken by `cli-login token`'s fast path for the full CLI in the same process to adopt. */
+  handover?: boolean
 }
 
 /**
@@ -31,7 +34,7 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
   // Longer than a provider request may take (openid-client gives up after 30 s), so that waiters
   // outlast a slow refresh instead of all failing just as it completes.
   const waitMs = options.waitMs ?? 60_000
-  const staleMs = options.staleMs ?? 60_000
+  const staleMs = options.staleMs ?? DEFAULT_STALE_MS
   const owner: LockOwner = { pid: process.pid, host: hostname(), nonce: randomBytes(8).toString('hex'), createdAt: Date.now() }
   const started = Date.now()
   // Short polls: the wait is usually one refresh, and a waiter should see its result at once.
@@ -40,6 +43,11 @@ export async function withFileLock<T>(lockPath: string, fn: () => Promise<T>, op
     if (await tryCreate(lockPath, owner)) break
     const holder = await readOwner(lockPath)
     if (holder === 'gone') continue
+    if (isHandoverFor(holder, owner)) {
+      // Ours, from the fast path of this very process: adopt it (once: it stops being a handover).
+      await writeFile(lockPath, JSON.stringify(owner))
+      break
+    }
     if (isAbandoned(holder, staleMs)) {
       await removeAbandoned(lockPath, holder)
       continue
@@ -71,6 +79,68 @@ async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
     throw error
   }
 }
+
+/**
+ * `cli-login token` on a session that needs a refresh: the fast path takes the profile's lock
+ * synchronously, before the full CLI is even loaded, so that processes started at the same time
+ * find it taken and wait for the token in the fast path instead of loading the CLI. The full CLI
+ * of this process then adopts the lock (withFileLock). Returns the function that releases it
+ * unadopted, when taken; undefined when another process holds it (or it cannot be created: the
+ * full CLI then reports why).
+ */
+export function takeLockForHandover(lockPath: string): (() => void) | undefined {
+  // Not node:crypto: the fast path stays clear of loading it, and this nonce only tells locks apart.
+  const nonce = `${process.pid}.${Date.now()}.${Math.random().toString(36).slice(2)}`
+  const owner: LockOwner = { pid: process.pid, host: hostname(), nonce, createdAt: Date.now(), handover: true }
+  let fd: number
+  try {
+    fd = openSync(lockPath, 'wx', 0o600)
+  } catch {
+    return undefined
+  }
+  try {
+    writeSync(fd, JSON.stringify(owner))
+  } finally {
+    closeSync(fd)
+  }
+  const release = (): void => {
+    const current = readLockOwnerSync(lockPath)
+    if (current?.nonce !== owner.nonce || !current.handover) return
+    try {
+      unlinkSync(lockPath)
+    } catch {
+      // already gone
+    }
+  }
+  // Should the full CLI never get to the lock (an error before it), it goes with the process.
+  process.once('exit', release)
+  return release
+}
+
+function isHandoverFor(holder: LockOwner, owner: LockOwner): boolean {
+  return holder.handover === true && holder.pid === owner.pid && holder.host === owner.host
+}
+
+/** The lock's owner, read synchronously (the fast path); undefined when there is no readable lock. */
+export function readLockOwnerSync(lockPath: string): LockOwner | undefined {
+  try {
+    const owner = JSON.parse(readFileSync(lockPath, 'utf8')) as LockOwner
+    return typeof owner.pid === 'number' && typeof owner.nonce === 'string' ? owner : undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** True while a live process holds the lock (what a waiter needs to know to keep waiting). */
+export function isLockHeld(lockPath: string, staleMs = DEFAULT_STALE_MS): boolean {
+  const owner = readLockOwnerSync(lockPath)
+  if (owner) return !isAbandoned(owner, staleMs)
+  // There but not (yet, or being re-) written: held by whoever is writing it, for a moment.
+  const stats = statSync(lockPath, { throwIfNoEntry: false })
+  return stats !== undefined && Date.now() - stats.mtimeMs <= UNWRITTEN_GRACE_MS
+}
+
+const DEFAULT_STALE_MS = 60_000
 
 /** A lock file without a readable owner: its holder may be between creating and writing it. */
 const UNWRITTEN_GRACE_MS = 2_000
