@@ -1,6 +1,7 @@
 'use strict'
 // Preloaded with `node --require`: records every module request and every file loaded by CommonJS,
-// and writes them as JSON to $RECORD_LOADS_FILE when the process exits.
+// and writes them as JSON to $RECORD_LOADS_FILE when the process exits (or, for many processes at
+// once, to $RECORD_LOADS_DIR/<pid>.json).
 const Module = require('node:module')
 const { writeFileSync } = require('node:fs')
 
@@ -11,5 +12,6 @@ Module._load = function recordLoad(request, ...rest) {
   return load.call(this, request, ...rest)
 }
 process.on('exit', () => {
-  writeFileSync(process.env.RECORD_LOADS_FILE, JSON.stringify({ requests, files: Object.keys(require.cache) }))
+  const file = process.env.RECORD_LOADS_FILE ?? `${process.env.RECORD_LOADS_DIR}/${process.pid}.json`
+  writeFileSync(file, JSON.stringify({ requests, files: Object.keys(require.cache) }))
 })

@@ -2,8 +2,9 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { readFile, writeFile } from 'node:fs/promises'
-import { dirname, join } from 'node:path'
+import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'cli-login-testkit'
@@ -12,7 +13,7 @@ import { runMain } from '../helpers/in-process.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 
 const [alice] = DEMO_USERS
-const RECORD_FULL_CLI = fileURLToPath(new URL('../helpers/record-full-cli.cjs', import.meta.url))
+const RECORD_LOADS = fileURLToPath(new URL('../helpers/record-loads.cjs', import.meta.url))
 const ACCESS_TOKEN_TTL_S = 3
 let provider: DemoProvider
 const cleanups: Array<() => Promise<void>> = []
@@ -97,9 +98,9 @@ describe('refresh', () => {
     const grants = refreshGrants()
     const errors = provider.stats.refreshErrors
     // Which processes load the full CLI: only the one that refreshes; the others wait in the fast path.
-    const loads = join(dirname(sessionFile), '..', '..', '..', 'full-cli-loads.txt')
-    await writeFile(loads, '')
-    const recording = { ...env, RECORD_FULL_CLI: loads, NODE_OPTIONS: `--require ${RECORD_FULL_CLI}` }
+    const loads = await mkdtemp(join(tmpdir(), 'cli-login-loads-'))
+    cleanups.push(() => rm(loads, { recursive: true, force: true }))
+    const recording = { ...env, RECORD_LOADS_DIR: loads, NODE_OPTIONS: `--require ${RECORD_LOADS}` }
     const results = await Promise.all(Array.from({ length: 20 }, () => runCli(['token', '--min-ttl', '0'], recording)))
     for (const r of results) assert.equal(r.code, 0, r.stderr)
     const tokens = new Set(results.map((r) => r.stdout.trim()))
@@ -107,7 +108,9 @@ describe('refresh', () => {
     assert.equal((await provider.verifyAccessToken([...tokens][0]))?.sub, alice.sub)
     assert.equal(refreshGrants(), grants + 1, 'exactly one refresh grant')
     assert.equal(provider.stats.refreshErrors, errors)
-    assert.equal((await readFile(loads, 'utf8')).trim().split('\n').length, 1, 'one process loaded the full CLI')
+    const records = await Promise.all((await readdir(loads)).map(async (name) => JSON.parse(await readFile(join(loads, name), 'utf8')) as { files: string[] }))
+    assert.equal(records.length, 20)
+    assert.equal(records.filter((r) => r.files.some((f) => f.endsWith('/dist/cli.cjs'))).length, 1, 'one process loaded the full CLI')
     const later = await runCli(['token', '--force-refresh'], env)
     assert.equal(later.code, 0, later.stderr)
     assert.equal((await session()).accessToken, later.stdout.trim())
