@@ -1,4 +1,5 @@
 #!/usr/bin/env node
 'use strict'
 // CommonJS on purpose: see scripts/bundle-cli.mjs. A fresh token is printed by a small bundle.
-if (process.argv[2] !== 'token' || !require('../dist/token-fast.cjs').tryFreshToken(process.argv.slice(3), process.env)) require('../dist/cli.cjs').run()
+if (process.argv[2] !== 'token') require('../dist/cli.cjs').run()
+else require('../dist/token-fast.cjs').tryFreshToken(process.argv.slice(3), process.env).then((done) => done || require('../dist/cli.cjs').run())

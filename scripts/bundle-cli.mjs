@@ -6,7 +6,7 @@
 // (`cli-login-testkit`, a separate package that only `demo` loads).
 import { build } from 'esbuild'
 
-const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', packages: 'external', external: ['cli-login-testkit'], logLevel: 'warning' }
+const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', packages: 'external', external: ['cli-login-testkit'], logLevel: 'warning', logOverride: { 'empty-import-meta': 'silent' } }
 
 await Promise.all([
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.cjs' }),
