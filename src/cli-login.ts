@@ -54,9 +54,13 @@ export class CliLogin {
   /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
   async login(options: CallOptions = {}): Promise<LoginResult> {
     const { login } = await import('./flows/login.ts')
-    // Before the browser opens: `keychain` without a keychain fails here, `auto` learns where to go.
-    const decision = await this.secrets?.prepareLogin()
+    // `keychain` without a keychain fails before the browser opens; `auto` probes while the login
+    // runs (the store waits for the answer before it writes the session).
+    const deciding = this.secrets?.prepareLogin()
+    deciding?.catch(() => {})
+    if (this.secrets?.mode === 'keychain') await deciding
     const result = await login(this.context(options.signal))
+    const decision = await deciding
     return { ...result, storage: decision?.storage ?? result.storage, keychain_unavailable: decision?.keychainUnavailable ?? null }
   }
 
