@@ -270,13 +270,14 @@ type LoginTool = 'cli-login' | 'baseline' | 'appauth'
  * One login through a spawned tool: BROWSER records when it was invoked; the bench signs in over
  * HTTP, then requests the callback itself and waits for the tool to exit.
  */
-async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; withRss?: boolean } = {}): Promise<LoginTiming> {
+async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; withRss?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<LoginTiming> {
   const n = ++ctx.runCount
   const logFile = join(ctx.dir, `browser-${n}.log`)
   const rssFile = join(ctx.dir, `rss-${n}.txt`)
   const port = await findFreePortRange(1)
   // AppAuth's opener runs xdg-open: the fake browser stands first on PATH under that name.
-  const env = { ...ctx.env, BROWSER: ctx.browserScript, BENCH_BROWSER_LOG: logFile, PATH: `${join(ctx.dir, 'bin')}:${ctx.env.PATH ?? ''}` }
+  const base = opts.env ?? ctx.env
+  const env = { ...base, BROWSER: ctx.browserScript, BENCH_BROWSER_LOG: logFile, PATH: `${join(ctx.dir, 'bin')}:${base.PATH ?? ''}` }
   const toolArgs =
     tool === 'cli-login'
       ? [BIN, 'login', '--issuer', ctx.provider.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port), '--profile', opts.profile ?? 'login']
@@ -632,6 +633,59 @@ async function figureFootprint(): Promise<void> {
   }
 }
 
+/**
+ * 7. `cli-login token` with a valid cached token whose secrets are in the OS keychain (a real
+ * gnome-keyring on a private D-Bus, test/helpers/secret-service.ts) vs `node -e 0`, with the same
+ * command on file storage measured in the same interleaved runs for context.
+ */
+async function figureTokenKeychain(ctx: Ctx): Promise<void> {
+  console.error('7. cli-login token, cached token, keychain storage')
+  const { isSecretServiceInstalled, startSecretService } = await import('../test/helpers/secret-service.ts')
+  if (!isSecretServiceInstalled()) {
+    console.error('  skipped: gnome-keyring, dbus or secret-tool not installed (scripts/ci/install-secret-service.sh)')
+    return
+  }
+  const keyring = await startSecretService()
+  try {
+    const env = { ...ctx.env, ...keyring.env, CLI_LOGIN_STORAGE: 'keychain' }
+    await timedLogin(ctx, 'cli-login', { profile: 'keychain', env })
+    const stored = await readSession(sessionPath(ctx, 'keychain'))
+    if (stored.storage !== 'keychain' || 'accessToken' in stored) throw new Error('the keychain login left its token in the file')
+    const expected = spawnSync('secret-tool', ['lookup', 'service', 'cli-login', 'username', 'keychain/access_token'], { env: { PATH: process.env.PATH, ...keyring.env }, encoding: 'utf8' }).stdout
+    if (!expected) throw new Error('secret-tool finds no access token in the keychain')
+    if (!existsSync(sessionPath(ctx, 'token'))) await loginProfile(ctx, 'token')
+    const commands = {
+      keychain: { args: [BIN, 'token', '--profile', 'keychain'], env },
+      file: { args: [BIN, 'token', '--profile', 'token'], env: ctx.env },
+      node: { args: ['-e', '0'], env },
+    }
+    const names = Object.keys(commands) as Array<keyof typeof commands>
+    const wall: Record<string, number[]> = { keychain: [], file: [], node: [] }
+    for (let i = -3; i < RUNS.tokenCached; i++) {
+      const order = names.map((_, k) => names[(k + i + 3) % names.length])
+      for (const name of order) {
+        const { ms, result } = timeSync(commands[name].args, commands[name].env)
+        if (result.status !== 0) throw new Error(describeExit(name, { code: result.status, signal: result.signal, stderr: result.stderr }))
+        if (name === 'keychain' && result.stdout.trim() !== expected) throw new Error('token (keychain) did not print the token stored in the keychain')
+        if (i >= 0) wall[name].push(ms)
+      }
+    }
+    const nodeWall = { name: 'node -e 0', value: stats(wall.node), samples: wall.node }
+    addFigure({
+      id: '7a',
+      name: 'token (cached) wall, keychain storage',
+      unit: 'ms',
+      samples: wall.keychain,
+      baseline: nodeWall,
+      target: { kind: 'ratio<=', limit: 1.3 },
+      notes: ['loads @napi-rs/keyring and reads one Secret Service item over D-Bus (the access token); see README "What the keychain costs"'],
+    })
+    addFigure({ id: '7b', name: 'context: token (cached) wall, file storage, same runs', unit: 'ms', samples: wall.file, baseline: nodeWall })
+  } finally {
+    await keyring.stop()
+  }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Main
 // ---------------------------------------------------------------------------------------------
@@ -644,7 +698,7 @@ async function loginProfile(ctx: Ctx, profile: string): Promise<void> {
 async function main(): Promise<void> {
   // `npm run bench -- 4 5` runs only figures 4 and 5 (default: all).
   const only = new Set(process.argv.slice(2).map(Number))
-  if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 6)) throw new Error(`usage: npm run bench [-- <figure 1-6>...]`)
+  if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 7)) throw new Error(`usage: npm run bench [-- <figure 1-7>...]`)
   for (const file of [BIN, join(ROOT, 'dist', 'cli.cjs'), join(ROOT, 'dist', 'index.js')]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`)
   }
@@ -675,6 +729,7 @@ async function main(): Promise<void> {
     if (wanted(4)) await figureRefresh(ctx)
     if (wanted(5)) await figureConcurrent(ctx)
     if (wanted(6)) await figureFootprint()
+    if (wanted(7)) await figureTokenKeychain(ctx)
 
     const totalS = (nowMs() - began) / 1000
     const table = renderTable()

@@ -10,7 +10,7 @@
 // (`cli-login-testkit`, a separate package that only `demo` loads).
 import { build } from 'esbuild'
 
-const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', packages: 'external', external: ['cli-login-testkit'], logLevel: 'warning' }
+const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', packages: 'external', external: ['cli-login-testkit'], logLevel: 'warning', logOverride: { 'empty-import-meta': 'silent' } }
 
 /** In cli.cjs, `import('openid-client')` and `import * as client from 'openid-client'` load dist/openid-client.cjs. */
 const openidClientApart = {

@@ -2,7 +2,9 @@ import { resolveAppIdentity, defaultHome, type AppIdentity } from './app.ts'
 import { combineSignals, createContext, type LoginContext, type SessionMemory } from './context.ts'
 import type { CallOptions, CliLoginOptions, GetAccessTokenOptions, LoginResult, LogoutOptions, LogoutResult, StatusResult } from './library-options.ts'
 import { callbackUrls, DEFAULTS, resolveRedirectSettings } from './options.ts'
+import { UsageError } from './errors.ts'
 import { FileSessionStore, type SessionStore } from './session/file-store.ts'
+import { KeychainSessionStore, STORAGE_MODES } from './session/keychain-store.ts'
 import { assertProfileName } from './session/paths.ts'
 import { sessionStatus, type AccessToken } from './session/session.ts'
 import { defaultSystem, type System } from './system.ts'
@@ -19,6 +21,10 @@ export class CliLogin {
   private readonly system: System
   private readonly store: SessionStore
   private readonly memory: SessionMemory = {}
+  /** The store that decides where secrets go (undefined with a caller's own `store`). */
+  private readonly secrets: KeychainSessionStore | undefined
+  /** An explicit storage has been applied to the stored session (moved if it was elsewhere). */
+  private storageSettled: Promise<void> | undefined
 
   constructor(options: CliLoginOptions) {
     this.options = options
@@ -27,13 +33,35 @@ export class CliLogin {
     this.profile = options.profile ?? DEFAULTS.profile
     assertProfileName(this.profile)
     const home = options.home ?? defaultHome(this.app.appName, this.system.env, this.system.platform)
-    this.store = options.store ?? new FileSessionStore(home, { loginCommand: this.app.loginCommand })
+    const mode = options.storage ?? 'auto'
+    if (!STORAGE_MODES.includes(mode)) throw UsageError.forOption('storage', `must be one of ${STORAGE_MODES.join(', ')}, not ${JSON.stringify(mode)}`)
+    if (options.store) {
+      this.store = options.store
+    } else {
+      const files = new FileSessionStore(home, { loginCommand: this.app.loginCommand })
+      this.secrets = new KeychainSessionStore(files, {
+        service: this.app.appName,
+        mode,
+        keychain: options.keychain,
+        env: this.system.env,
+        loginCommand: this.app.loginCommand,
+        debug: options.onDebug,
+      })
+      this.store = this.secrets
+    }
   }
 
   /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
   async login(options: CallOptions = {}): Promise<LoginResult> {
     const { login } = await import('./flows/login.ts')
-    return login(this.context(options.signal))
+    // `keychain` without a keychain fails before the browser opens; `auto` probes while the login
+    // runs (the store waits for the answer before it writes the session).
+    const deciding = this.secrets?.prepareLogin()
+    deciding?.catch(() => {})
+    if (this.secrets?.mode === 'keychain') await deciding
+    const result = await login(this.context(options.signal))
+    const decision = await deciding
+    return { ...result, storage: decision?.storage ?? result.storage, keychain_unavailable: decision?.keychainUnavailable ?? null }
   }
 
   /**
@@ -43,11 +71,13 @@ export class CliLogin {
    */
   async getAccessToken(options: GetAccessTokenOptions = {}): Promise<AccessToken> {
     const { getAccessToken } = await import('./flows/access-token.ts')
+    await this.settleStorage()
     return getAccessToken(this.context(options.signal), options)
   }
 
   /** Who is logged in on this profile (with the ID token's claims), or undefined. */
   async status(_options: CallOptions = {}): Promise<StatusResult | undefined> {
+    await this.settleStorage()
     const session = await this.store.readSession(this.profile)
     return session && { ...sessionStatus(this.profile, session), session_expired: session.refreshRejectedAt !== undefined }
   }
@@ -55,6 +85,7 @@ export class CliLogin {
   /** The provider's userinfo for this session. */
   async userinfo(options: CallOptions = {}): Promise<Record<string, unknown>> {
     const { userinfo } = await import('./flows/userinfo.ts')
+    await this.settleStorage()
     return userinfo(this.context(options.signal))
   }
 
@@ -62,6 +93,11 @@ export class CliLogin {
   async logout(options: LogoutOptions = {}): Promise<LogoutResult> {
     const { logout } = await import('./flows/logout.ts')
     return logout(this.context(options.signal), options)
+  }
+
+  /** Where this profile's session is stored, for messages (the session file's path by default). */
+  sessionLocation(): string {
+    return this.store.describe(this.profile)
   }
 
   /** The profiles that have a stored session. */
@@ -73,6 +109,15 @@ export class CliLogin {
   async callbackUrls(_options: CallOptions = {}): Promise<string[]> {
     const remembered = await this.context(undefined).rememberedSettings({ strict: true })
     return callbackUrls(resolveRedirectSettings(this.options, remembered))
+  }
+
+  /** Once per instance: an explicit `storage` moves a session stored the other way. */
+  private settleStorage(): Promise<void> {
+    this.storageSettled ??= (this.secrets?.moveSession(this.profile) ?? Promise.resolve()).catch((error: unknown) => {
+      this.storageSettled = undefined
+      throw error
+    })
+    return this.storageSettled
   }
 
   private context(signal: AbortSignal | undefined): LoginContext {

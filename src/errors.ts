@@ -20,6 +20,7 @@ export const ErrorCode = {
   SESSION_FILE_INVALID: 'SESSION_FILE_INVALID',
   STORAGE_FAILED: 'STORAGE_FAILED',
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
+  KEYCHAIN_UNAVAILABLE: 'KEYCHAIN_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -180,6 +181,38 @@ export class LockTimeoutError extends CliLoginError {
     super(ErrorCode.LOCK_TIMEOUT, `another process is using the session of profile "${profile}"; gave up after ${Math.round(waitedMs / 1000)} s: try again`)
     this.waitedMs = waitedMs
   }
+}
+
+/**
+ * The OS keychain could not be used: no Secret Service, daemon gone, locked, an item that is
+ * incomplete. One line: what failed and what to do; never the secret.
+ */
+export class KeychainError extends CliLoginError {
+  readonly operation: 'get' | 'set' | 'delete' | 'probe'
+  readonly service: string
+  readonly account: string
+  readonly reason: string
+  constructor(
+    operation: KeychainError['operation'],
+    service: string,
+    account: string,
+    reason: string,
+    options?: { cause?: unknown; fix?: string },
+  ) {
+    const what = operation === 'probe' ? 'the OS keychain cannot be used' : `could not ${KEYCHAIN_VERB[operation]} the keychain item ${JSON.stringify(`${service} ${account}`)}`
+    const fix = options?.fix ?? 'check that the OS keychain is running and unlocked, or use file storage'
+    super(ErrorCode.KEYCHAIN_UNAVAILABLE, `${what} (${clip(oneLine(reason))}): ${fix}`, options)
+    this.operation = operation
+    this.service = service
+    this.account = account
+    this.reason = reason
+  }
+}
+
+const KEYCHAIN_VERB = { get: 'read', set: 'write', delete: 'delete', probe: 'probe' } as const
+
+function clip(line: string): string {
+  return line.length > 200 ? `${line.slice(0, 197)}...` : line
 }
 
 export function oneLine(text: string): string {

@@ -16,6 +16,7 @@ export {
   CallbackValidationError,
   CliLoginError,
   ErrorCode,
+  KeychainError,
   LockTimeoutError,
   LoginCancelledError,
   LoginRequiredError,
@@ -30,6 +31,8 @@ export {
 } from './errors.ts'
 export type { AccessToken, SessionStatus, Session, SessionUser, ProfileSettings, TargetToken } from './session/session.ts'
 export { FileSessionStore, type SessionStore } from './session/file-store.ts'
+export type { Keychain } from './session/keychain.ts'
+export type { StorageMode } from './session/keychain-store.ts'
 export type { LoginPages, SuccessPageInfo, FailurePageInfo } from './loopback/pages.ts'
 export type { OpenBrowser, BrowserOpenResult } from './browser/open-browser.ts'
 export type { System } from './system.ts'

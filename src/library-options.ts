@@ -4,6 +4,8 @@ import type { CliLoginError } from './errors.ts'
 import type { LoginPages } from './loopback/pages.ts'
 import type { LoginSettingsInput } from './options.ts'
 import type { SessionStore } from './session/file-store.ts'
+import type { Keychain } from './session/keychain.ts'
+import type { StorageMode } from './session/keychain-store.ts'
 import type { SessionStatus } from './session/session.ts'
 import type { System } from './system.ts'
 
@@ -32,7 +34,16 @@ export interface CliLoginOptions extends LoginSettingsInput {
   openBrowser?: OpenBrowser
   /** Replaces the pages shown in the browser after the redirect. */
   pages?: LoginPages
-  /** Replaces where sessions are stored. */
+  /**
+   * Where the session's secrets (tokens, client secret) are kept: `auto` (default) the OS keychain
+   * when a probe succeeds within 2 s, else the 0600 session file (the login result says why);
+   * `keychain` only there (KeychainError without one); `file` the session file. An explicit
+   * `keychain` or `file` moves a session stored the other way. Not used with `store`.
+   */
+  storage?: StorageMode
+  /** Replaces the OS keychain (tests: an in-memory keychain behind the same seam). */
+  keychain?: Keychain
+  /** Replaces where sessions are stored (then `storage` does not apply). */
   store?: SessionStore
   /** Used for every request to the provider. */
   fetch?: typeof fetch
@@ -83,6 +94,11 @@ export interface GetAccessTokenOptions extends CallOptions {
 export interface LoginResult extends SessionStatus {
   /** offline_access was asked for but the provider issued no refresh token. */
   refresh_token_missing: boolean
+  /**
+   * `storage: 'auto'` found no usable OS keychain, so the secrets are in the session file: why (one
+   * line). null otherwise. Tell the user once.
+   */
+  keychain_unavailable: string | null
 }
 
 export interface StatusResult extends SessionStatus {

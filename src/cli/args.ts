@@ -17,6 +17,10 @@ const COMMON = {
   home: { kind: 'string', value: '<dir>', help: 'where sessions live (default ~/.config/cli-login)' },
 } as const satisfies Record<string, OptionSpec>
 
+const STORAGE = {
+  storage: { kind: 'string', choices: ['auto', 'keychain', 'file'], value: '<where>', help: 'where the secrets go: auto (default: the OS keychain if usable), keychain, or file' },
+} as const satisfies Record<string, OptionSpec>
+
 const REDIRECT = {
   port: { kind: 'integer', value: '<n>', help: 'first loopback port to try (default 4242)' },
   'port-attempts': { kind: 'integer', value: '<n>', help: 'how many ports to try (default 50)' },
@@ -41,6 +45,7 @@ const LOGIN = {
   organization: { kind: 'string', value: '<id>', help: 'Auth0 organization' },
   ...BROWSER_LOGIN,
   ...REDIRECT,
+  ...STORAGE,
   ...COMMON,
 } as const satisfies Record<string, OptionSpec>
 
@@ -63,16 +68,18 @@ export const COMMAND_SPECS = {
       audience: { kind: 'string', value: '<api>', help: 'a token for another API, from the same login' },
       resource: { kind: 'string', value: '<uri>', help: 'a token for another resource (RFC 8707), from the same login' },
       scope: { kind: 'string', value: '<list>', help: 'a token with a narrower scope, from the same login' },
+      ...STORAGE,
       ...COMMON,
     },
   },
-  status: { summary: 'who is logged in (--json for scripts)', options: { json: { kind: 'boolean', help: 'one JSON document on stdout' }, ...COMMON } },
+  status: { summary: 'who is logged in (--json for scripts)', options: { json: { kind: 'boolean', help: 'one JSON document on stdout' }, ...STORAGE, ...COMMON } },
   logout: {
     summary: 'revoke and delete the stored session (--all, --browser)',
     options: {
       all: { kind: 'boolean', help: 'every profile' },
       browser: { kind: 'boolean', help: "also end the provider's session in the browser" },
       'no-browser': { kind: 'boolean', help: 'never start a browser' },
+      ...STORAGE,
       ...COMMON,
     },
   },
@@ -84,7 +91,7 @@ export const COMMAND_SPECS = {
       ...COMMON,
     },
   },
-  demo: { summary: 'log in against an embedded identity provider, no account needed', options: { ...BROWSER_LOGIN, ...REDIRECT, ...COMMON } },
+  demo: { summary: 'log in against an embedded identity provider, no account needed', options: { ...BROWSER_LOGIN, ...REDIRECT, ...STORAGE, ...COMMON } },
   completion: {
     summary: 'print a shell completion script (bash, zsh or fish)',
     positional: { name: 'shell', choices: ['bash', 'zsh', 'fish'] },

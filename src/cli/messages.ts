@@ -26,6 +26,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   resource: 'resource',
   profile: 'profile',
   home: 'home',
+  storage: 'storage',
 }
 
 export function cliMessage(error: CliLoginError): string {
@@ -36,6 +37,7 @@ export function cliMessage(error: CliLoginError): string {
     return `${range} on ${error.host} ${error.firstPort === error.lastPort ? 'is' : 'are all'} in use: free one or pass --port / --port-attempts`
   }
   if (error instanceof ProviderError && error.error === 'device_flow_unsupported') return `${error.message} (without --device)`
+  if (error.code === ErrorCode.KEYCHAIN_UNAVAILABLE) return error.message.replace(/with file storage$/, 'with --storage file').replace(/use file storage$/, 'use --storage file')
   return error.message
 }
 

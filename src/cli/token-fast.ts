@@ -1,18 +1,20 @@
 /**
  * `cli-login token` on the path scripts run before every request, with none of the rest of the CLI
  * compiled (bin/cli-login.cjs tries this first):
- * - a fresh stored token: read session.json synchronously and print;
+ * - a fresh stored token: read session.json synchronously and print (for a session whose secrets
+ *   are in the keychain, the file says whether the token is fresh, then the one keychain item that
+ *   holds it is read; the binding is loaded only then);
  * - a token that needs a refresh: one process refreshes (it takes the profile's lock here and the
  *   full CLI adopts it); every other process started meanwhile finds the lock taken and waits here
  *   for the token the refresher stores, instead of loading the CLI just to wait.
  * Decisions come from the library's own rule (session/token-decision.ts). Anything else (an error,
- * --force-refresh, another target, a usage problem, a refresher that died) returns false and the
- * full CLI handles it.
+ * --force-refresh, another target, a usage problem, a keychain that fails, a refresher that died)
+ * returns false and the full CLI handles it, saying what is wrong.
  */
 import { readFileSync, watch, type FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
 import { bool, num, parseCommandArgs, str } from './args.ts'
-import { cliHome } from './cli-app.ts'
+import { CLI_APP, cliHome } from './cli-app.ts'
 import { formatToken } from './commands/format-token.ts'
 import { writeAllSync } from './write-sync.ts'
 import { DEFAULTS } from '../options.ts'
@@ -26,52 +28,64 @@ const WAIT_MS = 60_000
 /** Between looks when no file event comes (a watcher can miss the rename on some filesystems). */
 const RECHECK_MS = 25
 
+interface Asked {
+  request: TokenRequest
+  format: string
+  profile: string
+  paths: ReturnType<typeof profilePaths>
+}
+
 export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean | Promise<boolean> {
-  let format: string
-  let paths: ReturnType<typeof profilePaths>
+  let asked: Asked
   let session: Session
-  let request: TokenRequest
   try {
     const { help, options } = parseCommandArgs('token', argv, env)
     if (help || bool(options, 'force-refresh')) return false
     // Another API or scope is resolved against the session by the library: not here.
     if (str(options, 'audience') !== undefined || str(options, 'resource') !== undefined || str(options, 'scope') !== undefined) return false
-    format = str(options, 'format') ?? 'raw'
-    paths = profilePaths(cliHome(str(options, 'home'), env, process.platform), str(options, 'profile') ?? DEFAULTS.profile)
+    const profile = str(options, 'profile') ?? DEFAULTS.profile
+    const paths = profilePaths(cliHome(str(options, 'home'), env, process.platform), profile)
     const read = readSession(paths.session)
     if (!read) return false
     session = read
-    request = {
+    // An explicit --storage the session is not in: the full CLI moves it.
+    const storage = str(options, 'storage')
+    if (storage !== undefined && storage !== 'auto' && storage !== (session.storage ?? 'file')) return false
+    const request: TokenRequest = {
       tokenType: str(options, 'token-type') === 'id' ? 'id' : 'access',
       nowS: nowS(),
       minTtlS: num(options, 'min-ttl') ?? DEFAULTS.minTtlS,
     }
-    const decision = decideToken(session, request)
-    if (decision.action === 'use') return print(formatToken(decision.token, format))
+    asked = { request, format: str(options, 'format') ?? 'raw', profile, paths }
+    const decision = decideToken(tokenView(session), request)
+    if (decision.action === 'use') return printToken(asked, session, decision.token)
     if (decision.action !== 'refresh') return false
     const release = takeLockForHandover(paths.lock)
     if (release) {
       // Under the lock: the process that held it before may have refreshed since we read.
       const current = readSession(paths.session)
-      const now = current && decideToken(current, { ...request, nowS: nowS() })
-      if (now?.action !== 'use') return false // ours to refresh: the full CLI adopts the lock
+      const now = current && decideToken(tokenView(current), { ...request, nowS: nowS() })
+      if (!current || now?.action !== 'use') return false // ours to refresh: the full CLI adopts the lock
       release()
-      return print(formatToken(now.token, format))
+      return printToken(asked, current, now.token)
     }
   } catch {
     return false
   }
-  return waitForRefreshedToken(paths, session, request, format).catch(() => false)
+  return waitForRefreshedToken(asked, session).catch(() => false)
 }
 
 /** Another process is refreshing: print the token it stores, as soon as it is stored. */
-async function waitForRefreshedToken(
-  paths: ReturnType<typeof profilePaths>,
-  seen: Session,
-  request: TokenRequest,
-  format: string,
-): Promise<boolean> {
-  const seenToken = storedToken(seen, request)?.access_token
+async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boolean> {
+  const { paths, request } = asked
+  const seenStamp = refreshStamp(seen, request)
+  // Taken as long as it is valid at all, as the library's waiters do (a provider may issue
+  // tokens shorter-lived than --min-ttl).
+  const refreshed = (current: Session | undefined): AccessToken | undefined => {
+    if (!current || current.refreshRejectedAt !== undefined || refreshStamp(current, request) === seenStamp) return undefined
+    const token = storedToken(tokenView(current), request)
+    return token && isFresh(token.expires_at, nowS(), 0) ? token : undefined
+  }
   const deadline = Date.now() + WAIT_MS
   let wake: (() => void) | undefined
   let watcher: FSWatcher | undefined
@@ -81,23 +95,17 @@ async function waitForRefreshedToken(
     // no watcher: the periodic look below still sees the refresh
   }
   try {
-    // Taken as long as it is valid at all, as the library's waiters do (a provider may issue
-    // tokens shorter-lived than --min-ttl).
-    const refreshed = (current: Session): AccessToken | undefined => {
-      const token = storedToken(current, request)
-      return token && token.access_token !== seenToken && isFresh(token.expires_at, nowS(), 0) ? token : undefined
-    }
     for (;;) {
       const current = readSession(paths.session)
       // A refresh the provider rejected, a refresher that died, a wait too long: the full CLI says what happened.
       if (!current || current.refreshRejectedAt !== undefined) return false
       const token = refreshed(current)
-      if (token) return print(formatToken(token, format))
+      if (token) return await printToken(asked, current, token)
       if (!isLockHeld(paths.lock)) {
         // Released: either just after storing its token (look once more) or without one.
         const last = readSession(paths.session)
-        const stored = last && last.refreshRejectedAt === undefined ? refreshed(last) : undefined
-        return stored ? print(formatToken(stored, format)) : false
+        const stored = refreshed(last)
+        return last && stored ? await printToken(asked, last, stored) : false
       }
       if (Date.now() > deadline) return false
       await new Promise<void>((resolve) => {
@@ -111,6 +119,39 @@ async function waitForRefreshedToken(
   } finally {
     watcher?.close()
   }
+}
+
+/**
+ * What the decision is taken on. A session whose secrets are in the keychain has no token in the
+ * file: its expiries decide, the token itself is read from the keychain afterwards.
+ */
+function tokenView(session: Session): Session {
+  if (session.storage !== 'keychain') return session
+  return { ...session, accessToken: '-', idToken: session.idTokenExpiresAt === undefined ? undefined : '-' }
+}
+
+/** Changes with every refresh of what was asked for, whether the token is in the file or the keychain. */
+function refreshStamp(session: Session, request: TokenRequest): string {
+  const token = storedToken(tokenView(session), request)
+  return `${token?.access_token}|${token?.expires_at}|${session.refreshedAt ?? session.createdAt}`
+}
+
+/** Prints the token (read from the keychain when the session keeps it there); false when that fails. */
+function printToken(asked: Asked, session: Session, token: AccessToken): boolean | Promise<boolean> {
+  if (session.storage !== 'keychain') return print(formatToken(token, asked.format))
+  return keychainToken(asked.profile, asked.request.tokenType ?? 'access').then(
+    (secret) => (secret === undefined ? false : print(formatToken({ ...token, access_token: secret }, asked.format))),
+    () => false,
+  )
+}
+
+async function keychainToken(profile: string, tokenType: 'access' | 'id'): Promise<string | undefined> {
+  const { getLarge, keychainAccount, nativeKeychain } = await import('../session/keychain.ts')
+  const keychain = nativeKeychain()
+  if (tokenType === 'access') return getLarge(keychain, CLI_APP.appName, keychainAccount(profile, 'access_token'))
+  const secrets = await getLarge(keychain, CLI_APP.appName, keychainAccount(profile, 'secrets'))
+  const idToken = secrets === undefined ? undefined : (JSON.parse(secrets) as { idToken?: unknown }).idToken
+  return typeof idToken === 'string' ? idToken : undefined
 }
 
 function readSession(path: string): Session | undefined {

@@ -9,7 +9,7 @@ import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
 import { discover, loadProvider, type CachedProvider } from './provider-metadata.ts'
 
-export async function login(ctx: LoginContext): Promise<LoginResult> {
+export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable'>> {
   const settings = resolveLoginSettings(ctx.options, await ctx.rememberedSettings())
   let session: Session
   try {

@@ -33,6 +33,7 @@ import { createRequire } from 'node:module'
 import { connect, type NetConnectOpts } from 'node:net'
 import { join } from 'node:path'
 import type * as Binding from '@napi-rs/keyring'
+import { ErrorCode, KeychainError } from '../errors.ts'
 
 export interface Keychain {
   /** The secret, or undefined when there is no such item. */
@@ -49,32 +50,9 @@ export interface Keychain {
 
 export type ProbeResult = { ok: true } | { ok: false; reason: string }
 
-/** The code the lead folds into src/errors.ts as ErrorCode.KEYCHAIN_UNAVAILABLE. */
-export const KEYCHAIN_UNAVAILABLE = 'KEYCHAIN_UNAVAILABLE'
-
-/**
- * The keychain could not be used: no Secret Service, daemon gone, locked, or an item that is
- * incomplete. One line: what failed and what to do; never the secret.
- */
-export class KeychainError extends Error {
-  readonly code = KEYCHAIN_UNAVAILABLE
-  readonly operation: 'get' | 'set' | 'delete' | 'probe'
-  readonly service: string
-  readonly account: string
-  constructor(operation: KeychainError['operation'], service: string, account: string, reason: string, options?: { cause?: unknown }) {
-    super(
-      `could not ${VERB[operation]} the keychain item ${JSON.stringify(`${service} ${account}`)} (${oneLine(reason)}): ` +
-        'check that the OS keychain is running and unlocked, or switch this profile to file storage',
-      options,
-    )
-    this.name = 'KeychainError'
-    this.operation = operation
-    this.service = service
-    this.account = account
-  }
-}
-
-const VERB = { get: 'read', set: 'write', delete: 'delete', probe: 'probe' } as const
+export { KeychainError } from '../errors.ts'
+/** KeychainError's code (ErrorCode.KEYCHAIN_UNAVAILABLE). */
+export const KEYCHAIN_UNAVAILABLE = ErrorCode.KEYCHAIN_UNAVAILABLE
 
 /**
  * Item naming. service = the embedding tool's `appName` (e.g. `cli-login`); account =
@@ -293,12 +271,20 @@ export interface NativeKeychainOptions {
 export function nativeKeychain(options: NativeKeychainOptions = {}): Keychain {
   const busTimeoutMs = options.busTimeoutMs ?? 2000
   const entry = async (operation: KeychainError['operation'], service: string, account: string): Promise<Binding.AsyncEntry> => {
-    if (process.platform === 'linux' && busTimeoutMs > 0) {
-      // The binding's constructor would block this thread for good on a bus that does not answer.
-      const problem = await checkSessionBus(process.env, busTimeoutMs)
-      if (problem) throw new KeychainError(operation, service, account, problem)
-    }
-    const { AsyncEntry } = loadBinding()
+    // The binding's constructor would block this thread for good on a bus that does not answer.
+    // The check's round trip runs while the binding loads (a synchronous require, ~7 ms).
+    const busCheck = process.platform === 'linux' && busTimeoutMs > 0 ? checkSessionBus(process.env, busTimeoutMs) : undefined
+    const loaded = (() => {
+      try {
+        return { binding: loadBinding() }
+      } catch (error) {
+        return { error }
+      }
+    })()
+    const problem = await busCheck
+    if (problem) throw new KeychainError(operation, service, account, problem)
+    if (!loaded.binding) throw loaded.error
+    const { AsyncEntry } = loaded.binding
     try {
       return new AsyncEntry(service, account, ENTRY_OPTIONS)
     } catch (error) {

@@ -28,6 +28,11 @@ export interface Session {
   refreshedAt?: number
   /** Set when the provider rejected the refresh token (invalid_grant): the session needs a new login. */
   refreshRejectedAt?: number
+  /**
+   * Where the secrets are: absent, in this file; `keychain`, in the OS keychain, and the file holds
+   * none of them (no accessToken, refreshToken, idToken, clientSecret, targets' accessToken).
+   */
+  storage?: 'keychain'
 }
 
 /** An access token for another API (audience / resource) or a narrower scope, got with the session's refresh token. */
@@ -98,7 +103,7 @@ export function sessionStatus(profile: string, session: Session): SessionStatus 
     audience: session.audience ?? null,
     scope: session.scope ?? session.requestedScope ?? null,
     has_refresh_token: Boolean(session.refreshToken),
-    storage: 'file',
+    storage: session.storage ?? 'file',
     claims: session.claims ?? null,
   }
 }
@@ -127,7 +132,10 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
   const s = value as Record<string, unknown>
   if (s.version !== 1) return `unknown version ${JSON.stringify(s.version)}`
-  for (const key of ['issuer', 'clientId', 'accessToken', 'tokenType', 'requestedScope'] as const) {
+  if (s.storage !== undefined && s.storage !== 'keychain') return `unknown storage ${JSON.stringify(s.storage)}`
+  // With the secrets in the keychain, the file has no tokens (session/keychain-store.ts puts them back).
+  const inKeychain = s.storage === 'keychain'
+  for (const key of ['issuer', 'clientId', ...(inKeychain ? [] : ['accessToken' as const]), 'tokenType', 'requestedScope'] as const) {
     if (typeof s[key] !== 'string' || s[key] === '') return `"${key}" is missing`
   }
   for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken'] as const) {
@@ -141,7 +149,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
     if (s[key] !== undefined && (typeof s[key] !== 'object' || s[key] === null || Array.isArray(s[key]))) return `"${key}" is not an object`
   }
   for (const target of Object.values((s.targets ?? {}) as Record<string, Record<string, unknown>>)) {
-    if (typeof target !== 'object' || target === null || typeof target.accessToken !== 'string' || typeof target.tokenType !== 'string') return '"targets" holds a token without "accessToken"'
+    if (typeof target !== 'object' || target === null || (!inKeychain && typeof target.accessToken !== 'string') || typeof target.tokenType !== 'string') return '"targets" holds a token without "accessToken"'
     if (target.expiresAt !== undefined && !Number.isFinite(target.expiresAt)) return '"targets" holds a token whose "expiresAt" is not a number'
   }
   return undefined

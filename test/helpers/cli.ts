@@ -7,9 +7,12 @@ import { createInterface } from 'node:readline'
 
 export const BIN = fileURLToPath(new URL('../../bin/cli-login.cjs', import.meta.url))
 
-/** An environment with nothing of the developer's: no BROWSER, no display, no proxy, a home of its own. */
+/**
+ * An environment with nothing of the developer's: no BROWSER, no display, no proxy, a home of its
+ * own, and file storage (never the developer's keychain; the keychain tests set their own).
+ */
 export function cleanEnv(home: string, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, CLI_LOGIN_HOME: join(home, 'cli-login'), LANG: 'C.UTF-8' }
+  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: home, CLI_LOGIN_HOME: join(home, 'cli-login'), CLI_LOGIN_STORAGE: 'file', LANG: 'C.UTF-8' }
   for (const [key, value] of Object.entries(extra)) {
     if (value === undefined) delete env[key]
     else env[key] = value

@@ -49,12 +49,12 @@ test('a fresh token: both paths print the same thing in every format', async () 
 test('the fast path really answers a fresh token (and declines the rest)', async () => {
   const fastPath = fileURLToPath(new URL('../../dist/token-fast.cjs', import.meta.url))
   const probe = (env: NodeJS.ProcessEnv, args: string[]) =>
-    spawnSync(process.execPath, ['-e', `process.stderr.write(String(require(${JSON.stringify(fastPath)}).tryFreshToken(${JSON.stringify(args)}, process.env)))`], { env, encoding: 'utf8' })
+    spawnSync(process.execPath, ['-e', `require(${JSON.stringify(fastPath)}).tryFreshToken(${JSON.stringify(args)}, process.env).then((done) => process.stderr.write(String(done)))`], { env, encoding: 'utf8' })
   await withSession({ ...base, expiresAt: now + 3600 }, (env) => {
     const fresh = probe(env, [])
     assert.equal(fresh.stderr, 'true')
     assert.equal(fresh.stdout, 'the-access-token\n')
-    for (const args of [['--force-refresh'], ['--min-ttl', '7200'], ['--format', 'xml'], ['--help']]) {
+    for (const args of [['--force-refresh'], ['--min-ttl', '7200'], ['--format', 'xml'], ['--help'], ['--storage', 'keychain']]) {
       const declined = probe(env, args)
       assert.equal(declined.stderr, 'false', args.join(' '))
       assert.equal(declined.stdout, '')

@@ -3,6 +3,7 @@
  * refuses what Windows Credential Manager refuses (more than 2,560 bytes of UTF-16), probe outcomes
  * with fakes that fail or hang, and the one-line KeychainError.
  */
+import { CliLoginError } from '../../src/errors.ts'
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -200,8 +201,9 @@ describe('KeychainError', () => {
     assert.equal(
       error.message,
       'could not read the keychain item "cli-login default/refresh_token" (DBus error: Did not receive a reply): ' +
-        'check that the OS keychain is running and unlocked, or switch this profile to file storage',
+        'check that the OS keychain is running and unlocked, or use file storage',
     )
+    assert.ok(error instanceof CliLoginError, 'a CliLoginError: the CLI maps it to exit 1 and its own words')
   })
 })
 

@@ -8,6 +8,11 @@ export async function runLogin(options: ParsedOptions, ctx: CliContext): Promise
   const auth = new CliLogin(loginOptions(options, ctx))
   const result = await auth.login()
   for (const line of describeStatus(result, nowSeconds(ctx.system))) ctx.err(line)
+  if (result.keychain_unavailable) {
+    ctx.err(`No usable OS keychain (${result.keychain_unavailable}): the tokens are in ${auth.sessionLocation()} (0600). --storage keychain makes this an error.`)
+  } else if (result.storage === 'keychain') {
+    ctx.err(`The tokens are in the OS keychain (service "cli-login"); ${auth.sessionLocation()} holds no secret.`)
+  }
   if (result.refresh_token_missing) {
     ctx.err('No refresh token was issued although offline_access was asked for: the login lasts only as long as the access token. Strict OpenID providers issue one only with --prompt consent.')
   }

@@ -11,6 +11,7 @@ export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOp
     ...CLI_APP,
     profile: str(options, 'profile'),
     home: str(options, 'home'),
+    storage: str(options, 'storage') as CliLoginOptions['storage'],
     rememberSettings: true,
     system: ctx.system,
     signal: ctx.signal,

@@ -1,0 +1,252 @@
+/**
+ * `--storage auto|keychain|file` end to end: the built CLI, spawned, against the test kit's provider
+ * and a real Secret Service (gnome-keyring on a private D-Bus, test/helpers/secret-service.ts).
+ * What is in the keychain is checked with the keyring's own client, `secret-tool`; that no file holds
+ * a secret, by reading every file under the home and the keyring's directory. Every CLI here is a
+ * process of its own, given the bus in its environment (libdbus reads it once per process), so one
+ * file can use several fixtures: the one whose daemon is killed is its own.
+ */
+import assert from 'node:assert/strict'
+import { readdir, readFile, writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import { after, before, describe, test } from 'node:test'
+import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider, type TestProvider } from 'cli-login-testkit'
+import { cleanEnv, lastLine, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
+import { loginOverHttp } from '../helpers/http-browser.ts'
+import { findFreePortRange } from '../helpers/ports.ts'
+import { isSecretServiceInstalled, noBusEnv, secretTool, startSecretService, type SecretService } from '../helpers/secret-service.ts'
+
+const skip = isSecretServiceInstalled() ? false : 'gnome-keyring, dbus or secret-tool not installed (scripts/ci/install-secret-service.sh)'
+const [alice] = DEMO_USERS
+const SERVICE = 'cli-login'
+
+let provider: TestProvider
+let keyring: SecretService
+const cleanups: Array<() => Promise<void>> = []
+before(async () => {
+  if (skip) return
+  provider = await startTestProvider({ accessTokenTtlS: 3600 })
+  keyring = await startSecretService()
+})
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup()
+  await keyring?.stop()
+  await provider?.close()
+})
+
+interface Home {
+  env: NodeJS.ProcessEnv
+  home: string
+  sessionFile: string
+  /** The session file as stored (no secrets when they are in the keychain). */
+  file(): Promise<Record<string, unknown>>
+}
+
+/** A fresh home whose CLIs talk to `bus` (a fixture's env, or noBusEnv()), with `storage` unset (auto) unless given. */
+async function newHome(bus: Record<string, string>, storage?: string): Promise<Home> {
+  const temp = await makeTempHome()
+  cleanups.push(temp.cleanup)
+  const env = cleanEnv(temp.dir, { ...bus, CLI_LOGIN_STORAGE: storage })
+  const home = join(temp.dir, 'cli-login')
+  const sessionFile = join(home, 'profiles', 'default', 'session.json')
+  return { env, home, sessionFile, file: async () => JSON.parse(await readFile(sessionFile, 'utf8')) as Record<string, unknown> }
+}
+
+async function login(env: NodeJS.ProcessEnv, extra: string[] = []) {
+  const port = await findFreePortRange(3)
+  const cli = startCli(['login', '--issuer', provider.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port), '--port-attempts', '3', ...extra], env)
+  const browsing = cli.url.then((url) => loginOverHttp(url, { username: alice.username, password: alice.password }), () => undefined)
+  const result = await cli.result
+  await browsing.catch(() => {})
+  return result
+}
+
+function lookup(bus: SecretService, account: string): string | undefined {
+  const found = secretTool(bus.env, ['lookup', 'service', SERVICE, 'username', account])
+  return found.status === 0 ? found.stdout : undefined
+}
+
+function items(bus: SecretService): string {
+  const found = secretTool(bus.env, ['search', '--all', 'service', SERVICE])
+  return found.stdout + found.stderr
+}
+
+/** Files under the directories whose bytes contain any of the secrets. */
+async function filesHolding(dirs: string[], secrets: string[]): Promise<string[]> {
+  const found: string[] = []
+  for (const dir of dirs) {
+    for (const entry of await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => [])) {
+      if (!entry.isFile()) continue
+      const path = join(entry.parentPath, entry.name)
+      const bytes = await readFile(path)
+      if (secrets.some((secret) => bytes.includes(secret))) found.push(path)
+    }
+  }
+  return found
+}
+
+function requests(): number {
+  return Object.values(provider.stats.requests).reduce((a, b) => a + b, 0)
+}
+
+/** The secrets as the keychain holds them, read with secret-tool. */
+function keychainSecrets(bus: SecretService): { accessToken: string; refreshToken: string; idToken: string } {
+  const accessToken = lookup(bus, 'default/access_token')
+  const secrets = lookup(bus, 'default/secrets')
+  assert.ok(accessToken && secrets, `both items are in the keychain: ${items(bus)}`)
+  const { refreshToken, idToken } = JSON.parse(secrets) as { refreshToken: string; idToken: string }
+  assert.ok(refreshToken && idToken)
+  return { accessToken, refreshToken, idToken }
+}
+
+describe('storage auto with a Secret Service: the secrets go to the keychain', { skip }, () => {
+  test('login says so once; secret-tool finds the tokens; no file holds one; status --json says keychain; token is served without a request', async () => {
+    const h = await newHome(keyring.env)
+    const result = await login(h.env)
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(result.stderr.match(/OS keychain/g)?.length, 1, result.stderr)
+    assert.match(result.stderr, /The tokens are in the OS keychain \(service "cli-login"\); .*session\.json holds no secret/)
+
+    const secrets = keychainSecrets(keyring)
+    const file = await h.file()
+    assert.equal(file.storage, 'keychain')
+    for (const key of ['accessToken', 'refreshToken', 'idToken', 'clientSecret']) assert.equal(file[key], undefined, key)
+    assert.deepEqual(await filesHolding([h.home, keyring.dir], Object.values(secrets)), [], 'no file under the home (or the keyring directory) holds a token')
+
+    const status = await runCli(['status', '--json'], h.env)
+    assert.equal(status.code, 0, status.stderr)
+    const json = JSON.parse(status.stdout) as Record<string, unknown>
+    assert.equal(json.storage, 'keychain')
+    assert.equal(json.has_refresh_token, true)
+    assert.equal(json.subject, alice.sub)
+
+    const before = requests()
+    const token = await runCli(['token'], h.env)
+    assert.equal(token.code, 0, token.stderr)
+    assert.equal(token.stdout, `${secrets.accessToken}\n`)
+    const id = await runCli(['token', '--token-type', 'id'], h.env)
+    assert.equal(id.stdout, `${secrets.idToken}\n`)
+    assert.equal(requests(), before, 'a fresh token from the keychain costs no request to the provider')
+  })
+
+  test('20 token processes on an expired session: one refresh grant; the rotated refresh token is in the keychain, not on disk', async () => {
+    const h = await newHome(keyring.env)
+    assert.equal((await login(h.env)).code, 0)
+    const old = keychainSecrets(keyring)
+    const file = await h.file()
+    file.expiresAt = Math.floor(Date.now() / 1000) - 1
+    await writeFile(h.sessionFile, JSON.stringify(file))
+    const grants = provider.stats.grants.refresh_token ?? 0
+    const results = await Promise.all(Array.from({ length: 20 }, () => runCli(['token', '--min-ttl', '0'], h.env)))
+    for (const r of results) assert.equal(r.code, 0, r.stderr)
+    const printed = new Set(results.map((r) => r.stdout.trim()))
+    assert.equal(printed.size, 1, 'everyone printed the one refreshed token')
+    assert.equal(provider.stats.grants.refresh_token ?? 0, grants + 1, 'exactly one refresh grant')
+    const now = keychainSecrets(keyring)
+    assert.equal(now.accessToken, [...printed][0])
+    assert.notEqual(now.refreshToken, old.refreshToken, 'rotated refresh token stored in the keychain')
+    assert.equal((await provider.verifyAccessToken(now.accessToken))?.sub, alice.sub)
+    assert.deepEqual(await filesHolding([h.home], [now.accessToken, now.refreshToken, old.refreshToken]), [])
+    const later = await runCli(['token', '--force-refresh'], h.env)
+    assert.equal(later.code, 0, later.stderr)
+    assert.equal(keychainSecrets(keyring).accessToken, later.stdout.trim(), 'the rotated refresh token works')
+  })
+
+  test('switching storage both ways moves the session without a new login and leaves no secret behind; logout leaves no item', async () => {
+    const h = await newHome(keyring.env)
+    assert.equal((await login(h.env)).code, 0)
+    const secrets = keychainSecrets(keyring)
+    const logins = provider.stats.grants.authorization_code
+
+    const toFile = await runCli(['status', '--json', '--storage', 'file'], h.env)
+    assert.equal(toFile.code, 0, toFile.stderr)
+    assert.equal((JSON.parse(toFile.stdout) as { storage: string }).storage, 'file')
+    assert.equal(items(keyring), '', 'no item left in the keychain')
+    const file = await h.file()
+    assert.equal(file.storage, undefined)
+    assert.equal(file.accessToken, secrets.accessToken)
+    assert.equal(file.refreshToken, secrets.refreshToken)
+    // auto keeps a session where it is.
+    assert.equal((await runCli(['token'], h.env)).stdout, `${secrets.accessToken}\n`)
+    assert.equal(items(keyring), '')
+
+    const toKeychain = await runCli(['token', '--storage', 'keychain'], h.env)
+    assert.equal(toKeychain.code, 0, toKeychain.stderr)
+    assert.equal(toKeychain.stdout, `${secrets.accessToken}\n`)
+    assert.deepEqual(keychainSecrets(keyring), secrets)
+    assert.equal((await h.file()).storage, 'keychain')
+    assert.deepEqual(await filesHolding([h.home], Object.values(secrets)), [])
+    assert.equal(provider.stats.grants.authorization_code, logins, 'no new login')
+
+    const revocations = provider.stats.revocations
+    const logout = await runCli(['logout'], h.env)
+    assert.equal(logout.code, 0, logout.stderr)
+    assert.equal(provider.stats.revocations, revocations + 1, 'the refresh token read from the keychain was revoked')
+    assert.equal(items(keyring), '', 'logout leaves no item')
+    assert.equal(await readFile(h.sessionFile).catch(() => 'gone'), 'gone')
+  })
+
+  test('a keychain daemon gone after login: token exits 1 with one line, writes nothing to disk', async () => {
+    const own = await startSecretService()
+    cleanups.push(() => own.stop())
+    const h = await newHome(own.env)
+    assert.equal((await login(h.env)).code, 0)
+    const secrets = keychainSecrets(own)
+    const before = await readFile(h.sessionFile, 'utf8')
+    await own.killKeyring()
+    for (const args of [['token'], ['token', '--force-refresh'], ['status']]) {
+      const result = await runCli(args, h.env)
+      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`)
+      assert.equal(result.stdout, '')
+      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr)
+      assert.match(result.stderr, /^cli-login: could not read the keychain item "cli-login default\/access_token" \(.+\): check that the OS keychain is running and unlocked, or run cli-login login again with --storage file\n$/)
+    }
+    assert.equal(await readFile(h.sessionFile, 'utf8'), before, 'the session file is untouched')
+    assert.deepEqual(await filesHolding([h.home], Object.values(secrets)), [], 'no fallback that writes a secret to disk')
+  })
+})
+
+describe('no session bus at all', { skip }, () => {
+  test('auto falls back to the 0600 file and says so once; status --json says file', async () => {
+    const bus = await noBusEnv()
+    cleanups.push(bus.cleanup)
+    const h = await newHome(bus.env)
+    const result = await login(h.env)
+    assert.equal(result.code, 0, result.stderr)
+    assert.equal(result.stderr.match(/No usable OS keychain/g)?.length, 1, result.stderr)
+    assert.match(result.stderr, /No usable OS keychain \(.*no-bus-here.*\): the tokens are in .*session\.json \(0600\)\. --storage keychain makes this an error\./)
+    const file = await h.file()
+    assert.equal(typeof file.accessToken, 'string')
+    assert.equal(file.storage, undefined)
+    const status = await runCli(['status', '--json'], h.env)
+    assert.equal((JSON.parse(status.stdout) as { storage: string }).storage, 'file')
+    assert.equal((await runCli(['token'], h.env)).stdout, `${file.accessToken as string}\n`)
+  })
+
+  test('--storage keychain: login fails before the browser opens, one line, exit 1, nothing stored', async () => {
+    const bus = await noBusEnv()
+    cleanups.push(bus.cleanup)
+    const h = await newHome(bus.env, 'keychain')
+    const authorizations = provider.stats.authorizationRequests.length
+    const result = await login(h.env)
+    assert.equal(result.code, 1, result.stderr)
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr)
+    assert.match(lastLine(result.stderr), /^cli-login: the OS keychain cannot be used \(.*no-bus-here.*\): check that the OS keychain is running and unlocked, or use --storage file$/)
+    assert.equal(provider.stats.authorizationRequests.length, authorizations)
+    assert.equal(await readFile(h.sessionFile).catch(() => 'none'), 'none')
+  })
+
+  test('token --storage keychain on a file session: exit 1, one line, the file session left as it was', async () => {
+    const bus = await noBusEnv()
+    cleanups.push(bus.cleanup)
+    const h = await newHome(bus.env, 'file')
+    assert.equal((await login(h.env)).code, 0)
+    const before = await readFile(h.sessionFile, 'utf8')
+    const result = await runCli(['token', '--storage', 'keychain'], h.env)
+    assert.equal(result.code, 1, result.stderr)
+    assert.equal(result.stdout, '')
+    assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr)
+    assert.match(result.stderr, /could not (read|write) the keychain item .*no-bus-here/)
+    assert.equal(await readFile(h.sessionFile, 'utf8'), before)
+  })
+})
