@@ -49,7 +49,7 @@ test('a fresh token: both paths print the same thing in every format', async () 
 test('the fast path really answers a fresh token (and declines the rest)', async () => {
   const fastPath = fileURLToPath(new URL('../../dist/token-fast.cjs', import.meta.url))
   const probe = (env: NodeJS.ProcessEnv, args: string[]) =>
-    spawnSync(process.execPath, ['-e', `require(${JSON.stringify(fastPath)}).tryFreshToken(${JSON.stringify(args)}, process.env).then((done) => process.stderr.write(String(done)))`], { env, encoding: 'utf8' })
+    spawnSync(process.execPath, ['-e', `Promise.resolve(require(${JSON.stringify(fastPath)}).tryFreshToken(${JSON.stringify(args)}, process.env)).then((done) => process.stderr.write(String(done)))`], { env, encoding: 'utf8' })
   await withSession({ ...base, expiresAt: now + 3600 }, (env) => {
     const fresh = probe(env, [])
     assert.equal(fresh.stderr, 'true')
