@@ -29,6 +29,9 @@ export async function chooseClient(
   if (given.clientId) return undefined
   const rememberedHere = remembered.issuer !== undefined && sameIssuer(remembered.issuer, issuer)
   if (rememberedHere && remembered.clientId && !remembered.registration) return undefined
+  if (given.clientMetadataUrl !== undefined && URL.parse(given.clientMetadataUrl)?.protocol !== 'https:') {
+    throw UsageError.forOption('clientMetadataUrl', `must be an https URL, not ${JSON.stringify(given.clientMetadataUrl)}`)
+  }
   if (metadata.client_id_metadata_document_supported === true && given.clientMetadataUrl) {
     ctx.debug(`client: the Client ID Metadata Document ${given.clientMetadataUrl}`)
     return { clientId: given.clientMetadataUrl }

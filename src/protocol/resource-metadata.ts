@@ -104,6 +104,8 @@ async function fetchMetadata(candidate: URL, resourceUrl: URL, fetchImpl: typeof
   if (typeof body !== 'object' || body === null || Array.isArray(body)) throw invalid(candidate, 'is not a JSON object')
   const metadata = body as Record<string, unknown>
   const resource = typeof metadata.resource === 'string' && metadata.resource ? metadata.resource : resourceUrl.href
+  // RFC 9728 §3.3, §7.3: metadata for another resource must not be used (tokens would go to it).
+  if (!coversUrl(resource, resourceUrl)) throw invalid(candidate, `is for another resource (${JSON.stringify(resource)})`)
   const servers = metadata.authorization_servers
   if (!Array.isArray(servers) || servers.length === 0 || !servers.every((s): s is string => typeof s === 'string')) {
     throw invalid(candidate, 'names no "authorization_servers"')
@@ -131,6 +133,15 @@ export function parseBearerChallenge(header: string): Challenge {
   }
   const scope = params.get('scope')?.trim()
   return { resourceMetadata: params.get('resource_metadata') || undefined, scope: scope || undefined }
+}
+
+/** The resource identifier is the URL given or one of its parents on the same origin. */
+function coversUrl(resource: string, url: URL): boolean {
+  const identifier = URL.parse(resource)
+  if (!identifier || identifier.origin !== url.origin) return false
+  const base = identifier.pathname.replace(/\/+$/, '')
+  const path = url.pathname.replace(/\/+$/, '')
+  return path === base || path.startsWith(`${base}/`)
 }
 
 /** Metadata comes over https, or http from a loopback host only (as every provider request). */

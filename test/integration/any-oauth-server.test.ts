@@ -196,3 +196,27 @@ test('a server without metadata: explicit endpoints; the issuer is the token end
   assert.equal((await login.logout()).revoked, true)
   assert.equal(as.stats.requests['GET /.well-known/openid-configuration'] ?? 0, discoveries, 'no discovery at all')
 })
+
+test('a server that takes Client ID Metadata Documents: the tool’s document URL is the client id, nothing is registered', async () => {
+  const as = await provider()
+  const withCimd: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init)
+    if (!String(input).endsWith('/.well-known/openid-configuration')) return response
+    const metadata = (await response.json()) as Record<string, unknown>
+    return Response.json({ ...metadata, client_id_metadata_document_supported: true })
+  }
+  const urls: string[] = []
+  const login = auth({
+    issuer: as.issuer,
+    clientMetadataUrl: 'https://acme.example/oauth/client.json',
+    fetch: withCimd,
+    timeoutS: 0.3,
+    openBrowser: async (url) => {
+      urls.push(url)
+      return { opened: false, reason: 'disabled' }
+    },
+  })
+  await assert.rejects(login.login(), (error: CliLoginError) => error.code === ErrorCode.LOGIN_TIMEOUT)
+  assert.equal(new URL(urls[0]).searchParams.get('client_id'), 'https://acme.example/oauth/client.json')
+  assert.equal(as.stats.registrations, 0)
+})
