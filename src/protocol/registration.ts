@@ -58,6 +58,7 @@ export async function registerClient(
  */
 export async function isClientKnown(authorizationEndpoint: string, clientId: string, redirectUri: string, fetchImpl: typeof fetch): Promise<boolean> {
   const url = new URL(authorizationEndpoint)
+  if (url.protocol !== 'https:' && !isLoopbackHttp(url)) return true
   url.searchParams.set('client_id', clientId)
   url.searchParams.set('redirect_uri', redirectUri)
   const response = await fetchImpl(url.href, { method: 'GET', redirect: 'manual' })

@@ -152,6 +152,9 @@ test('refresh sends the resource again and still gets a token for the API', asyn
     ['refresh_token', api.resource],
   ])
   assert.equal(await callApi(api, access_token), 200)
+  // Asking for the login's own resource is the session's own token: no refresh.
+  assert.equal((await login.getAccessToken({ resource: api.resource })).access_token, access_token)
+  assert.equal(as.stats.grants.refresh_token, 1)
   // A library instance for another API refuses this session.
   await assert.rejects(auth({ resource: 'https://other.example/mcp', profile: `p${profiles}` }).getAccessToken(), LoginRequiredError)
 })
