@@ -116,7 +116,7 @@ export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: P
     ...redirect,
     timeoutS,
     device: given.device ?? remembered.device ?? false,
-    ...definedOnly({ resource: found?.resource, resourceUrl: found?.resourceUrl, endpoints: found?.endpoints, registration: found?.registration }),
+    ...definedOnly({ resource: found?.resource ?? given.resource ?? (remembered.resourceDiscovery ? undefined : remembered.resource), resourceUrl: found?.resourceUrl, endpoints: found?.endpoints, registration: found?.registration }),
   }
 }
 

@@ -61,7 +61,7 @@ export async function prepareLogin(ctx: LoginContext, { forceRegistration = fals
     clientId: choice?.clientId,
     clientSecret: choice?.clientSecret,
     scope: defaultScope(server?.scope, metadata),
-    resource: server?.resource ?? given.resource,
+    resource: server?.resource,
     resourceUrl: server?.resourceUrl,
     endpoints: server?.endpoints,
     registration: choice?.registration,
@@ -89,10 +89,10 @@ async function findAuthorizationServer(ctx: LoginContext, given: LoginSettingsIn
   const endpoints = explicitEndpoints(given) ?? (givenIssuer || given.resource ? undefined : remembered.endpoints)
   if (endpoints) {
     const issuer = givenIssuer ?? new URL(endpoints.tokenEndpoint).origin
-    return { issuer, endpoints, resource: given.resource ?? (sameIssuer(issuer, remembered.issuer ?? '') ? remembered.resource : undefined) }
+    return { issuer, endpoints }
   }
   if (givenIssuer) return undefined
-  const resourceUrl = given.resource ?? remembered.resource
+  const resourceUrl = given.resource ?? (remembered.resourceDiscovery ? remembered.resource : undefined)
   if (!resourceUrl) return undefined
   validateServerUrl('resource', resourceUrl)
   const { discoverProtectedResource } = await import('../protocol/resource-metadata.ts')

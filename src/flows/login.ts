@@ -183,7 +183,8 @@ function rememberedSettings(settings: LoginSettings): ProfileSettings {
   const { issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, endpoints, registration } = settings
   // The resource as given: a later login finds its authorization server again from it.
   const resource = settings.resourceUrl ?? settings.resource
-  return JSON.parse(JSON.stringify({ issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, resource, endpoints, registration })) as ProfileSettings
+  const resourceDiscovery = settings.resourceUrl !== undefined ? true : undefined
+  return JSON.parse(JSON.stringify({ issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, resource, resourceDiscovery, endpoints, registration })) as ProfileSettings
 }
 
 /** An ID token is expected when `openid` was asked for, from a server with metadata (a JWKS to verify it with). */

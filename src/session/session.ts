@@ -97,6 +97,8 @@ export interface ProfileSettings {
   device?: boolean
   /** The protected resource's URL (or the `resource` given with an issuer). */
   resource?: string
+  /** The issuer was found from the resource's metadata (RFC 9728): a login finds it again. */
+  resourceDiscovery?: boolean
   endpoints?: ExplicitEndpoints
   /** clientId is this registration of the tool's (RFC 7591). */
   registration?: ClientRegistration
@@ -143,6 +145,7 @@ export function settingsShapeProblem(value: unknown): string | undefined {
   }
   if (s.device !== undefined && typeof s.device !== 'boolean') return '"device" is not true or false'
   if (s.resource !== undefined && typeof s.resource !== 'string') return '"resource" is not a string'
+  if (s.resourceDiscovery !== undefined && typeof s.resourceDiscovery !== 'boolean') return '"resourceDiscovery" is not true or false'
   return serverFieldsProblem(s)
 }
 

@@ -223,3 +223,16 @@ test('a server that takes Client ID Metadata Documents: the tool’s document UR
   assert.equal(new URL(urls[0]).searchParams.get('client_id'), 'https://acme.example/oauth/client.json')
   assert.equal(as.stats.registrations, 0)
 })
+
+test('--issuer with --resource: the resource is only sent (never looked up), and the profile memory sends it again', async () => {
+  const as = await provider()
+  const api = await resource({}, as)
+  await auth({ issuer: as.issuer, clientId: DEMO_CLIENT_ID, resource: api.resource, rememberSettings: true }).login()
+  assert.equal(as.stats.authorizationRequests.at(-1)?.get('resource'), api.resource)
+  const again = auth({ rememberSettings: true, profile: `p${profiles}` })
+  await again.login()
+  assert.equal(as.stats.authorizationRequests.at(-1)?.get('resource'), api.resource)
+  assert.deepEqual(api.stats.requests, {}, 'the resource itself was never asked')
+  const { access_token } = await again.getAccessToken()
+  assert.equal(await callApi(api, access_token), 200)
+})
