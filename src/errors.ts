@@ -85,7 +85,7 @@ export class SessionExpiredError extends LoginRequiredError {
 
 /** The stored session was made for another issuer, client, audience or scope than the one asked for. */
 export class SessionMismatchError extends LoginRequiredError {
-  readonly mismatch: 'issuer' | 'client' | 'audience' | 'scope'
+  readonly mismatch: 'issuer' | 'client' | 'audience' | 'scope' | 'resource'
   constructor(target: LoginTarget, mismatch: SessionMismatchError['mismatch']) {
     const what = mismatch === 'client' ? 'another client id' : mismatch === 'scope' ? 'a scope that does not cover the one asked for' : `another ${mismatch}`
     super(target, `the stored session is for ${what}`, ErrorCode.SESSION_MISMATCH)

@@ -1,6 +1,7 @@
 import { UsageError } from './errors.ts'
+import type { ExplicitEndpoints } from './protocol/provider.ts'
 import { isLoopbackHttp } from './protocol/url.ts'
-import type { ProfileSettings } from './session/session.ts'
+import type { ClientRegistration, ProfileSettings } from './session/session.ts'
 
 export const DEFAULTS = {
   profile: 'default',
@@ -33,6 +34,21 @@ export interface LoginSettingsInput {
   redirectPath?: string
   timeoutS?: number
   device?: boolean
+  /**
+   * The API to log in to (RFC 8707 resource). Without an issuer, where to log in is found from its
+   * URL (RFC 9728 protected resource metadata, as MCP clients do); with one, it is only sent as `resource`.
+   */
+  resource?: string
+  /**
+   * Without a client id: the https URL of the tool's Client ID Metadata Document, used as the client
+   * id where the authorization server supports them (else the tool registers itself, RFC 7591).
+   */
+  clientMetadataUrl?: string
+  /** For a server that publishes no metadata: its endpoints (tokenEndpoint required; the issuer is its origin). */
+  authorizationEndpoint?: string
+  tokenEndpoint?: string
+  deviceAuthorizationEndpoint?: string
+  revocationEndpoint?: string
 }
 
 /** Everything a login uses, after defaults and validation. */
@@ -50,36 +66,72 @@ export interface LoginSettings {
   redirectPath: string
   timeoutS: number
   device: boolean
+  /** The `resource` parameter (RFC 8707) on the authorization, token and refresh requests. */
+  resource?: string
+  /** The protected resource's URL as given, when `resource` was found from it. */
+  resourceUrl?: string
+  endpoints?: ExplicitEndpoints
+  /** The client id is a registration this tool made (RFC 7591). */
+  registration?: ClientRegistration
+}
+
+/** What a login found out before its settings are resolved: where to log in, which client, which scope. */
+export interface DiscoveredSettings {
+  issuer: string
+  clientId?: string
+  clientSecret?: string
+  scope?: string
+  resource?: string
+  resourceUrl?: string
+  endpoints?: ExplicitEndpoints
+  registration?: ClientRegistration
 }
 
 /**
  * Given settings win over what the profile remembers, which wins over the defaults. What the profile
  * remembers is for its issuer only: given another issuer, none of it applies.
  */
-export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: ProfileSettings): LoginSettings {
-  const givenIssuer = issuerFrom(given)
+export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: ProfileSettings, found?: DiscoveredSettings): LoginSettings {
+  const givenIssuer = found?.issuer ?? issuerFrom(given)
   const remembered = givenIssuer && profileMemory.issuer && !sameIssuer(givenIssuer, profileMemory.issuer) ? {} : profileMemory
   const issuer = givenIssuer ?? remembered.issuer
   if (!issuer) throw UsageError.forOption('issuer', 'is required (or "domain" for an Auth0 tenant)')
-  const clientId = given.clientId ?? remembered.clientId
+  const clientId = given.clientId ?? found?.clientId ?? remembered.clientId
   if (!clientId) throw UsageError.forOption('clientId', 'is required')
   const redirect = resolveRedirectSettings(given, remembered)
   const timeoutS = given.timeoutS ?? DEFAULTS.timeoutS
   if (!(timeoutS >= 0.001 && timeoutS <= MAX_TIMEOUT_S)) {
     throw UsageError.forOption('timeoutS', `must be a number of seconds from 0.001 to ${MAX_TIMEOUT_S}, not ${timeoutS}`)
   }
+  const scope = given.scope ?? remembered.scope ?? found?.scope
   return {
     issuer: validateIssuer(issuer),
     clientId,
-    clientSecret: given.clientSecret || undefined,
+    clientSecret: given.clientSecret || found?.clientSecret || undefined,
     audience: given.audience ?? remembered.audience,
     organization: given.organization ?? remembered.organization,
-    scope: normalizeScope(given.scope ?? remembered.scope ?? DEFAULTS.scope),
+    // A server without metadata gets no scope unless one is given (there is no knowing what it has).
+    scope: scope !== undefined ? normalizeScope(scope) : found?.endpoints ? '' : DEFAULTS.scope,
     prompt: given.prompt || undefined,
     ...redirect,
     timeoutS,
     device: given.device ?? remembered.device ?? false,
+    ...definedOnly({ resource: found?.resource ?? given.resource ?? (remembered.resourceDiscovery ? undefined : remembered.resource), resourceUrl: found?.resourceUrl, endpoints: found?.endpoints, registration: found?.registration }),
   }
+}
+
+function definedOnly<T extends object>(value: T): Partial<T> {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as Partial<T>
+}
+
+/** An endpoint or resource URL given by the user: https, or http on loopback only. */
+export function validateServerUrl(option: string, value: string): string {
+  const url = URL.parse(value)
+  if (!url || (url.protocol !== 'https:' && !isLoopbackHttp(url))) {
+    throw UsageError.forOption(option, `must be an https URL (plain http only on 127.0.0.1 or localhost), not ${JSON.stringify(value)}`)
+  }
+  if (url.hash) throw UsageError.forOption(option, `must not have a fragment: ${value}`)
+  return value
 }
 
 export interface RedirectSettings {

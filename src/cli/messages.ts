@@ -24,6 +24,10 @@ const FLAG_FOR_OPTION: Record<string, string> = {
   minTtlS: 'min-ttl',
   tokenType: 'token-type',
   resource: 'resource',
+  authorizationEndpoint: 'authorization-endpoint',
+  tokenEndpoint: 'token-endpoint',
+  deviceAuthorizationEndpoint: 'device-authorization-endpoint',
+  revocationEndpoint: 'revocation-endpoint',
   profile: 'profile',
   home: 'home',
   storage: 'storage',
@@ -45,10 +49,11 @@ function usageMessage(error: UsageError): string {
   const flag = error.option && FLAG_FOR_OPTION[error.option]
   if (!flag) return error.message
   if (error.option === 'issuer' && /^is required/.test(error.problem)) {
-    return `an issuer is required: pass --issuer <url> or --domain <host> (or set ${envVarFor('issuer')})`
+    return `an issuer is required: pass --issuer <url>, --domain <host> or the API's --resource <url> (or set ${envVarFor('issuer')})`
   }
   if (error.option === 'clientId' && /^is required/.test(error.problem)) {
-    return `a client id is required: pass --client-id <id> (or set ${envVarFor('client-id')})`
+    const why = /^is required \((.+)\)$/.exec(error.problem)?.[1]
+    return `a client id is required${why ? ` (${why})` : ''}: pass --client-id <id> (or set ${envVarFor('client-id')})`
   }
   return `--${flag} ${error.problem.replace(/"issuer"/g, '--issuer')}`
 }

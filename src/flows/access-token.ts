@@ -104,11 +104,12 @@ export async function readUsableSession(ctx: LoginContext, fromMemory = false): 
  */
 export function sessionMismatch(
   session: Session,
-  expected: { issuer?: string; domain?: string; clientId?: string; audience?: string; scope?: string | string[] },
+  expected: { issuer?: string; domain?: string; clientId?: string; audience?: string; scope?: string | string[]; resource?: string },
 ): SessionMismatchError['mismatch'] | undefined {
   const issuer = issuerFrom(expected)
   if (issuer && !sameIssuer(issuer, session.issuer)) return 'issuer'
   if (expected.clientId && expected.clientId !== session.clientId) return 'client'
+  if (expected.resource !== undefined && !sameIssuer(expected.resource, session.resourceUrl ?? session.resource ?? '') && !sameIssuer(expected.resource, session.resource ?? '')) return 'resource'
   // A configured instance (it names its issuer) wants exactly its audience, none included.
   if ((issuer || expected.audience !== undefined) && (expected.audience || undefined) !== (session.audience || undefined)) return 'audience'
   if (expected.scope !== undefined) {
@@ -155,7 +156,8 @@ async function refreshStored(ctx: LoginContext, current: Session, refreshToken: 
   ctx.debug(`refresh: token endpoint ${config.serverMetadata().token_endpoint ?? '(none)'}`)
   let tokens
   try {
-    tokens = await refreshTokens(config, refreshToken, target ? targetParameters(target) : {})
+    // The login's own resource (RFC 8707) goes with its refreshes too.
+    tokens = await refreshTokens(config, refreshToken, target ? targetParameters(target) : current.resource ? { resource: current.resource } : {})
   } catch (error) {
     if (isRefreshRejected(error)) {
       await markExpired(ctx, current)

@@ -4,18 +4,31 @@ import { cancellation, type LoginContext } from '../context.ts'
 import { AuthorizationError, CallbackValidationError, CliLoginError, LoginTimeoutError, ProviderError } from '../errors.ts'
 import type { LoginResult } from '../library-options.ts'
 import type { LoginPages } from '../loopback/pages.ts'
-import { hasScope, resolveLoginSettings, sameIssuer, type LoginSettings } from '../options.ts'
+import { hasScope, sameIssuer, type LoginSettings } from '../options.ts'
 import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
-import { discover, loadProvider, type CachedProvider } from './provider-metadata.ts'
+import { prepareLogin } from './login-target.ts'
+import { discover, type CachedProvider } from './provider-metadata.ts'
 
 export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable'>> {
-  const settings = resolveLoginSettings(ctx.options, await ctx.rememberedSettings())
+  let settings: LoginSettings
   let session: Session
   try {
-    const provider = await loadProvider(ctx, settings)
+    let prepared = await prepareLogin(ctx)
+    settings = prepared.settings
+    const run = (p: typeof prepared) => (p.settings.device ? deviceLogin(ctx, p.provider, p.settings) : browserLogin(ctx, p.provider, p.settings))
     ctx.throwIfCancelled()
-    session = settings.device ? await deviceLogin(ctx, provider, settings) : await browserLogin(ctx, provider, settings)
+    try {
+      session = await run(prepared)
+    } catch (error) {
+      // A registration of ours the server has forgotten since the probe: register again, once.
+      if (!settings.registration || !(error instanceof ProviderError) || error.error !== 'invalid_client') throw error
+      ctx.debug('client: the token endpoint does not know the registered client (invalid_client); registering again')
+      prepared = await prepareLogin(ctx, { forceRegistration: true })
+      settings = prepared.settings
+      ctx.throwIfCancelled()
+      session = await run(prepared)
+    }
   } catch (error) {
     // Whatever was under way when the caller cancelled (discovery, the exchange) ends as a cancellation.
     if (ctx.signal?.aborted) throw cancellation(ctx.signal)
@@ -57,11 +70,12 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
     const callbackUrl = await waitForAnswer(ctx, (signal) => server.waitForCallback(signal), settings.timeoutS)
     ctx.debug('loopback server: callback received')
     const provider = (await revalidated) ?? cached.config
+    if (settings.endpoints) acceptOriginAsIssuer(callbackUrl, settings.issuer)
     let session: Session
     let replaced: Session | undefined
     try {
-      const tokens = await exchangeCode(provider, callbackUrl, attempt, server.redirectUri, hasScope(settings.scope, 'openid'), ctx.app.loginCommand)
-      session = sessionFromTokens(tokens, sessionBase(settings), ctx.nowS())
+      const tokens = await exchangeCode(provider, callbackUrl, attempt, server.redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource)
+      session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()))
       replaced = await storeNewSession(ctx, session, settings)
     } catch (error) {
       const { status, info } = failurePageFor(error)
@@ -95,11 +109,11 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
   })
   const tokens = await waitForAnswer(
     ctx,
-    (signal) => pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand),
+    (signal) => pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand, settings.resource),
     settings.timeoutS,
     'the device login was not approved',
   )
-  const session = sessionFromTokens(tokens, sessionBase(settings), ctx.nowS())
+  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()))
   const replaced = await storeNewSession(ctx, session, settings)
   await revokeReplaced(ctx, replaced, session, provider)
   return session
@@ -180,12 +194,42 @@ function sessionBase(settings: LoginSettings): SessionBase {
     audience: settings.audience,
     organization: settings.organization,
     requestedScope: settings.scope,
+    resource: settings.resource,
+    resourceUrl: settings.resourceUrl,
+    endpoints: settings.endpoints,
+    registration: settings.registration,
   }
 }
 
 function rememberedSettings(settings: LoginSettings): ProfileSettings {
-  const { issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device } = settings
-  return { issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device }
+  const { issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, endpoints, registration } = settings
+  // The resource as given: a later login finds its authorization server again from it.
+  const resource = settings.resourceUrl ?? settings.resource
+  const resourceDiscovery = settings.resourceUrl !== undefined ? true : undefined
+  return JSON.parse(JSON.stringify({ issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, resource, resourceDiscovery, endpoints, registration })) as ProfileSettings
+}
+
+/** An ID token is expected when `openid` was asked for, from a server with metadata (a JWKS to verify it with). */
+function idTokenExpected(settings: LoginSettings): boolean {
+  return hasScope(settings.scope, 'openid') && !settings.endpoints
+}
+
+/**
+ * Without an ID token (plain OAuth 2), who logged in is what the userinfo endpoint says, when the
+ * server has one and answers; otherwise nobody is named.
+ */
+async function withUserinfo(ctx: LoginContext, provider: client.Configuration, session: Session): Promise<Session> {
+  if (session.idToken || !provider.serverMetadata().userinfo_endpoint) return session
+  try {
+    const { fetchUserinfo } = await import('../protocol/userinfo.ts')
+    const info = await fetchUserinfo(provider, session.accessToken, undefined)
+    const pick = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : undefined)
+    const user = Object.fromEntries(Object.entries({ sub: pick('sub'), email: pick('email'), name: pick('name') }).filter(([, v]) => v !== undefined))
+    return { ...session, user }
+  } catch (error) {
+    ctx.debug(`userinfo: ${error instanceof Error ? error.message : String(error)}`)
+    return session
+  }
 }
 
 function failurePageFor(error: unknown): { status: number; info: { error: string; errorDescription?: string } } {
@@ -193,4 +237,13 @@ function failurePageFor(error: unknown): { status: number; info: { error: string
   if (error instanceof CallbackValidationError) return { status: 400, info: { error: 'invalid_callback', errorDescription: error.message } }
   if (error instanceof ProviderError) return { status: 502, info: { error: error.error ?? 'token_exchange_failed', errorDescription: error.message } }
   return { status: 500, info: { error: 'login_failed', errorDescription: error instanceof CliLoginError ? error.message : 'the session could not be stored' } }
+}
+
+/**
+ * A server without metadata has no issuer identifier of its own but may still send `iss`
+ * (RFC 9207): its origin, with or without the trailing slash, is the issuer we know it by.
+ */
+function acceptOriginAsIssuer(callbackUrl: URL, issuer: string): void {
+  const iss = callbackUrl.searchParams.get('iss')
+  if (iss !== null && sameIssuer(iss, issuer)) callbackUrl.searchParams.set('iss', issuer)
 }

@@ -26,7 +26,7 @@ export async function logout(ctx: LoginContext, options: LogoutOptions = {}): Pr
   let provider: client.Configuration | undefined
   if (session?.refreshToken || options.endBrowserSession) {
     try {
-      if (issuer) provider = await discover(ctx, { issuer, clientId, clientSecret: session?.clientSecret }, { cache: sameIssuer(issuer, remembered.issuer ?? issuer) })
+      if (issuer) provider = await discover(ctx, { issuer, clientId, clientSecret: session?.clientSecret, endpoints: session?.endpoints ?? remembered.endpoints }, { cache: sameIssuer(issuer, remembered.issuer ?? issuer) })
       if (provider && session?.refreshToken) {
         const { revokeRefreshToken } = await import('../protocol/revoke.ts')
         result.revoked = await revokeRefreshToken(provider, session.refreshToken)

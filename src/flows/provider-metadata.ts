@@ -6,6 +6,7 @@
 import type * as client from 'openid-client'
 import type { LoginContext } from '../context.ts'
 import { sameIssuer } from '../options.ts'
+import type { ExplicitEndpoints } from '../protocol/provider.ts'
 
 const PROVIDER_CACHE_MAX_AGE_S = 24 * 60 * 60
 
@@ -13,6 +14,8 @@ export interface ProviderSettings {
   issuer: string
   clientId: string
   clientSecret?: string
+  /** A server without metadata: nothing to discover or cache. */
+  endpoints?: ExplicitEndpoints
 }
 
 export interface CachedProvider {
@@ -24,9 +27,9 @@ export interface CachedProvider {
 /** Discovery; the metadata is cached for the profile unless it is another issuer's (`cache: false`). */
 export async function discover(ctx: LoginContext, settings: ProviderSettings, { cache = true } = {}): Promise<client.Configuration> {
   const { discoverProvider } = await import('../protocol/provider.ts')
-  ctx.debug(`discovery: ${settings.issuer}`)
+  ctx.debug(settings.endpoints ? `endpoints as given: token endpoint ${settings.endpoints.tokenEndpoint}` : `discovery: ${settings.issuer}`)
   const config = await discoverProvider({ ...settings, fetch: ctx.providerFetch() })
-  if (cache) {
+  if (cache && !settings.endpoints) {
     const entry = { issuer: settings.issuer, fetchedAt: ctx.nowS(), metadata: { ...config.serverMetadata() } }
     await ctx.store.writeProviderCache?.(ctx.profile, entry).catch(() => {})
   }
@@ -40,6 +43,7 @@ export async function discover(ctx: LoginContext, settings: ProviderSettings, { 
  * A refresh does without it.
  */
 export async function loadProvider(ctx: LoginContext, settings: ProviderSettings): Promise<CachedProvider> {
+  if (settings.endpoints) return { config: await discover(ctx, settings) }
   const entry = await ctx.store.readProviderCache?.(ctx.profile)
   const recent = entry && sameIssuer(entry.issuer, settings.issuer) && ctx.nowS() - entry.fetchedAt < PROVIDER_CACHE_MAX_AGE_S
   if (!recent) return { config: await discover(ctx, settings) }

@@ -21,16 +21,20 @@ export interface AuthorizationUrlParams {
   audience?: string
   organization?: string
   prompt?: string
+  /** RFC 8707 */
+  resource?: string
 }
 
 export function buildAuthorizationUrl(config: client.Configuration, attempt: AuthorizationAttempt, params: AuthorizationUrlParams): URL {
   const query: Record<string, string> = {
     redirect_uri: params.redirectUri,
-    scope: params.scope,
     code_challenge: attempt.codeChallenge,
     code_challenge_method: 'S256',
     state: attempt.state,
   }
+  // Scope is optional (RFC 6749 §3.3): a server without metadata may be asked for none.
+  if (params.scope) query.scope = params.scope
+  if (params.resource) query.resource = params.resource
   if (params.audience) query.audience = params.audience
   if (params.organization) query.organization = params.organization
   if (params.prompt) query.prompt = params.prompt
@@ -48,6 +52,7 @@ export async function exchangeCode(
   redirectUri: string,
   idTokenExpected: boolean,
   loginCommand: string,
+  resource?: string,
 ): Promise<TokenSet> {
   // openid-client validates the callback (state, iss, error) before it makes any request: a
   // request means the callback passed and its code is being redeemed.
@@ -62,7 +67,7 @@ export async function exchangeCode(
       pkceCodeVerifier: attempt.codeVerifier,
       expectedState: attempt.state,
       idTokenExpected,
-    }, { redirect_uri: redirectUri })
+    }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) })
     return toTokenSet(response)
   } catch (error) {
     if (error instanceof client.AuthorizationResponseError) {

@@ -8,12 +8,14 @@ export type DeviceAuthorization = client.DeviceAuthorizationResponse
 /** Asks the provider for a device code and a user code (RFC 8628 §3.1). */
 export async function startDeviceAuthorization(
   config: client.Configuration,
-  params: { scope: string; audience?: string; organization?: string },
+  params: { scope: string; audience?: string; organization?: string; resource?: string },
 ): Promise<DeviceAuthorization> {
   if (!config.serverMetadata().device_authorization_endpoint) {
     throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider has no device authorization endpoint: log in through the browser instead', { error: 'device_flow_unsupported' })
   }
-  const query: Record<string, string> = { scope: params.scope }
+  const query: Record<string, string> = {}
+  if (params.scope) query.scope = params.scope
+  if (params.resource) query.resource = params.resource
   if (params.audience) query.audience = params.audience
   if (params.organization) query.organization = params.organization
   try {
@@ -33,10 +35,11 @@ export async function pollDeviceAuthorization(
   authorization: DeviceAuthorization,
   signal: AbortSignal,
   loginCommand: string,
+  resource?: string,
 ): Promise<TokenSet> {
   const expiry = AbortSignal.timeout(authorization.expires_in * 1000)
   try {
-    return toTokenSet(await client.pollDeviceAuthorizationGrant(config, authorization, undefined, { signal: AbortSignal.any([signal, expiry]) }))
+    return toTokenSet(await client.pollDeviceAuthorizationGrant(config, authorization, resource ? { resource } : undefined, { signal: AbortSignal.any([signal, expiry]) }))
   } catch (error) {
     if (signal.aborted) throw signal.reason
     if (expiry.aborted || (error instanceof client.ResponseBodyError && error.error === 'expired_token')) {

@@ -7,6 +7,26 @@ export interface ProviderParams {
   clientId: string
   clientSecret?: string
   fetch: typeof fetch
+  /** A server that publishes no metadata: its endpoints, given by the user (no discovery). */
+  endpoints?: ExplicitEndpoints
+}
+
+export interface ExplicitEndpoints {
+  authorizationEndpoint?: string
+  tokenEndpoint: string
+  deviceAuthorizationEndpoint?: string
+  revocationEndpoint?: string
+}
+
+/** The metadata of a server that publishes none, from the endpoints the user gave. */
+export function metadataFromEndpoints(issuer: string, endpoints: ExplicitEndpoints): client.ServerMetadata {
+  return {
+    issuer,
+    token_endpoint: endpoints.tokenEndpoint,
+    ...(endpoints.authorizationEndpoint ? { authorization_endpoint: endpoints.authorizationEndpoint } : {}),
+    ...(endpoints.deviceAuthorizationEndpoint ? { device_authorization_endpoint: endpoints.deviceAuthorizationEndpoint } : {}),
+    ...(endpoints.revocationEndpoint ? { revocation_endpoint: endpoints.revocationEndpoint } : {}),
+  }
 }
 
 /**
@@ -22,14 +42,34 @@ export function configurationFromMetadata(params: ProviderParams, metadata: clie
 
 /** Fetches the provider's discovery document and returns openid-client's Configuration for our client. */
 export async function discoverProvider(params: ProviderParams): Promise<client.Configuration> {
+  if (params.endpoints) return configurationFromMetadata(params, metadataFromEndpoints(params.issuer, params.endpoints))
   const issuer = new URL(params.issuer)
-  try {
-    return await client.discovery(issuer, params.clientId, undefined, clientAuthentication(params.clientSecret), {
+  const discover = (server: URL, algorithm: 'oidc' | 'oauth2') =>
+    client.discovery(server, params.clientId, undefined, clientAuthentication(params.clientSecret), {
+      algorithm,
       execute: isLoopbackHttp(issuer) ? [client.allowInsecureRequests] : [],
       [client.customFetch]: params.fetch as client.CustomFetch,
     })
+  try {
+    return await discover(issuer, 'oidc')
   } catch (error) {
-    throw toProviderError(error, `discovery at ${discoveryUrl(issuer)}`)
+    const first = toProviderError(error, `discovery at ${discoveryUrl(issuer)}`)
+    if (first.code === ErrorCode.PROVIDER_UNREACHABLE) throw first
+    // Not an OpenID provider there: RFC 8414 (path inserted), then OpenID discovery with the path
+    // inserted, the well-known URLs the MCP authorization spec lists besides the one above.
+    try {
+      return await discover(issuer, 'oauth2')
+    } catch {
+      if (issuer.pathname === '/' || issuer.pathname === '') throw first
+    }
+    try {
+      const config = await discover(new URL(`/.well-known/openid-configuration${issuer.pathname.replace(/\/$/, '')}`, issuer), 'oidc')
+      // openid-client checks the issuer only when it builds the well-known URL itself.
+      if (new URL(config.serverMetadata().issuer).href === issuer.href) return config
+    } catch {
+      // the first answer says more
+    }
+    throw first
   }
 }
 

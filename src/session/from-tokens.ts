@@ -4,7 +4,7 @@ import type { Session, SessionUser, TargetToken } from './session.ts'
 import type { TokenTarget } from './token-decision.ts'
 
 /** What a session keeps of the login settings. */
-export type SessionBase = Pick<Session, 'issuer' | 'clientId' | 'clientSecret' | 'audience' | 'organization' | 'requestedScope'>
+export type SessionBase = Pick<Session, 'issuer' | 'clientId' | 'clientSecret' | 'audience' | 'organization' | 'requestedScope' | 'resource' | 'resourceUrl' | 'endpoints' | 'registration'>
 
 /** A new session from the token endpoint's answer to a login. */
 export function sessionFromTokens(tokens: TokenSet, base: SessionBase, nowS: number): Session {

@@ -1,3 +1,5 @@
+import type { ExplicitEndpoints } from '../protocol/provider.ts'
+
 /** What a successful login leaves on disk for a profile. Times are epoch seconds. */
 export interface Session {
   version: 1
@@ -33,6 +35,22 @@ export interface Session {
    * none of them (no accessToken, refreshToken, idToken, clientSecret, targets' accessToken).
    */
   storage?: 'keychain'
+  /** The `resource` parameter (RFC 8707) of the login, sent again with every refresh. */
+  resource?: string
+  /** The protected resource's URL the login was started from, when it was found from it (RFC 9728). */
+  resourceUrl?: string
+  /** A server that publishes no metadata: the endpoints given at login (the issuer is the token endpoint's origin). */
+  endpoints?: ExplicitEndpoints
+  /** The client id is a registration this tool made (RFC 7591); its secret, if any, is clientSecret. */
+  registration?: ClientRegistration
+}
+
+/** A client this tool registered with the authorization server (RFC 7591). */
+export interface ClientRegistration {
+  /** The redirect URIs it was registered with: every port of the range at the time. */
+  redirectUris: string[]
+  /** The server issued a client secret (kept with the session's secrets, never in the settings). */
+  hasSecret?: boolean
 }
 
 /** An access token for another API (audience / resource) or a narrower scope, got with the session's refresh token. */
@@ -82,6 +100,13 @@ export interface ProfileSettings {
   redirectHost?: '127.0.0.1' | 'localhost'
   redirectPath?: string
   device?: boolean
+  /** The protected resource's URL (or the `resource` given with an issuer). */
+  resource?: string
+  /** The issuer was found from the resource's metadata (RFC 9728): a login finds it again. */
+  resourceDiscovery?: boolean
+  endpoints?: ExplicitEndpoints
+  /** clientId is this registration of the tool's (RFC 7591). */
+  registration?: ClientRegistration
 }
 
 /** What getAccessToken() returns and `token --format json` prints. */
@@ -101,7 +126,7 @@ export function sessionStatus(profile: string, session: Session): SessionStatus 
     name: session.user.name ?? null,
     expires_at: session.expiresAt ?? null,
     audience: session.audience ?? null,
-    scope: session.scope ?? session.requestedScope ?? null,
+    scope: session.scope || session.requestedScope || null,
     has_refresh_token: Boolean(session.refreshToken),
     storage: session.storage ?? 'file',
     claims: session.claims ?? null,
@@ -124,6 +149,24 @@ export function settingsShapeProblem(value: unknown): string | undefined {
     if (s[key] !== undefined && !Number.isInteger(s[key])) return `"${key}" is not a whole number`
   }
   if (s.device !== undefined && typeof s.device !== 'boolean') return '"device" is not true or false'
+  if (s.resource !== undefined && typeof s.resource !== 'string') return '"resource" is not a string'
+  if (s.resourceDiscovery !== undefined && typeof s.resourceDiscovery !== 'boolean') return '"resourceDiscovery" is not true or false'
+  return serverFieldsProblem(s)
+}
+
+/** The endpoints and registration a session or the settings may carry. */
+function serverFieldsProblem(s: Record<string, unknown>): string | undefined {
+  if (s.endpoints !== undefined) {
+    const e = s.endpoints as Record<string, unknown> | null
+    if (typeof e !== 'object' || e === null || typeof e.tokenEndpoint !== 'string') return '"endpoints" has no "tokenEndpoint"'
+    for (const key of ['authorizationEndpoint', 'deviceAuthorizationEndpoint', 'revocationEndpoint']) {
+      if (e[key] !== undefined && typeof e[key] !== 'string') return `"endpoints.${key}" is not a string`
+    }
+  }
+  if (s.registration !== undefined) {
+    const r = s.registration as Record<string, unknown> | null
+    if (typeof r !== 'object' || r === null || !Array.isArray(r.redirectUris) || !r.redirectUris.every((u) => typeof u === 'string')) return '"registration" has no "redirectUris"'
+  }
   return undefined
 }
 
@@ -135,10 +178,12 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   if (s.storage !== undefined && s.storage !== 'keychain') return `unknown storage ${JSON.stringify(s.storage)}`
   // With the secrets in the keychain, the file has no tokens (session/keychain-store.ts puts them back).
   const inKeychain = s.storage === 'keychain'
-  for (const key of ['issuer', 'clientId', ...(inKeychain ? [] : ['accessToken' as const]), 'tokenType', 'requestedScope'] as const) {
+  for (const key of ['issuer', 'clientId', ...(inKeychain ? [] : ['accessToken' as const]), 'tokenType'] as const) {
     if (typeof s[key] !== 'string' || s[key] === '') return `"${key}" is missing`
   }
-  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken'] as const) {
+  // Empty for a server without metadata that was asked for no scope.
+  if (typeof s.requestedScope !== 'string') return '"requestedScope" is missing'
+  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'resource', 'resourceUrl'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
   }
   for (const key of ['expiresAt', 'idTokenExpiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
@@ -152,7 +197,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
     if (typeof target !== 'object' || target === null || (!inKeychain && typeof target.accessToken !== 'string') || typeof target.tokenType !== 'string') return '"targets" holds a token without "accessToken"'
     if (target.expiresAt !== undefined && !Number.isFinite(target.expiresAt)) return '"targets" holds a token whose "expiresAt" is not a number'
   }
-  return undefined
+  return serverFieldsProblem(s)
 }
 
 /** The provider's discovery document as fetched for a profile, so the next login or refresh can skip the request. */

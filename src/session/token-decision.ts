@@ -64,10 +64,12 @@ export function isFresh(expiresAt: number | null | undefined, nowS: number, minT
  * when it is the session's own token (same audience, no resource, the session's scope), else the
  * target whose token is kept apart.
  */
-export function resolveTarget(session: Pick<Session, 'audience' | 'requestedScope'>, asked: TokenTarget): TokenTarget | undefined {
+export function resolveTarget(session: Pick<Session, 'audience' | 'requestedScope' | 'resource'>, asked: TokenTarget): TokenTarget | undefined {
   const sameAudience = asked.audience === undefined || asked.audience === session.audience
   const sameScope = asked.scope === undefined || asked.scope === session.requestedScope
-  if (sameAudience && asked.resource === undefined && sameScope) return undefined
+  // The login's own resource is the session's own token.
+  const sameResource = asked.resource === undefined || (session.resource !== undefined && asked.resource === session.resource)
+  if (sameAudience && sameResource && sameScope) return undefined
   // A narrower scope alone is still for the session's API; a resource (RFC 8707) names its own.
   const audience = asked.audience ?? (asked.resource === undefined ? session.audience : undefined)
   return { audience, resource: asked.resource, scope: asked.scope }

@@ -33,7 +33,7 @@ async function setup(extraEnv: NodeJS.ProcessEnv = {}) {
 describe('usage', () => {
   for (const [args, message] of [
     [['login', '--client-id', 'x'], /issuer is required/],
-    [['login', '--issuer', 'https://a/'], /client id is required/],
+    [['login', '--token-endpoint', 'https://a/token'], /client id is required \(a server without metadata offers no client registration\)/],
     [['token', '--format', 'xml'], /--format must be one of raw, json, header/],
     [['login', '--bogus'], /unknown option --bogus/],
     [['status', '--profile', '../x'], /^cli-login: --profile must be letters, digits/],

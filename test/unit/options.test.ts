@@ -42,7 +42,7 @@ test('scopes: spaces or commas, deduplicated', () => {
 
 // The library names its own options; the standalone CLI says the same with its flags (cli/messages.ts).
 const invalid: Array<[string, Parameters<typeof resolveLoginSettings>[0], RegExp, RegExp]> = [
-  ['no issuer', { clientId: 'c' }, /^option "issuer" is required/, /^an issuer is required: pass --issuer <url> or --domain <host> \(or set CLI_LOGIN_ISSUER\)$/],
+  ['no issuer', { clientId: 'c' }, /^option "issuer" is required/, /^an issuer is required: pass --issuer <url>, --domain <host> or the API.s --resource <url> \(or set CLI_LOGIN_ISSUER\)$/],
   ['no client id', { issuer: 'https://a/' }, /^option "clientId" is required$/, /^a client id is required: pass --client-id <id> \(or set CLI_LOGIN_CLIENT_ID\)$/],
   ['http issuer off loopback', { issuer: 'http://example.com/', clientId: 'c' }, /option "issuer" must use https/, /^--issuer must use https/],
   ['not a URL', { issuer: 'tenant.auth0.com', clientId: 'c' }, /option "issuer" must be a URL/, /^--issuer must be a URL/],

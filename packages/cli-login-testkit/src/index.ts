@@ -12,6 +12,7 @@ export {
   type TestProviderFaults,
   type TestProviderOptions,
   type TestProviderStats,
+  type ResourceServerOptions,
   type TokenIdentity,
 } from './provider.ts'
 export {
@@ -25,3 +26,9 @@ export {
   type CallbackResponse,
   type HttpLoginOptions,
 } from './browser.ts'
+export {
+  startProtectedResource,
+  type ProtectedResource,
+  type ProtectedResourceOptions,
+  type ProtectedResourceStats,
+} from './protected-resource.ts'

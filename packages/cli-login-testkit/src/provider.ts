@@ -73,6 +73,23 @@ export interface TestProviderOptions {
   clients?: readonly TestClient[]
   /** APIs (`audience` values) to accept besides DEMO_AUDIENCE and DEMO_SECOND_AUDIENCE; their access tokens are JWTs too. */
   audiences?: readonly string[]
+  /**
+   * Open dynamic client registration (RFC 7591) at `/oidc/register`, as MCP authorization servers
+   * offer: any client may register itself (no initial access token). Default false.
+   */
+  registration?: boolean
+  /**
+   * `oidc` (default): an OpenID provider (`/.well-known/openid-configuration`, and RFC 8414 metadata
+   * at `/.well-known/oauth-authorization-server` too). `oauth2`: a plain OAuth 2 server — RFC 8414
+   * metadata only, no OpenID discovery, no ID tokens, no userinfo, no OpenID scopes listed.
+   */
+  discovery?: 'oidc' | 'oauth2'
+}
+
+/** Options of addResourceServer(). */
+export interface ResourceServerOptions {
+  /** The scopes its tokens may carry, space-separated (default `read:me`). */
+  scope?: string
 }
 
 /** Faults a test switches on and off while the provider runs (plain mutable fields). */
@@ -107,6 +124,8 @@ export interface TestProviderStats {
   refreshErrors: number
   /** POST /oauth/revoke calls that succeeded. */
   revocations: number
+  /** Clients registered through POST /oidc/register (with `registration: true`). */
+  registrations: number
   /** Query of every GET /authorize, in order, as the client sent it. */
   authorizationRequests: URLSearchParams[]
   /** Date.now() of each device-code token poll (slowed-down ones included). */
@@ -138,6 +157,17 @@ export interface TestProvider {
    * Tokens issued afterwards are not affected. The client still believes its token is fresh.
    */
   expireTokens(options?: { refreshTokens?: boolean }): void
+  /**
+   * Accepts another API as a resource indicator (RFC 8707) or audience: its access tokens are JWTs
+   * with that `aud`. startProtectedResource() calls it for its URL.
+   */
+  addResourceServer(identifier: string, options?: ResourceServerOptions): void
+  /**
+   * Forgets a dynamically registered client, as a server that expires or loses registrations does:
+   * its authorization requests get an error page, its token requests `invalid_client`. Returns
+   * whether there was such a client.
+   */
+  forgetClient(clientId: string): boolean
   /** Closes the server and every open connection at once. */
   close(): Promise<void>
 }
@@ -165,7 +195,10 @@ const ROUTES = {
   end_session: '/oidc/logout',
   introspection: '/oauth/introspect',
   pushed_authorization_request: '/oauth/par',
+  registration: '/oidc/register',
 }
+const OIDC_ONLY_METADATA = ['userinfo_endpoint', 'id_token_signing_alg_values_supported', 'claims_supported', 'claim_types_supported', 'subject_types_supported', 'claims_parameter_supported', 'end_session_endpoint', 'request_parameter_supported', 'request_uri_parameter_supported', 'require_request_uri_registration']
+const OIDC_SCOPES = ['openid', 'profile', 'email']
 const RESOURCE_SERVER_SCOPE = 'openid profile email offline_access read:me'
 const SCOPE_DESCRIPTIONS: Record<string, string> = {
   openid: 'Sign you in with your demo account',
@@ -520,6 +553,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     ...Object.fromEntries((options.audiences ?? []).map((api) => [api, RESOURCE_SERVER_SCOPE])),
   }
   const audiences = Object.keys(apiScopes)
+  const plainOAuth2 = options.discovery === 'oauth2'
   const prefillUser = options.prefillUsername === undefined
     ? undefined
     : users.find((user) => user.username === options.prefillUsername)
@@ -530,6 +564,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     grants: {},
     refreshErrors: 0,
     revocations: 0,
+    registrations: 0,
     authorizationRequests: [],
     deviceTokenPolls: [],
   }
@@ -611,6 +646,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     extraParams: ['audience'],
     features: {
       devInteractions: { enabled: false },
+      registration: { enabled: options.registration === true, initialAccessToken: false },
       pushedAuthorizationRequests: { enabled: false },
       revocation: {
         enabled: true,
@@ -1064,6 +1100,9 @@ ${credentialsHint(users)}`,
     stats.grants[grantType] = (stats.grants[grantType] ?? 0) + 1
     if (grantType === DEVICE_CODE_GRANT) stats.deviceTokenPolls.push(Date.now())
   })
+  provider.on('registration_create.success', () => {
+    stats.registrations += 1
+  })
   provider.on('grant.error', (...args: unknown[]) => {
     const ctx = args[0] as KoaContext
     const grantType = stringParam(ctx.oidc?.params, 'grant_type')
@@ -1075,6 +1114,24 @@ ${credentialsHint(users)}`,
     const { path, method } = ctx
     const requestKey = `${method} ${path}`
     stats.requests[requestKey] = (stats.requests[requestKey] ?? 0) + 1
+
+    // RFC 8414 metadata: the discovery document under its OAuth 2 name; a plain OAuth 2 server has
+    // nothing OpenID in it and no OpenID discovery at all.
+    if (path === '/.well-known/oauth-authorization-server' && (method === 'GET' || method === 'HEAD')) {
+      ctx.path = '/.well-known/openid-configuration'
+      await next()
+      const body = ctx.body as Record<string, unknown> | undefined
+      if (plainOAuth2 && body && typeof body === 'object') {
+        for (const key of OIDC_ONLY_METADATA) delete body[key]
+        if (Array.isArray(body.scopes_supported)) body.scopes_supported = body.scopes_supported.filter((s) => !OIDC_SCOPES.includes(String(s)))
+      }
+      return
+    }
+    if (plainOAuth2 && path === '/.well-known/openid-configuration') {
+      ctx.status = 404
+      ctx.body = { error: 'not_found' }
+      return
+    }
 
     if (path === ROUTES.authorization && method === 'GET') {
       stats.authorizationRequests.push(new URLSearchParams(ctx.querystring))
@@ -1124,6 +1181,7 @@ ${credentialsHint(users)}`,
         }
       }
       await next()
+      if (plainOAuth2 && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') delete (ctx.body as Record<string, unknown>).id_token
       const issued = ctx.status === 200 ? (ctx.body as { access_token?: unknown } | undefined)?.access_token : undefined
       if (typeof issued === 'string') issuedAccessTokens.add(issued)
       return
@@ -1193,6 +1251,15 @@ ${credentialsHint(users)}`,
     }
   }
 
+  function addResourceServer(identifier: string, resourceOptions: ResourceServerOptions = {}): void {
+    apiScopes[identifier] = resourceOptions.scope ?? 'read:me'
+    if (!audiences.includes(identifier)) audiences.push(identifier)
+  }
+
+  function forgetClient(clientId: string): boolean {
+    return store.entries.delete(`Client:${clientId}`)
+  }
+
   let closing: Promise<void> | undefined
   return {
     issuer,
@@ -1203,6 +1270,8 @@ ${credentialsHint(users)}`,
     verifyAccessToken,
     revokeGrants,
     expireTokens,
+    addResourceServer,
+    forgetClient,
     close(): Promise<void> {
       closing ??= new Promise<void>((resolve) => {
         server.close(() => resolve())
