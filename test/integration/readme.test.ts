@@ -18,7 +18,7 @@ const README = await readFile(join(ROOT, 'README.md'), 'utf8')
 const BROWSER_DOUBLE = fileURLToPath(new URL('../helpers/browser-double-command.mjs', import.meta.url))
 const TSX = import.meta.resolve('tsx')
 /** Examples whose code the README may show, each run by a test (test/integration/example-*.test.ts, test/e2e/embedding.test.ts). */
-const EXAMPLES = ['examples/acme-ts/acme.ts', 'examples/mytool/mytool.js', 'examples/testing/acme-login.test.mjs']
+const EXAMPLES = ['examples/acme-ts/acme.ts', 'examples/mytool/mytool.js', 'examples/testing/acme-login.test.mjs', 'examples/mcp-client/mcp-client.ts']
 
 interface Block { lang: string; code: string; offset: number }
 

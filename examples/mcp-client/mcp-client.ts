@@ -1,0 +1,30 @@
+/**
+ * An MCP client's login with cli-login: the server's URL is all it needs (RFC 9728 discovery,
+ * dynamic client registration, `resource` on every token request). `loginCommand()` is the tool's
+ * `acme login`; `callTool()` is any command that talks to the server. ACME_MCP_URL only lets the
+ * tests point it at the test kit's protected resource.
+ */
+// #region mcp
+import { CliLogin, LoginRequiredError } from 'cli-login'
+
+const MCP_URL = process.env.ACME_MCP_URL ?? 'https://mcp.example.com/mcp'
+const auth = new CliLogin({ appName: 'acme', resource: MCP_URL })
+
+export async function loginCommand() {
+  await auth.login() // discovery, registration, browser; the registration is kept in the session
+}
+
+export async function callTool(body: unknown) {
+  try {
+    const { access_token } = await auth.getAccessToken() // refreshed with the same resource
+    return await fetch(MCP_URL, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      body: JSON.stringify(body),
+    })
+  } catch (error) {
+    if (error instanceof LoginRequiredError) console.error(error.message) // "… run acme login"
+    throw error
+  }
+}
+// #endregion mcp
