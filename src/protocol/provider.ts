@@ -1,6 +1,7 @@
 import * as client from 'openid-client'
 import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
+import { assertSecureEndpoints, needsInsecureRequests } from './endpoint-policy.ts'
 
 export interface ProviderParams {
   issuer: string
@@ -14,23 +15,36 @@ export interface ProviderParams {
  * caller), with no request at all.
  */
 export function configurationFromMetadata(params: ProviderParams, metadata: client.ServerMetadata): client.Configuration {
+  assertSecureEndpoints(metadata)
   const config = new client.Configuration(metadata, params.clientId, undefined, clientAuthentication(params.clientSecret))
-  if (isLoopbackHttp(new URL(params.issuer))) client.allowInsecureRequests(config)
+  secureConfiguration(config)
   config[client.customFetch] = params.fetch as client.CustomFetch
   return config
+}
+
+/**
+ * ID tokens are verified against the provider's JWKS, over TLS too; insecure (http) requests are
+ * allowed only once every endpoint has been checked to be https or loopback http.
+ */
+function secureConfiguration(config: client.Configuration): void {
+  client.enableNonRepudiationChecks(config)
+  if (needsInsecureRequests(config.serverMetadata())) client.allowInsecureRequests(config)
 }
 
 /** Fetches the provider's discovery document and returns openid-client's Configuration for our client. */
 export async function discoverProvider(params: ProviderParams): Promise<client.Configuration> {
   const issuer = new URL(params.issuer)
+  let config: client.Configuration
   try {
-    return await client.discovery(issuer, params.clientId, undefined, clientAuthentication(params.clientSecret), {
+    // Only the discovery request itself may be loopback http here; the endpoints are checked below.
+    config = await client.discovery(issuer, params.clientId, undefined, clientAuthentication(params.clientSecret), {
       execute: isLoopbackHttp(issuer) ? [client.allowInsecureRequests] : [],
       [client.customFetch]: params.fetch as client.CustomFetch,
     })
   } catch (error) {
     throw toProviderError(error, `discovery at ${discoveryUrl(issuer)}`)
   }
+  return configurationFromMetadata(params, config.serverMetadata())
 }
 
 function discoveryUrl(issuer: URL): string {
