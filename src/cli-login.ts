@@ -27,7 +27,7 @@ export class CliLogin {
     this.profile = options.profile ?? DEFAULTS.profile
     assertProfileName(this.profile)
     const home = options.home ?? defaultHome(this.app.appName, this.system.env, this.system.platform)
-    this.store = options.store ?? new FileSessionStore(home, { loginCommand: this.app.loginCommand })
+    this.store = options.store ?? new FileSessionStore(home, { loginCommand: this.app.loginCommand, onWarning: options.onWarning })
   }
 
   /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
