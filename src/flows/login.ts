@@ -8,6 +8,8 @@ import { hasScope, resolveLoginSettings, sameIssuer, type LoginSettings } from '
 import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
 import { discover, loadProvider, type CachedProvider } from './provider-metadata.ts'
+import type { BrowserOpenResult } from '../browser/open-browser.ts'
+import { isLoopbackHttp } from '../protocol/url.ts'
 
 export async function login(ctx: LoginContext): Promise<LoginResult> {
   const settings = resolveLoginSettings(ctx.options, await ctx.rememberedSettings())
@@ -82,7 +84,9 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
   const provider = (await cached.revalidate?.()) ?? cached.config
   const authorization = await startDeviceAuthorization(provider, settings)
   const url = authorization.verification_uri_complete ?? authorization.verification_uri
-  const browser = await (await ctx.browserOpener())(url)
+  const browser: BrowserOpenResult = isSafeToOpen(url)
+    ? await (await ctx.browserOpener())(url)
+    : { opened: false, reason: 'failed', detail: 'the verification URI is neither https nor http on loopback, so it is not opened' }
   ctx.options.onDeviceCode?.({
     verificationUri: authorization.verification_uri,
     verificationUriComplete: authorization.verification_uri_complete,
@@ -100,6 +104,16 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
   const replaced = await storeNewSession(ctx, session, settings)
   await revokeReplaced(ctx, replaced, session, provider)
   return session
+}
+
+/** A URL from the provider is opened only over https, or http on this machine's loopback. */
+function isSafeToOpen(url: string): boolean {
+  try {
+    const parsed = new URL(url)
+    return parsed.protocol === 'https:' || isLoopbackHttp(parsed)
+  } catch {
+    return false
+  }
 }
 
 /** Waits for the user, bounded by the timeout and the caller's signal. */
