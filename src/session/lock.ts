@@ -1,8 +1,8 @@
-import { link, open, readFile, rename, stat, unlink } from 'node:fs/promises'
+import { link, lstat, open, readFile, rename, stat, unlink } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { LockTimeoutError } from '../errors.ts'
+import { LockTimeoutError, StorageError } from '../errors.ts'
 
 export interface LockOptions<T = unknown> {
   /** How long to wait for another holder before giving up (LockTimeoutError). */
@@ -68,14 +68,37 @@ async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
     return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw error
+    throw new StorageError(`could not create the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
   }
+}
+
+/**
+ * Only a regular file (or a symlink to one) can be a lock: anything else there (a dangling symlink,
+ * a directory, a fifo that would block a read forever) was put there by someone else and will not
+ * go away by waiting, so it ends the wait at once with one line.
+ */
+async function assertLockFile(lockPath: string): Promise<'gone' | undefined> {
+  let kind: string | undefined
+  try {
+    const link = await lstat(lockPath)
+    const target = link.isSymbolicLink() ? await stat(lockPath).catch(() => undefined) : link
+    if (!target) kind = 'a symbolic link to nothing'
+    else if (target.isDirectory()) kind = 'a directory'
+    else if (target.isFIFO()) kind = 'a named pipe'
+    else if (!target.isFile()) kind = 'not a regular file'
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw new StorageError(`could not check the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+  }
+  if (kind) throw new StorageError(`${lockPath} is not a lock file (${kind}): remove it, then try again`)
+  return undefined
 }
 
 /** A lock file without a readable owner: its holder may be between creating and writing it. */
 const UNWRITTEN_GRACE_MS = 2_000
 
 async function readOwner(lockPath: string): Promise<LockOwner | 'gone'> {
+  if ((await assertLockFile(lockPath)) === 'gone') return 'gone'
   try {
     const text = await readFile(lockPath, 'utf8')
     try {
@@ -88,7 +111,7 @@ async function readOwner(lockPath: string): Promise<LockOwner | 'gone'> {
     return { pid: -1, host: '', nonce: `unwritten:${mtimeMs}`, createdAt: mtimeMs }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
-    throw error
+    throw new StorageError(`could not read the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
   }
 }
 
