@@ -1,7 +1,7 @@
 /** The login use case: the browser flow (loopback redirect + PKCE) or the device flow, then storage. */
 import type * as client from 'openid-client'
 import { cancellation, type LoginContext } from '../context.ts'
-import { AuthorizationError, CallbackValidationError, CliLoginError, LoginTimeoutError, ProviderError } from '../errors.ts'
+import { AuthorizationError, CallbackValidationError, CliLoginError, LoginTimeoutError, ProviderError, SessionFileError } from '../errors.ts'
 import type { LoginResult } from '../library-options.ts'
 import type { LoginPages } from '../loopback/pages.ts'
 import { hasScope, resolveLoginSettings, sameIssuer, type LoginSettings } from '../options.ts'
@@ -13,6 +13,7 @@ import { isLoopbackHttp } from '../protocol/url.ts'
 
 export async function login(ctx: LoginContext): Promise<LoginResult> {
   const settings = resolveLoginSettings(ctx.options, await ctx.rememberedSettings())
+  await assertStorable(ctx)
   let session: Session
   try {
     const provider = await loadProvider(ctx, settings)
@@ -27,6 +28,16 @@ export async function login(ctx: LoginContext): Promise<LoginResult> {
     ...sessionStatus(ctx.profile, session),
     refresh_token_missing: hasScope(settings.scope, 'offline_access') && !session.refreshToken,
   }
+}
+
+/**
+ * Storage the session could not go to (a directory of another user's) fails the login before the
+ * browser opens. An unreadable old session is no obstacle: the login replaces it.
+ */
+async function assertStorable(ctx: LoginContext): Promise<void> {
+  await ctx.store.readSession(ctx.profile).catch((error: unknown) => {
+    if (!(error instanceof SessionFileError)) throw error
+  })
 }
 
 async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<Session> {
