@@ -69,11 +69,24 @@ function clientAuthentication(secret: string | undefined): client.ClientAuth {
 /** Turns what openid-client or fetch threw into a one-line ProviderError. */
 export function toProviderError(error: unknown, what: string): ProviderError {
   if (error instanceof ProviderError) return error
+  // openid-client wraps what our fetch threw ("something went wrong"): the cap's own words are clearer.
+  const tooLarge = causeChain(error).find((e) => e instanceof Error && e.name === 'AnswerTooLargeError') as Error | undefined
+  if (tooLarge) return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: ${tooLarge.message}`, { cause: error })
   if (error instanceof client.ResponseBodyError) {
     const description = error.error_description ? `: ${error.error_description}` : ''
     return new ProviderError(ErrorCode.PROVIDER_ERROR, `the provider answered ${what} with ${error.error}${description}`, {
       error: error.error,
       errorDescription: error.error_description,
+      status: error.status,
+      cause: error,
+    })
+  }
+  if (error instanceof client.WWWAuthenticateChallengeError) {
+    // cause: the parsed challenges, e.g. [{ scheme: 'bearer', parameters: { error: 'invalid_token' } }]
+    const challenge = (error.cause as Array<{ scheme?: string; parameters?: Record<string, string> }> | undefined)?.[0]
+    const oauthError = challenge?.parameters?.error
+    return new ProviderError(ErrorCode.PROVIDER_ERROR, `the provider answered ${what} with HTTP ${error.status}${oauthError ? ` (${oauthError})` : ''}`, {
+      error: oauthError,
       status: error.status,
       cause: error,
     })
