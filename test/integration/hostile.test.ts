@@ -175,6 +175,18 @@ describe('ID tokens are verified', () => {
     assert.equal(existsSync(s.sessionFile), false)
   })
 
+  test('on refresh too: an ID token signed by a foreign key → exit 1, the session left byte for byte', async () => {
+    const idp = await provider()
+    const s = await loggedIn(idp)
+    assert.equal((await runCli(['token', '--force-refresh'], s.env)).code, 0, 'a well-signed refresh works')
+    const before = await readFile(s.sessionFile, 'utf8')
+    idp.signWithForeignKey = true
+    const result = await runCli(['token', '--force-refresh'], s.env)
+    assertOneLine(result, 1, /token refresh/)
+    assert.equal(result.stdout, '')
+    assert.equal(await readFile(s.sessionFile, 'utf8'), before)
+  })
+
   test('every openid authorization request carries a fresh nonce; an ID token with another nonce → exit 1, nothing stored', async () => {
     const idp = await provider()
     const good = await setup(idp)
@@ -191,6 +203,17 @@ describe('ID tokens are verified', () => {
 })
 
 describe('plain http only for loopback, endpoint by endpoint', () => {
+  test('a discovery document naming another issuer → exit 1 before the browser opens', async () => {
+    const idp = await provider()
+    idp.metadata = { issuer: 'http://127.0.0.1:1/another-issuer' }
+    const s = await setup(idp, 'record')
+    const result = await runCli(s.loginArgs, s.env)
+    assertOneLine(result, 1, /discovery at .* failed/)
+    assert.equal(await s.recorded(), undefined, 'the browser was opened')
+    assert.deepEqual(idp.requests.map((r) => r.path), ['/.well-known/openid-configuration'])
+  })
+
+
   for (const field of ['token_endpoint', 'authorization_endpoint', 'jwks_uri', 'revocation_endpoint']) {
     test(`a loopback issuer sending ${field} over http to another host → exit 1 before the browser opens`, async () => {
       const idp = await provider()
