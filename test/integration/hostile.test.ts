@@ -312,6 +312,23 @@ describe('hostile surroundings', () => {
     assert.equal((await stat(s.home)).mode & 0o777, 0o700)
   })
 
+  test('library: the fixes are told through onWarning, in the tool\'s words', async () => {
+    const idp = await provider()
+    const s = await setup(idp)
+    await writeSession(s)
+    await chmod(s.profileDir, 0o770)
+    await chmod(s.sessionFile, 0o640)
+    const warnings: string[] = []
+    const auth = new CliLogin({ appName: 'acme', home: s.home, issuer: 'https://idp.invalid/', clientId: CLIENT_ID, onWarning: (line) => warnings.push(line) })
+    assert.equal((await auth.getAccessToken()).access_token, 'fresh-access-token')
+    assert.deepEqual(warnings, [
+      `${s.profileDir} could be written by its group; set it back to 0700`,
+      `${s.sessionFile} could be read by other users (mode 0640); set it back to 0600`,
+    ])
+    assert.equal((await stat(s.profileDir)).mode & 0o777, 0o700)
+    assert.equal((await stat(s.sessionFile)).mode & 0o777, 0o600)
+  })
+
   test('a session file others can read → set back to 0600 with a warning (not served silently by the fast path)', async () => {
     const idp = await provider()
     const s = await setup(idp)
