@@ -38,7 +38,7 @@ export class CliLogin {
     if (options.store) {
       this.store = options.store
     } else {
-      const files = new FileSessionStore(home, { loginCommand: this.app.loginCommand })
+      const files = new FileSessionStore(home, { loginCommand: this.app.loginCommand, onWarning: options.onWarning })
       this.secrets = new KeychainSessionStore(files, {
         service: this.app.appName,
         mode,

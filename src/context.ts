@@ -68,7 +68,7 @@ export function createContext(params: {
         return (url) => (options.noBrowser ? Promise.resolve({ opened: false, reason: 'disabled' }) : open(url))
       }
       const { createBrowserOpener } = await import('./browser/open-browser.ts')
-      return createBrowserOpener({ env: system.env, platform: system.platform, disabled: options.noBrowser })
+      return createBrowserOpener({ env: system.env, platform: system.platform, disabled: options.noBrowser, secrets: options.clientSecret ? [options.clientSecret] : [] })
     },
     debug(line) {
       options.onDebug?.(line)

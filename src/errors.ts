@@ -1,3 +1,5 @@
+import { terminalText } from './terminal-text.ts'
+
 /**
  * Every error the library throws on purpose is a CliLoginError with a stable `code` and the data
  * behind it. Messages are one line in the embedding tool's words (its `loginCommand`): they never
@@ -107,9 +109,14 @@ export class AuthorizationError extends CliLoginError {
 
 export class LoginTimeoutError extends CliLoginError {
   readonly seconds: number
-  constructor(seconds: number, loginCommand: string, what = 'no answer from the browser') {
-    super(ErrorCode.LOGIN_TIMEOUT, `${what} after ${seconds} s: run ${loginCommand} again`)
+  /** The browser never came back to the loopback callback (not a device login). */
+  readonly browser: boolean
+  constructor(seconds: number, loginCommand: string, what?: string) {
+    // A provider that does not know the client id or the callback URL shows its error page and never redirects back.
+    const hint = what ? '' : ' (if the provider showed an error page, the client id may be wrong or the callback URL not registered with the provider)'
+    super(ErrorCode.LOGIN_TIMEOUT, `${what ?? 'no answer from the browser'} after ${seconds} s${hint}: run ${loginCommand} again`)
     this.seconds = seconds
+    this.browser = what === undefined
   }
 }
 
@@ -215,8 +222,9 @@ function clip(line: string): string {
   return line.length > 200 ? `${line.slice(0, 197)}...` : line
 }
 
+/** One line with no control characters: messages carry provider strings (error_description…). */
 export function oneLine(text: string): string {
-  return text.replace(/\s+/g, ' ').trim()
+  return terminalText(text.replace(/\s+/g, ' ').trim())
 }
 
 /** The error and its causes, outermost first (bounded: a cause chain can be a cycle). */

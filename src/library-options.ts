@@ -55,6 +55,11 @@ export interface CliLoginOptions extends LoginSettingsInput {
   onDeviceCode?: (event: DeviceCodeEvent) => void
   /** Told what the library is doing, one line at a time (requests, cache, lock, decisions); never a token. */
   onDebug?: (line: string) => void
+  /**
+   * Told when the library fixed something unsafe it found (a session directory others could write,
+   * a session file others could read), one line each; the library itself prints nothing.
+   */
+  onWarning?: (line: string) => void
   /** Ends whatever is in progress (the CLI aborts on Ctrl-C); each method also takes its own. */
   signal?: AbortSignal
 }
@@ -116,6 +121,11 @@ export interface LogoutResult {
   deleted: boolean
   /** The refresh token was revoked at the provider. */
   revoked: boolean
+  /**
+   * The deleted session had a refresh token that was not revoked (no revocation endpoint, or the
+   * provider refused or could not be reached): it stays valid at the provider until it expires.
+   */
+  refreshTokenLeftValid?: boolean
   /** Why revocation could not be done, when it failed. */
   revocationError?: CliLoginError
   /** What happened when the end-session URL was to be opened. */

@@ -19,6 +19,8 @@ export interface BrowserOpenerOptions {
   platform: NodeJS.Platform
   /** --no-browser */
   disabled?: boolean
+  /** Secret values (the client secret): an environment variable holding one is not passed to the browser. */
+  secrets?: string[]
   /**
    * Starts the platform's opener for `url` and resolves with its child once spawned (rejects when it
    * could not start). Default: the `open` package, `open(url, { wait: false })`. A seam for tests.
@@ -45,6 +47,12 @@ export function createBrowserOpener(options: BrowserOpenerOptions): OpenBrowser 
   }
 }
 
+/** Child processes get no secret, neither in their arguments nor in their environment. */
+export function withoutSecrets(env: NodeJS.ProcessEnv, secrets: string[] = []): NodeJS.ProcessEnv {
+  const kept = secrets.filter((secret) => secret.length > 0)
+  return Object.fromEntries(Object.entries(env).filter(([, value]) => value === undefined || !kept.some((secret) => value.includes(secret))))
+}
+
 function isWebUrl(url: string): boolean {
   try {
     const { protocol } = new URL(url)
@@ -69,7 +77,7 @@ async function runBrowserCommand(command: string, url: string, options: BrowserO
     child = spawn(program, [...args, url], {
       detached: true,
       stdio: 'ignore',
-      env: options.env,
+      env: withoutSecrets(options.env, options.secrets),
       windowsHide: true,
     })
   } catch (error) {

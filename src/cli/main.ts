@@ -7,6 +7,7 @@ import { writeAllSync } from './write-sync.ts'
 import { cliMessage } from './messages.ts'
 import { commandUsage, mainUsage, usageLine } from './usage.ts'
 import { VERSION } from '../version.ts'
+import { terminalLines } from '../terminal-text.ts'
 
 export interface MainIo {
   stdout: (text: string) => void
@@ -33,8 +34,9 @@ const RUNNERS: Record<CommandName, () => Promise<Runner>> = {
 export async function main(argv: string[], system: System = defaultSystem(), io: MainIo = processIo(), signal?: AbortSignal): Promise<number> {
   const debug = ['1', 'true', 'yes'].includes((system.env.CLI_LOGIN_DEBUG ?? '').toLowerCase())
   const ctx: CliContext = {
-    out: (line) => io.stdout(`${line}\n`),
-    err: (line) => io.stderr(`${line}\n`),
+    // The last guard for strings from the provider or the callback: no control character reaches the terminal.
+    out: (line) => io.stdout(`${terminalLines(line)}\n`),
+    err: (line) => io.stderr(`${terminalLines(line)}\n`),
     system,
     signal: signal ?? new AbortController().signal,
     debug,
@@ -97,7 +99,10 @@ export async function run(): Promise<void> {
   const command = process.argv[2]
   const interruptible = command === 'login' || command === 'demo'
   if (interruptible) process.on('SIGINT', onSigint)
-  const code = await main(process.argv.slice(2), defaultSystem(), processIo(), controller.signal)
+  // The CLI reads the secret from its own copy; no child process (the platform's opener) inherits it.
+  const env = { ...process.env }
+  delete process.env.CLI_LOGIN_CLIENT_SECRET
+  const code = await main(process.argv.slice(2), defaultSystem({ env }), processIo(), controller.signal)
   // Exit at once (all output was written synchronously): an idle keep-alive connection to the
   // provider must not keep the process waiting.
   process.exit(code)

@@ -3,7 +3,7 @@
  * tool's login command; the CLI knows its own flags and CLI_LOGIN_* variables and adds them here,
  * keyed by error code.
  */
-import { CliLoginError, ErrorCode, PortsUnavailableError, ProviderError, UsageError } from '../errors.ts'
+import { CliLoginError, ErrorCode, LoginTimeoutError, PortsUnavailableError, ProviderError, UsageError } from '../errors.ts'
 import { envVarFor } from './args.ts'
 
 /** Library option → the flag that sets it. */
@@ -35,6 +35,7 @@ const FLAG_FOR_OPTION: Record<string, string> = {
 
 export function cliMessage(error: CliLoginError): string {
   if (error instanceof UsageError) return usageMessage(error)
+  if (error instanceof LoginTimeoutError && error.browser) return `${error.message} (cli-login callback-urls lists the callback URLs to register; --timeout sets the limit)`
   if (error.code === ErrorCode.LOGIN_TIMEOUT) return `${error.message} (--timeout sets the limit)`
   if (error instanceof PortsUnavailableError) {
     const range = error.firstPort === error.lastPort ? `port ${error.firstPort}` : `ports ${error.firstPort}-${error.lastPort}`

@@ -11,15 +11,15 @@
  * --force-refresh, another target, a usage problem, a keychain that fails, a refresher that died)
  * returns false and the full CLI handles it, saying what is wrong.
  */
-import { readFileSync, watch, type FSWatcher } from 'node:fs'
+import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
 import { bool, num, parseCommandArgs, str } from './args.ts'
 import { CLI_APP, cliHome } from './cli-app.ts'
-import { formatToken } from './commands/format-token.ts'
+import { formatToken, tokenProblem } from './commands/format-token.ts'
 import { writeAllSync } from './write-sync.ts'
 import { DEFAULTS } from '../options.ts'
 import { isLockHeld, takeLockForHandover } from '../session/lock.ts'
-import { profilePaths } from '../session/paths.ts'
+import { profilePaths, profilesDir } from '../session/paths.ts'
 import { sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
 
@@ -44,7 +44,9 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
     // Another API or scope is resolved against the session by the library: not here.
     if (str(options, 'audience') !== undefined || str(options, 'resource') !== undefined || str(options, 'scope') !== undefined) return false
     const profile = str(options, 'profile') ?? DEFAULTS.profile
-    const paths = profilePaths(cliHome(str(options, 'home'), env, process.platform), profile)
+    const home = cliHome(str(options, 'home'), env, process.platform)
+    const paths = profilePaths(home, profile)
+    if (!looksSafe([home, profilesDir(home), paths.dir], paths.session)) return false
     const read = readSession(paths.session)
     if (!read) return false
     session = read
@@ -136,13 +138,31 @@ function refreshStamp(session: Session, request: TokenRequest): string {
   return `${token?.access_token}|${token?.expires_at}|${session.refreshedAt ?? session.createdAt}`
 }
 
-/** Prints the token (read from the keychain when the session keeps it there); false when that fails. */
+/**
+ * Prints the token (read from the keychain when the session keeps it there); false when that fails
+ * or the token is not one to print (the full CLI says why).
+ */
 function printToken(asked: Asked, session: Session, token: AccessToken): boolean | Promise<boolean> {
-  if (session.storage !== 'keychain') return print(formatToken(token, asked.format))
+  const printable = (value: string) => tokenProblem(value) === undefined && print(formatToken({ ...token, access_token: value }, asked.format))
+  if (session.storage !== 'keychain') return printable(token.access_token)
   return keychainToken(asked.profile, asked.request.tokenType ?? 'access').then(
-    (secret) => (secret === undefined ? false : print(formatToken({ ...token, access_token: secret }, asked.format))),
+    (secret) => secret !== undefined && printable(secret),
     () => false,
   )
+}
+
+/**
+ * Anything the full CLI would refuse or fix with a warning (session/dir-safety.ts: a directory of
+ * another user's or writable by others, a session file others can read) is left to it.
+ */
+function looksSafe(dirs: string[], file: string): boolean {
+  const uid = process.getuid?.()
+  if (uid === undefined) return true
+  const unsafe = (path: string, mask: number) => {
+    const stats = statSync(path)
+    return stats.uid !== uid || (stats.mode & mask) !== 0
+  }
+  return !dirs.some((dir) => unsafe(dir, 0o022)) && !unsafe(file, 0o077)
 }
 
 async function keychainToken(profile: string, tokenType: 'access' | 'id'): Promise<string | undefined> {

@@ -1,7 +1,7 @@
 /** The login use case: the browser flow (loopback redirect + PKCE) or the device flow, then storage. */
 import type * as client from 'openid-client'
 import { cancellation, type LoginContext } from '../context.ts'
-import { AuthorizationError, CallbackValidationError, CliLoginError, LoginTimeoutError, ProviderError } from '../errors.ts'
+import { AuthorizationError, CallbackValidationError, CliLoginError, LoginTimeoutError, ProviderError, SessionFileError } from '../errors.ts'
 import type { LoginResult } from '../library-options.ts'
 import type { LoginPages } from '../loopback/pages.ts'
 import { hasScope, sameIssuer, type LoginSettings } from '../options.ts'
@@ -9,8 +9,11 @@ import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
 import { prepareLogin } from './login-target.ts'
 import { discover, type CachedProvider } from './provider-metadata.ts'
+import type { BrowserOpenResult } from '../browser/open-browser.ts'
+import { isLoopbackHttp } from '../protocol/url.ts'
 
 export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable'>> {
+  await assertStorable(ctx)
   let settings: LoginSettings
   let session: Session
   try {
@@ -38,6 +41,16 @@ export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keych
     ...sessionStatus(ctx.profile, session),
     refresh_token_missing: hasScope(settings.scope, 'offline_access') && !session.refreshToken,
   }
+}
+
+/**
+ * Storage the session could not go to (a directory of another user's) fails the login before the
+ * browser opens. An unreadable old session is no obstacle: the login replaces it.
+ */
+async function assertStorable(ctx: LoginContext): Promise<void> {
+  await ctx.store.readSession(ctx.profile).catch((error: unknown) => {
+    if (!(error instanceof SessionFileError)) throw error
+  })
 }
 
 async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<Session> {
@@ -99,7 +112,9 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
   const provider = (await cached.revalidate?.()) ?? cached.config
   const authorization = await startDeviceAuthorization(provider, settings)
   const url = authorization.verification_uri_complete ?? authorization.verification_uri
-  const browser = await (await ctx.browserOpener())(url)
+  const browser: BrowserOpenResult = isSafeToOpen(url)
+    ? await (await ctx.browserOpener())(url)
+    : { opened: false, reason: 'failed', detail: 'the verification URI is neither https nor http on loopback, so it is not opened' }
   ctx.options.onDeviceCode?.({
     verificationUri: authorization.verification_uri,
     verificationUriComplete: authorization.verification_uri_complete,
@@ -121,6 +136,16 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
 
 /** Long enough for a provider to answer a revocation; a slow one does not hold the login's exit longer. */
 const REVOCATION_WAIT_MS = 3000
+
+/** A URL from the provider is opened only over https, or http on this machine's loopback. */
+function isSafeToOpen(url: string): boolean {
+  try {
+    const parsed = new URL(url)
+    return parsed.protocol === 'https:' || isLoopbackHttp(parsed)
+  } catch {
+    return false
+  }
+}
 
 /** Waits for the user, bounded by the timeout and the caller's signal. */
 async function waitForAnswer<T>(ctx: LoginContext, wait: (signal: AbortSignal) => Promise<T>, timeoutS: number, what?: string): Promise<T> {

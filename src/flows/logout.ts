@@ -35,6 +35,7 @@ export async function logout(ctx: LoginContext, options: LogoutOptions = {}): Pr
       result.revocationError = error instanceof CliLoginError ? error : new ProviderError(ErrorCode.PROVIDER_ERROR, String(error), { cause: error })
     }
   }
+  if (session?.refreshToken && !result.revoked) result.refreshTokenLeftValid = true
   if (options.endBrowserSession) {
     result.endSession = !issuer ? { opened: false, reason: 'no-issuer' } : await openEndSession(ctx, provider, session?.idToken, clientId)
   }
@@ -57,5 +58,18 @@ async function openEndSession(ctx: LoginContext, provider: client.Configuration 
   const { endSessionUrl } = await import('../protocol/revoke.ts')
   const url = endSessionUrl(provider, { idToken, clientId })
   if (!url) return { opened: false, reason: 'unsupported' }
-  return (await ctx.browserOpener())(url.href)
+  const { startOneShotRedirect } = await import('../loopback/redirect-once.ts')
+  const redirect = await startOneShotRedirect(url.href)
+  try {
+    const opened = await (await ctx.browserOpener())(redirect.url)
+    if (opened.opened && !(await redirect.followed(END_SESSION_WAIT_MS, ctx.signal))) {
+      return { opened: false, reason: 'failed', detail: `the browser did not load the page within ${END_SESSION_WAIT_MS / 1000} s` }
+    }
+    return opened
+  } finally {
+    redirect.close()
+  }
 }
+
+/** How long logout keeps the one-shot redirect up for a browser that is starting. */
+const END_SESSION_WAIT_MS = 60_000

@@ -14,6 +14,40 @@ export function proxySettings(env: NodeJS.ProcessEnv): { httpProxy?: string; htt
 export function createProviderFetch(env: NodeJS.ProcessEnv): typeof fetch {
   const { httpProxy, httpsProxy, noProxy } = proxySettings(env)
   if (!httpProxy && !httpsProxy) return nodeHttpFetch
+  return cappedFetch(proxiedFetch(httpProxy, httpsProxy, noProxy))
+}
+
+/** Provider answers are capped: a hostile or broken provider cannot make us buffer without end. */
+export const MAX_ANSWER_BYTES = 1024 * 1024
+
+export class AnswerTooLargeError extends Error {
+  constructor(url: string) {
+    super(`the provider's answer from ${new URL(url).origin} is larger than 1 MiB`)
+    this.name = 'AnswerTooLargeError'
+  }
+}
+
+function cappedFetch(inner: typeof fetch): typeof fetch {
+  return async (input, init) => {
+    const response = await inner(input, init)
+    const url = input instanceof Request ? input.url : String(input)
+    if (Number(response.headers.get('content-length')) > MAX_ANSWER_BYTES) {
+      await response.body?.cancel().catch(() => {})
+      throw new AnswerTooLargeError(url)
+    }
+    if (!response.body || [204, 205, 304].includes(response.status)) return response
+    const chunks: Uint8Array[] = []
+    let size = 0
+    for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) {
+      size += chunk.byteLength
+      if (size > MAX_ANSWER_BYTES) throw new AnswerTooLargeError(url)
+      chunks.push(chunk)
+    }
+    return new Response(Buffer.concat(chunks), { status: response.status, statusText: response.statusText, headers: response.headers })
+  }
+}
+
+function proxiedFetch(httpProxy: string | undefined, httpsProxy: string | undefined, noProxy: string | undefined): typeof fetch {
   let proxied: Promise<typeof fetch> | undefined
   return async (input, init) => {
     proxied ??= import('undici').then(({ EnvHttpProxyAgent, fetch: undiciFetch }) => {
@@ -41,7 +75,21 @@ async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestIn
   return new Promise<Response>((resolve, reject) => {
     const req = request(url, { method: init.method ?? 'GET', headers, signal: init.signal ?? undefined }, (res) => {
       const chunks: Buffer[] = []
-      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      let size = 0
+      if (Number(res.headers['content-length']) > MAX_ANSWER_BYTES) {
+        req.destroy()
+        reject(new AnswerTooLargeError(url.href))
+        return
+      }
+      res.on('data', (chunk: Buffer) => {
+        size += chunk.length
+        if (size > MAX_ANSWER_BYTES) {
+          req.destroy()
+          reject(new AnswerTooLargeError(url.href))
+          return
+        }
+        chunks.push(chunk)
+      })
       res.on('error', reject)
       res.on('end', () => {
         const responseHeaders = new Headers()

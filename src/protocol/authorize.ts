@@ -8,11 +8,17 @@ export interface AuthorizationAttempt {
   state: string
   codeVerifier: string
   codeChallenge: string
+  /** Sent, and checked in the ID token, whenever `openid` is in the scope. */
+  nonce: string
 }
 
 export async function newAttempt(): Promise<AuthorizationAttempt> {
   const codeVerifier = client.randomPKCECodeVerifier()
-  return { state: client.randomState(), codeVerifier, codeChallenge: await client.calculatePKCECodeChallenge(codeVerifier) }
+  return { state: client.randomState(), codeVerifier, codeChallenge: await client.calculatePKCECodeChallenge(codeVerifier), nonce: client.randomNonce() }
+}
+
+function isOpenIdScope(scope: string): boolean {
+  return scope.split(/[\s,]+/).includes('openid')
 }
 
 export interface AuthorizationUrlParams {
@@ -35,6 +41,7 @@ export function buildAuthorizationUrl(config: client.Configuration, attempt: Aut
   // Scope is optional (RFC 6749 §3.3): a server without metadata may be asked for none.
   if (params.scope) query.scope = params.scope
   if (params.resource) query.resource = params.resource
+  if (isOpenIdScope(params.scope)) query.nonce = attempt.nonce
   if (params.audience) query.audience = params.audience
   if (params.organization) query.organization = params.organization
   if (params.prompt) query.prompt = params.prompt
@@ -67,6 +74,7 @@ export async function exchangeCode(
       pkceCodeVerifier: attempt.codeVerifier,
       expectedState: attempt.state,
       idTokenExpected,
+      ...(idTokenExpected ? { expectedNonce: attempt.nonce } : {}),
     }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) })
     return toTokenSet(response)
   } catch (error) {

@@ -19,9 +19,27 @@ export async function startDeviceAuthorization(
   if (params.audience) query.audience = params.audience
   if (params.organization) query.organization = params.organization
   try {
-    return await client.initiateDeviceAuthorization(config, query)
+    return saneTimes(await client.initiateDeviceAuthorization(config, query))
   } catch (error) {
     throw toProviderError(error, 'the device authorization request')
+  }
+}
+
+/** Bounds for the provider's `interval` and `expires_in` (the login's own timeout still wins). */
+export const DEVICE_INTERVAL_S = { min: 1, max: 60, default: 5 }
+export const DEVICE_EXPIRES_IN_S = { min: 10, max: 24 * 60 * 60, default: 600 }
+
+function clamp(value: unknown, bounds: { min: number; max: number; default: number }): number {
+  if (typeof value !== 'number' || !Number.isFinite(value)) return bounds.default
+  return Math.min(bounds.max, Math.max(bounds.min, value))
+}
+
+/** A 25-day expires_in or an absurd interval would overflow Node's timers: clamp them to sane bounds. */
+function saneTimes(authorization: DeviceAuthorization): DeviceAuthorization {
+  return {
+    ...authorization,
+    interval: clamp(authorization.interval ?? DEVICE_INTERVAL_S.default, DEVICE_INTERVAL_S),
+    expires_in: clamp(authorization.expires_in, DEVICE_EXPIRES_IN_S),
   }
 }
 

@@ -1,6 +1,7 @@
 import * as client from 'openid-client'
 import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
+import { assertSecureEndpoints, needsInsecureRequests } from './endpoint-policy.ts'
 
 export interface ProviderParams {
   issuer: string
@@ -34,29 +35,47 @@ export function metadataFromEndpoints(issuer: string, endpoints: ExplicitEndpoin
  * caller), with no request at all.
  */
 export function configurationFromMetadata(params: ProviderParams, metadata: client.ServerMetadata): client.Configuration {
+  assertSecureEndpoints(metadata)
   const config = new client.Configuration(metadata, params.clientId, undefined, clientAuthentication(params.clientSecret))
-  if (isLoopbackHttp(new URL(params.issuer))) client.allowInsecureRequests(config)
+  secureConfiguration(config)
   config[client.customFetch] = params.fetch as client.CustomFetch
   return config
+}
+
+/**
+ * ID tokens are verified against the provider's JWKS, over TLS too; insecure (http) requests are
+ * allowed only once every endpoint has been checked to be https or loopback http.
+ */
+function secureConfiguration(config: client.Configuration): void {
+  client.enableNonRepudiationChecks(config)
+  if (needsInsecureRequests(config.serverMetadata())) client.allowInsecureRequests(config)
 }
 
 /** Fetches the provider's discovery document and returns openid-client's Configuration for our client. */
 export async function discoverProvider(params: ProviderParams): Promise<client.Configuration> {
   if (params.endpoints) return configurationFromMetadata(params, metadataFromEndpoints(params.issuer, params.endpoints))
   const issuer = new URL(params.issuer)
+  // Only the discovery requests themselves may be loopback http here; the endpoints are checked
+  // (configurationFromMetadata) before anything else is sent anywhere.
   const discover = (server: URL, algorithm: 'oidc' | 'oauth2') =>
     client.discovery(server, params.clientId, undefined, clientAuthentication(params.clientSecret), {
       algorithm,
       execute: isLoopbackHttp(issuer) ? [client.allowInsecureRequests] : [],
       [client.customFetch]: params.fetch as client.CustomFetch,
     })
+  return configurationFromMetadata(params, (await discoverAnyVariant(issuer, discover)).serverMetadata())
+}
+
+/**
+ * OpenID discovery; where that finds no OpenID provider, RFC 8414 (path inserted), then OpenID
+ * discovery with the path inserted: the well-known URLs the MCP authorization spec lists.
+ */
+async function discoverAnyVariant(issuer: URL, discover: (server: URL, algorithm: 'oidc' | 'oauth2') => Promise<client.Configuration>): Promise<client.Configuration> {
   try {
     return await discover(issuer, 'oidc')
   } catch (error) {
     const first = toProviderError(error, `discovery at ${discoveryUrl(issuer)}`)
     if (first.code === ErrorCode.PROVIDER_UNREACHABLE) throw first
-    // Not an OpenID provider there: RFC 8414 (path inserted), then OpenID discovery with the path
-    // inserted, the well-known URLs the MCP authorization spec lists besides the one above.
     try {
       return await discover(issuer, 'oauth2')
     } catch {
@@ -95,11 +114,24 @@ function clientAuthentication(secret: string | undefined): client.ClientAuth {
 /** Turns what openid-client or fetch threw into a one-line ProviderError. */
 export function toProviderError(error: unknown, what: string): ProviderError {
   if (error instanceof ProviderError) return error
+  // openid-client wraps what our fetch threw ("something went wrong"): the cap's own words are clearer.
+  const tooLarge = causeChain(error).find((e) => e instanceof Error && e.name === 'AnswerTooLargeError') as Error | undefined
+  if (tooLarge) return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: ${tooLarge.message}`, { cause: error })
   if (error instanceof client.ResponseBodyError) {
     const description = error.error_description ? `: ${error.error_description}` : ''
     return new ProviderError(ErrorCode.PROVIDER_ERROR, `the provider answered ${what} with ${error.error}${description}`, {
       error: error.error,
       errorDescription: error.error_description,
+      status: error.status,
+      cause: error,
+    })
+  }
+  if (error instanceof client.WWWAuthenticateChallengeError) {
+    // cause: the parsed challenges, e.g. [{ scheme: 'bearer', parameters: { error: 'invalid_token' } }]
+    const challenge = (error.cause as Array<{ scheme?: string; parameters?: Record<string, string> }> | undefined)?.[0]
+    const oauthError = challenge?.parameters?.error
+    return new ProviderError(ErrorCode.PROVIDER_ERROR, `the provider answered ${what} with HTTP ${error.status}${oauthError ? ` (${oauthError})` : ''}`, {
+      error: oauthError,
       status: error.status,
       cause: error,
     })

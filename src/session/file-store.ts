@@ -4,6 +4,7 @@ import { basename, dirname, join } from 'node:path'
 import { SessionFileError, StorageError } from '../errors.ts'
 import type { LockOptions } from './lock.ts'
 import { isProfileName, profilePaths, profilesDir } from './paths.ts'
+import { secureDirectory, secureSessionFile } from './dir-safety.ts'
 import { sessionShapeProblem, settingsShapeProblem, type ProfileSettings, type ProviderMetadataCache, type Session } from './session.ts'
 
 /** Where sessions and profile settings are kept. Replaceable through the library's `store` option. */
@@ -32,6 +33,8 @@ export interface FileSessionStoreOptions {
   /** What messages about a broken file tell the user to run (the tool's login command). */
   loginCommand?: string
   lock?: Omit<LockOptions, 'whileWaiting'>
+  /** Told when an unsafe directory or session file mode was fixed (see dir-safety.ts). */
+  onWarning?: (line: string) => void
 }
 
 /** Sessions as JSON files: <home>/profiles/<profile>/session.json, directories 0700, files 0600, atomic writes. */
@@ -39,10 +42,12 @@ export class FileSessionStore implements SessionStore {
   readonly home: string
   private readonly lockOptions: Omit<LockOptions, 'whileWaiting'>
   private readonly fix: string
+  private readonly onWarning: ((line: string) => void) | undefined
 
   constructor(home: string, options: FileSessionStoreOptions = {}) {
     this.home = home
     this.lockOptions = options.lock ?? {}
+    this.onWarning = options.onWarning
     this.fix = options.loginCommand ? `run ${options.loginCommand} to replace it` : 'log in again to replace it'
   }
 
@@ -51,7 +56,10 @@ export class FileSessionStore implements SessionStore {
   }
 
   async readSession(profile: string): Promise<Session | undefined> {
-    const path = profilePaths(this.home, profile).session
+    const paths = profilePaths(this.home, profile)
+    const path = paths.session
+    await this.checkSurroundings(paths.dir)
+    await secureSessionFile(path, this.onWarning)
     const value = await readJson(path, { fix: this.fix })
     if (value === undefined) return undefined
     const problem = sessionShapeProblem(value)
@@ -151,6 +159,12 @@ export class FileSessionStore implements SessionStore {
     } catch (error) {
       throw new StorageError(`could not create ${dir}: ${(error as Error).message}`, { cause: error })
     }
+    await this.checkSurroundings(dir)
+  }
+
+  /** Home, profiles and the profile's directory: ours, and writable by no one else (dir-safety.ts). */
+  private async checkSurroundings(dir: string): Promise<void> {
+    for (const d of [this.home, profilesDir(this.home), dir]) await secureDirectory(d, this.onWarning)
   }
 }
 

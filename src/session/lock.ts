@@ -1,9 +1,9 @@
 import { closeSync, openSync, readFileSync, statSync, unlinkSync, writeSync } from 'node:fs'
-import { link, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
+import { link, lstat, open, readFile, rename, stat, unlink, writeFile } from 'node:fs/promises'
 import { randomBytes } from 'node:crypto'
 import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { LockTimeoutError } from '../errors.ts'
+import { LockTimeoutError, StorageError } from '../errors.ts'
 
 export interface LockOptions<T = unknown> {
   /** How long to wait for another holder before giving up (LockTimeoutError). */
@@ -76,7 +76,7 @@ async function tryCreate(lockPath: string, owner: LockOwner): Promise<boolean> {
     return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw error
+    throw new StorageError(`could not create the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
   }
 }
 
@@ -124,6 +124,8 @@ function isHandoverFor(holder: LockOwner, owner: LockOwner): boolean {
 /** The lock's owner, read synchronously (the fast path); undefined when there is no readable lock. */
 export function readLockOwnerSync(lockPath: string): LockOwner | undefined {
   try {
+    // Only a regular file is read: a fifo planted there would block the read for good.
+    if (!statSync(lockPath, { throwIfNoEntry: false })?.isFile()) return undefined
     const owner = JSON.parse(readFileSync(lockPath, 'utf8')) as LockOwner
     return typeof owner.pid === 'number' && typeof owner.nonce === 'string' ? owner : undefined
   } catch {
@@ -131,21 +133,51 @@ export function readLockOwnerSync(lockPath: string): LockOwner | undefined {
   }
 }
 
-/** True while a live process holds the lock (what a waiter needs to know to keep waiting). */
+/**
+ * True while a live process holds the lock (what a waiter needs to know to keep waiting). Anything
+ * at the lock's path that is not a regular file is not held: the full CLI then says what is there.
+ */
 export function isLockHeld(lockPath: string, staleMs = DEFAULT_STALE_MS): boolean {
   const owner = readLockOwnerSync(lockPath)
   if (owner) return !isAbandoned(owner, staleMs)
   // There but not (yet, or being re-) written: held by whoever is writing it, for a moment.
-  const stats = statSync(lockPath, { throwIfNoEntry: false })
-  return stats !== undefined && Date.now() - stats.mtimeMs <= UNWRITTEN_GRACE_MS
+  try {
+    const stats = statSync(lockPath, { throwIfNoEntry: false })
+    return stats !== undefined && stats.isFile() && Date.now() - stats.mtimeMs <= UNWRITTEN_GRACE_MS
+  } catch {
+    return false
+  }
 }
 
 const DEFAULT_STALE_MS = 60_000
+
+/**
+ * Only a regular file (or a symlink to one) can be a lock: anything else there (a dangling symlink,
+ * a directory, a fifo that would block a read forever) was put there by someone else and will not
+ * go away by waiting, so it ends the wait at once with one line.
+ */
+async function assertLockFile(lockPath: string): Promise<'gone' | undefined> {
+  let kind: string | undefined
+  try {
+    const link = await lstat(lockPath)
+    const target = link.isSymbolicLink() ? await stat(lockPath).catch(() => undefined) : link
+    if (!target) kind = 'a symbolic link to nothing'
+    else if (target.isDirectory()) kind = 'a directory'
+    else if (target.isFIFO()) kind = 'a named pipe'
+    else if (!target.isFile()) kind = 'not a regular file'
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
+    throw new StorageError(`could not check the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+  }
+  if (kind) throw new StorageError(`${lockPath} is not a lock file (${kind}): remove it, then try again`)
+  return undefined
+}
 
 /** A lock file without a readable owner: its holder may be between creating and writing it. */
 const UNWRITTEN_GRACE_MS = 2_000
 
 async function readOwner(lockPath: string): Promise<LockOwner | 'gone'> {
+  if ((await assertLockFile(lockPath)) === 'gone') return 'gone'
   try {
     const text = await readFile(lockPath, 'utf8')
     try {
@@ -158,7 +190,7 @@ async function readOwner(lockPath: string): Promise<LockOwner | 'gone'> {
     return { pid: -1, host: '', nonce: `unwritten:${mtimeMs}`, createdAt: mtimeMs }
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'gone'
-    throw error
+    throw new StorageError(`could not read the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
   }
 }
 

@@ -441,6 +441,19 @@ describe('a provider on https with a private CA', () => {
   })
 })
 
+/**
+ * `logout --browser` hands the browser a one-shot loopback URL and waits for it to be loaded: the
+ * recorded URL is followed here, as the browser would, and the end-session URL is its redirect.
+ */
+async function logoutThroughBrowser(env: NodeJS.ProcessEnv, fake: Recorder & { command: string }) {
+  const cli = startCli(['logout', '--browser'], withEnv(env, { BROWSER: fake.command }))
+  const given = (await fake.waitForUrl()).at(-1)!
+  assert.match(given, /^http:\/\/127\.0\.0\.1:\d+\/end-session\/[\w-]+$/)
+  const redirect = await fetch(given, { redirect: 'manual' })
+  assert.equal(redirect.status, 302)
+  return { result: cli.result, given, endSession: new URL(redirect.headers.get('location')!) }
+}
+
 describe('logout --browser', () => {
   test('opens the end-session URL with id_token_hint through BROWSER, never prints it, deletes the session', async () => {
     const fake = await fakeBrowserCommand()
@@ -452,10 +465,10 @@ describe('logout --browser', () => {
     assert.ok(session.idToken, 'the session has an ID token')
 
     const discovery = await (await fetch(new URL('.well-known/openid-configuration', provider.issuer))).json() as { end_session_endpoint: string }
-    const logout = await runCli(['logout', '--browser'], withEnv(env, { BROWSER: fake.command }))
+    const { result, endSession, given } = await logoutThroughBrowser(env, fake)
+    const logout = await result
     assert.equal(logout.code, 0, logout.stderr)
-    const call = await fake.waitForUrl()
-    const endSession = new URL(call.at(-1)!)
+    assert.ok(!given.includes(session.idToken), 'the ID token is in the browser\'s arguments')
     assert.equal(`${endSession.origin}${endSession.pathname}`, discovery.end_session_endpoint)
     assert.equal(endSession.searchParams.get('id_token_hint'), session.idToken)
     for (const output of [logout.stdout, logout.stderr]) {
@@ -473,9 +486,9 @@ describe('logout --browser', () => {
     assert.equal((await loginOverHttp(await cli.url, ALICE)).status, 200)
     assert.equal((await cli.result).code, 0)
     assert.equal(JSON.parse(await readFile(sessionFile, 'utf8')).idToken, undefined)
-    const logout = await runCli(['logout', '--browser'], withEnv(env, { BROWSER: fake.command }))
+    const { result, endSession } = await logoutThroughBrowser(env, fake)
+    const logout = await result
     assert.equal(logout.code, 0, logout.stderr)
-    const endSession = new URL((await fake.waitForUrl()).at(-1)!)
     assert.equal(endSession.searchParams.get('client_id'), DEMO_CLIENT_ID)
     assert.equal(endSession.searchParams.get('id_token_hint'), null)
     assert.ok(!logout.stderr.includes(endSession.href), logout.stderr)

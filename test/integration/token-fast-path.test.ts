@@ -23,7 +23,7 @@ async function withSession(session: object | string, fn: (env: NodeJS.ProcessEnv
   try {
     const dir = join(home.dir, 'cli-login', 'profiles', 'default')
     await mkdir(dir, { recursive: true })
-    await writeFile(join(dir, 'session.json'), typeof session === 'string' ? session : JSON.stringify(session))
+    await writeFile(join(dir, 'session.json'), typeof session === 'string' ? session : JSON.stringify(session), { mode: 0o600 })
     fn(cleanEnv(home.dir))
   } finally {
     await home.cleanup()

@@ -2,6 +2,7 @@ import { CliLogin } from '../../cli-login.ts'
 import { bool, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { baseOptions } from './shared.ts'
+import { CliLoginError, ErrorCode, ProviderError } from '../../errors.ts'
 
 export async function runLogout(options: ParsedOptions, ctx: CliContext): Promise<number> {
   const base = { ...baseOptions(options, ctx), noBrowser: bool(options, 'no-browser') }
@@ -9,7 +10,7 @@ export async function runLogout(options: ParsedOptions, ctx: CliContext): Promis
   if (profiles.length === 0) ctx.err('Not logged in on any profile; nothing to do.')
   for (const profile of profiles) {
     const result = await new CliLogin({ ...base, profile }).logout({ endBrowserSession: bool(options, 'browser') })
-    if (result.revocationError) ctx.err(`Could not revoke the refresh token at the provider (${result.revocationError.message}).`)
+    if (result.refreshTokenLeftValid) ctx.err(`The refresh token was not revoked: ${whyNotRevoked(result.revocationError)}; it stays valid at the provider until it expires.`)
     if (result.deleted) ctx.err(`Logged out of profile "${profile}"${result.revoked ? ' (refresh token revoked)' : ''}.`)
     else ctx.err(`Not logged in (profile "${profile}"); nothing to do.`)
     const end = result.endSession
@@ -26,4 +27,15 @@ export async function runLogout(options: ParsedOptions, ctx: CliContext): Promis
     }
   }
   return 0
+}
+
+function whyNotRevoked(error: CliLoginError | undefined): string {
+  if (!error) return 'the provider has no revocation endpoint'
+  if (error.code === ErrorCode.PROVIDER_UNREACHABLE) return 'the provider could not be reached'
+  if (error instanceof ProviderError && error.status !== undefined && error.status >= 400 && error.status < 500) {
+    const detail = error.error ? `, ${error.error}` : ''
+    return `the provider refused to revoke it (HTTP ${error.status}${detail}; many providers revoke only for clients that authenticate with a secret)`
+  }
+  if (error instanceof ProviderError && error.error) return `the provider answered ${error.error}${error.status ? ` (HTTP ${error.status})` : ''}`
+  return error instanceof ProviderError && error.status ? `the provider answered HTTP ${error.status}` : 'the revocation request failed'
 }

@@ -4,6 +4,7 @@ import type { SessionStatus } from '../../session/session.ts'
 import { bool, num, str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { CLI_APP } from '../cli-app.ts'
+import { terminalText } from '../../terminal-text.ts'
 
 /** The CliLogin options every command shares: cli-login's identity, profile, home, profile memory and the system seams. */
 export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
@@ -13,10 +14,18 @@ export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOp
     home: str(options, 'home'),
     storage: str(options, 'storage') as CliLoginOptions['storage'],
     rememberSettings: true,
-    system: ctx.system,
+    // Already read into the options: the library's children (the browser) must not inherit it.
+    system: { ...ctx.system, env: withoutVariable(ctx.system.env, 'CLI_LOGIN_CLIENT_SECRET') },
     signal: ctx.signal,
     onDebug: ctx.debug ? (line) => ctx.err(`debug: ${line}`) : undefined,
+    onWarning: (line) => ctx.err(`cli-login: warning: ${line}`),
   }
+}
+
+function withoutVariable(env: NodeJS.ProcessEnv, name: string): NodeJS.ProcessEnv {
+  if (!(name in env)) return env
+  const { [name]: _removed, ...rest } = env
+  return rest
 }
 
 /** Redirect flags (already merged with CLI_LOGIN_* env vars) as library options. */
@@ -50,7 +59,11 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
     timeoutS: num(options, 'timeout'),
     noBrowser: bool(options, 'no-browser'),
     device: bool(options, 'device'),
-    onDeviceCode: ({ verificationUri, verificationUriComplete, userCode, browser }) => {
+    onDeviceCode: (device) => {
+      const verificationUri = terminalText(device.verificationUri)
+      const verificationUriComplete = device.verificationUriComplete === undefined ? undefined : terminalText(device.verificationUriComplete)
+      const userCode = terminalText(device.userCode)
+      const { browser } = device
       if (browser.opened) ctx.err("Opened the browser at the provider's device login page.")
       if (verificationUriComplete) {
         ctx.err(`To log in, open this URL on any device and check that it shows the code ${userCode}:`)
@@ -87,7 +100,7 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
 /** Human-readable status lines. */
 export function describeStatus(status: SessionStatus, nowS: number): string[] {
   const who = [status.name, status.email ? `<${status.email}>` : undefined].filter(Boolean).join(' ') || status.subject || 'unknown user'
-  const lines = [`Logged in to ${status.issuer} as ${who} (profile "${status.profile}")`]
+  const lines = [`Logged in to ${status.issuer} as ${terminalText(who)} (profile "${status.profile}")`]
   if (status.expires_at === null) {
     lines.push('Access token: no expiry given by the provider')
   } else {
@@ -97,7 +110,7 @@ export function describeStatus(status: SessionStatus, nowS: number): string[] {
   }
   lines.push(`Refresh token: ${status.has_refresh_token ? 'yes' : 'no'}`)
   if (status.audience) lines.push(`Audience: ${status.audience}`)
-  if (status.scope) lines.push(`Scope: ${status.scope}`)
+  if (status.scope) lines.push(`Scope: ${terminalText(status.scope)}`)
   lines.push(`Storage: ${status.storage}`)
   return lines
 }

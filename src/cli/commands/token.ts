@@ -2,7 +2,8 @@ import { CliLogin } from '../../cli-login.ts'
 import { bool, num, str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { baseOptions } from './shared.ts'
-import { formatToken } from './format-token.ts'
+import { formatToken, tokenProblem } from './format-token.ts'
+import { ErrorCode, ProviderError } from '../../errors.ts'
 
 export async function runToken(options: ParsedOptions, ctx: CliContext): Promise<number> {
   const auth = new CliLogin(baseOptions(options, ctx))
@@ -14,6 +15,11 @@ export async function runToken(options: ParsedOptions, ctx: CliContext): Promise
     resource: str(options, 'resource'),
     scope: str(options, 'scope'),
   })
+  const problem = tokenProblem(token.access_token)
+  if (problem) {
+    const what = str(options, 'token-type') === 'id' ? 'ID token' : 'access token'
+    throw new ProviderError(ErrorCode.PROVIDER_ERROR, `the stored ${what} is not a valid bearer token (${problem}), so it is not printed: run cli-login login again`, { error: 'invalid_token' })
+  }
   ctx.out(formatToken(token, str(options, 'format') ?? 'raw'))
   return 0
 }

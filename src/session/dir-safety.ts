@@ -1,0 +1,70 @@
+/**
+ * Hostile surroundings (PRODUCT.md, Storage): sessions are kept only in directories of the user's
+ * own. A home or profile directory (or a symlink's target there) owned by another user is refused;
+ * one of the user's own that group or others can write is set back to 0700, and a session file that
+ * others can read back to 0600, each with a warning. POSIX only: Windows has no such modes.
+ */
+import { chmod, lstat, realpath, stat } from 'node:fs/promises'
+import type { Stats } from 'node:fs'
+import { StorageError } from '../errors.ts'
+
+export type Warn = (message: string) => void
+
+function myUid(): number | undefined {
+  return typeof process.getuid === 'function' ? process.getuid() : undefined
+}
+
+/** The directory's (or its symlink target's) stats, undefined when it does not exist. */
+async function statFollowing(path: string): Promise<{ stats: Stats; shown: string } | undefined> {
+  let link: Stats
+  try {
+    link = await lstat(path)
+  } catch {
+    return undefined // not there, or not reachable (ENOTDIR, EACCES): the read or write that follows says so
+  }
+  if (!link.isSymbolicLink()) return { stats: link, shown: path }
+  const target = await realpath(path).catch(() => undefined)
+  const stats = target && (await stat(target).catch(() => undefined))
+  if (!stats) return undefined
+  return { stats, shown: `${path} (a symbolic link to ${target})` }
+}
+
+function refuseForeign(shown: string, stats: Stats, uid: number, what: string): void {
+  if (stats.uid !== uid) {
+    throw new StorageError(`${shown} belongs to another user (uid ${stats.uid}), so it is not used for ${what}: use a directory of your own`)
+  }
+}
+
+/** Refuses a directory owned by another user; one of ours that group or others can write is set back to 0700. */
+export async function secureDirectory(path: string, warn: Warn | undefined): Promise<void> {
+  const uid = myUid()
+  if (uid === undefined) return
+  const found = await statFollowing(path)
+  if (!found) return
+  const { stats, shown } = found
+  refuseForeign(shown, stats, uid, 'sessions')
+  if ((stats.mode & 0o022) === 0) return
+  await chmod(path, 0o700).catch((error: unknown) => {
+    throw new StorageError(`${shown} can be written by other users and could not be set back to 0700: ${(error as Error).message}`, { cause: error })
+  })
+  warn?.(`${shown} could be written by ${whoMayWrite(stats.mode)}; set it back to 0700`)
+}
+
+/** A session file others can read is set back to 0600; one owned by another user is refused. */
+export async function secureSessionFile(path: string, warn: Warn | undefined): Promise<void> {
+  const uid = myUid()
+  if (uid === undefined) return
+  const found = await statFollowing(path)
+  if (!found || !found.stats.isFile()) return
+  const { stats, shown } = found
+  refuseForeign(shown, stats, uid, 'a session')
+  if ((stats.mode & 0o077) === 0) return
+  await chmod(path, 0o600).catch((error: unknown) => {
+    throw new StorageError(`${shown} can be read by other users and could not be set back to 0600: ${(error as Error).message}`, { cause: error })
+  })
+  warn?.(`${shown} could be read by other users (mode ${(stats.mode & 0o777).toString(8).padStart(4, '0')}); set it back to 0600`)
+}
+
+function whoMayWrite(mode: number): string {
+  return mode & 0o020 && mode & 0o002 ? 'its group and other users' : mode & 0o020 ? 'its group' : 'other users'
+}
