@@ -75,7 +75,9 @@ async function discoverAnyVariant(issuer: URL, discover: (server: URL, algorithm
     return await discover(issuer, 'oidc')
   } catch (error) {
     const first = toProviderError(error, `discovery at ${discoveryUrl(issuer)}`)
-    if (first.code === ErrorCode.PROVIDER_UNREACHABLE) throw first
+    // Only where there is no OpenID discovery document at all (an HTTP error): a document that is
+    // there but wrong (another issuer…) is an answer, not a reason to look elsewhere.
+    if (first.status === undefined || first.status < 400) throw first
     try {
       return await discover(issuer, 'oauth2')
     } catch {

@@ -4,11 +4,15 @@
 //   follow  - GET it and follow redirects (recording each hop), as a browser would
 //   error   - answer the login's callback itself with ?error=access_denied&error_description=$HOSTILE_DESCRIPTION
 // Usage: BROWSER="node recording-browser.mjs <record file> <mode>"
-import { writeFileSync } from 'node:fs'
+import { renameSync, writeFileSync } from 'node:fs'
 
 const [record, mode, url] = process.argv.slice(2)
 const hops = []
-const save = () => writeFileSync(record, JSON.stringify({ argv: process.argv.slice(2), env: process.env, hops }))
+// Written whole (temporary file, then rename): the test reads it while this process may still write.
+const save = () => {
+  writeFileSync(`${record}.tmp`, JSON.stringify({ argv: process.argv.slice(2), env: process.env, hops }))
+  renameSync(`${record}.tmp`, record)
+}
 save()
 if (mode === 'follow') {
   let next = url

@@ -19,7 +19,7 @@ async function tokenWithRecordedLoads(expiresInS: number) {
     const session = { version: 1, issuer: 'https://tenant.auth0.com/', clientId: 'c', requestedScope: 'openid', tokenType: 'Bearer', accessToken: 'the-access-token', expiresAt: now + expiresInS, user: {}, createdAt: now }
     const dir = join(home.dir, 'cli-login', 'profiles', 'default')
     await mkdir(dir, { recursive: true })
-    await writeFile(join(dir, 'session.json'), JSON.stringify(session))
+    await writeFile(join(dir, 'session.json'), JSON.stringify(session), { mode: 0o600 }) // as a login writes it: a file others can read is the full CLI's to fix
     const record = join(home.dir, 'loads.json')
     const result = spawnSync(process.execPath, ['--require', HOOK, BIN, 'token'], { env: cleanEnv(home.dir, { RECORD_LOADS_FILE: record }), encoding: 'utf8' })
     const loads = JSON.parse(await readFile(record, 'utf8')) as { requests: string[]; files: string[] }
