@@ -10,6 +10,22 @@ import { sessionStatus, type AccessToken } from './session/session.ts'
 import { defaultSystem, type System } from './system.ts'
 
 /**
+ * Each use case is loaded on its first call and kept: a dynamic import per call would cost a
+ * long-running process's getAccessToken() most of its time (module resolution, loader hooks).
+ */
+const flows = {
+  login: once(() => import('./flows/login.ts')),
+  accessToken: once(() => import('./flows/access-token.ts')),
+  userinfo: once(() => import('./flows/userinfo.ts')),
+  logout: once(() => import('./flows/logout.ts')),
+}
+
+function once<T>(load: () => Promise<T>): () => Promise<T> {
+  let loaded: Promise<T> | undefined
+  return () => (loaded ??= load())
+}
+
+/**
  * Logs a CLI's user in through the browser with an OAuth 2.0 / OpenID Connect provider and keeps
  * the session alive, in the embedding tool's name. A thin façade: it turns the options into a
  * context per call and hands the work to one module per use case (flows/), loaded when needed.
@@ -21,6 +37,7 @@ export class CliLogin {
   private readonly system: System
   private readonly store: SessionStore
   private readonly memory: SessionMemory = {}
+  private sharedContext: LoginContext | undefined
   /** The store that decides where secrets go (undefined with a caller's own `store`). */
   private readonly secrets: KeychainSessionStore | undefined
   /** An explicit storage has been applied to the stored session (moved if it was elsewhere). */
@@ -53,7 +70,7 @@ export class CliLogin {
 
   /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
   async login(options: CallOptions = {}): Promise<LoginResult> {
-    const { login } = await import('./flows/login.ts')
+    const { login } = await flows.login()
     // `keychain` without a keychain fails before the browser opens; `auto` probes while the login
     // runs (the store waits for the answer before it writes the session).
     const deciding = this.secrets?.prepareLogin()
@@ -70,7 +87,7 @@ export class CliLogin {
    * login. Never opens a browser: LoginRequiredError when the user must log in.
    */
   async getAccessToken(options: GetAccessTokenOptions = {}): Promise<AccessToken> {
-    const { getAccessToken } = await import('./flows/access-token.ts')
+    const { getAccessToken } = await flows.accessToken()
     await this.settleStorage()
     return getAccessToken(this.context(options.signal), options)
   }
@@ -84,14 +101,14 @@ export class CliLogin {
 
   /** The provider's userinfo for this session. */
   async userinfo(options: CallOptions = {}): Promise<Record<string, unknown>> {
-    const { userinfo } = await import('./flows/userinfo.ts')
+    const { userinfo } = await flows.userinfo()
     await this.settleStorage()
     return userinfo(this.context(options.signal))
   }
 
   /** Revokes the refresh token at the provider (when it can) and deletes the stored session. */
   async logout(options: LogoutOptions = {}): Promise<LogoutResult> {
-    const { logout } = await import('./flows/logout.ts')
+    const { logout } = await flows.logout()
     return logout(this.context(options.signal), options)
   }
 
@@ -121,14 +138,19 @@ export class CliLogin {
   }
 
   private context(signal: AbortSignal | undefined): LoginContext {
-    return createContext({
+    const combined = combineSignals(this.options.signal, signal)
+    // The same context serves every call without a signal of its own (getAccessToken() in a loop).
+    if (combined === this.options.signal && this.sharedContext) return this.sharedContext
+    const context = createContext({
       app: this.app,
       profile: this.profile,
       options: this.options,
       system: this.system,
       store: this.store,
       memory: this.memory,
-      signal: combineSignals(this.options.signal, signal),
+      signal: combined,
     })
+    if (combined === this.options.signal) this.sharedContext = context
+    return context
   }
 }

@@ -40,6 +40,7 @@ export interface FileSessionStoreOptions {
 /** Sessions as JSON files: <home>/profiles/<profile>/session.json, directories 0700, files 0600, atomic writes. */
 export class FileSessionStore implements SessionStore {
   readonly home: string
+  private readonly sessionPaths = new Map<string, string>()
   private readonly lockOptions: Omit<LockOptions, 'whileWaiting'>
   private readonly fix: string
   private readonly onWarning: ((line: string) => void) | undefined
@@ -49,6 +50,16 @@ export class FileSessionStore implements SessionStore {
     this.lockOptions = options.lock ?? {}
     this.onWarning = options.onWarning
     this.fix = options.loginCommand ? `run ${options.loginCommand} to replace it` : 'log in again to replace it'
+  }
+
+  /** The session file's path, worked out once per profile: sessionSignature() runs on every getAccessToken(). */
+  private sessionPath(profile: string): string {
+    let path = this.sessionPaths.get(profile)
+    if (path === undefined) {
+      path = profilePaths(this.home, profile).session
+      this.sessionPaths.set(profile, path)
+    }
+    return path
   }
 
   describe(profile: string): string {
@@ -70,7 +81,7 @@ export class FileSessionStore implements SessionStore {
   /** Every write replaces the file (a new inode), so inode, size and mtime together tell a change. */
   sessionSignature(profile: string): string | undefined {
     try {
-      const stats = statSync(profilePaths(this.home, profile).session, { throwIfNoEntry: false })
+      const stats = statSync(this.sessionPath(profile), { throwIfNoEntry: false })
       return stats && `${stats.ino}:${stats.size}:${stats.mtimeMs}`
     } catch {
       return undefined // ENOTDIR, EACCES…: readSession() reports it
