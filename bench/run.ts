@@ -586,8 +586,14 @@ async function figureFootprint(): Promise<void> {
     npm(['install', '--no-audit', '--no-fund', '--ignore-scripts', '--json', join(app, pack.filename)], app)
     const installed = npm(['ls', '--all', '--parseable'], app).trim().split('\n').filter((path) => path.includes('node_modules'))
     const names = installed.map((path) => path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length))
-    const du = spawnSync('du', ['-sb', join(app, 'node_modules')], { encoding: 'utf8' })
-    const mib = Number(du.stdout.split('\t')[0]) / 1024 / 1024
+    const bytesOf = (path: string) => Number(spawnSync('du', ['-sb', path], { encoding: 'utf8' }).stdout.split('\t')[0]) || 0
+    // The OS keychain binding (a native module, one package per platform) is counted apart, as
+    // issue 9's targets say: it is what keychain storage costs, not what the rest does.
+    const isKeychainBinding = (name: string) => name.startsWith('@napi-rs/keyring')
+    const keychainPackages = names.filter(isKeychainBinding)
+    const keychainMib = keychainPackages.reduce((sum, name) => sum + bytesOf(join(app, 'node_modules', name)), 0) / 1024 / 1024
+    const mib = bytesOf(join(app, 'node_modules')) / 1024 / 1024 - keychainMib
+    const counted = names.filter((name) => !isKeychainBinding(name))
     // Which dependency of cli-login brings how many packages (one reachable from several counts for each).
     const tree = JSON.parse(npm(['ls', '--all', '--json'], app)) as NpmTree
     const reach = (node: NpmTree, seen: Set<string>) => {
@@ -607,10 +613,10 @@ async function figureFootprint(): Promise<void> {
     const single = (v: number): Stats => ({ median: v, min: v, max: v, n: 1 })
     addFigure({
       id: '6a',
-      name: 'consumer install: packages',
+      name: 'consumer install: packages (keychain binding apart)',
       unit: 'count',
-      value: single(names.length),
-      samples: [names.length],
+      value: single(counted.length),
+      samples: [counted.length],
       target: { kind: 'value<=', limit: 20 },
       checksOk: providers.length === 0,
       notes: [
@@ -619,7 +625,15 @@ async function figureFootprint(): Promise<void> {
       ],
       extra: { packages: names, perDependency: perDep },
     })
-    addFigure({ id: '6b', name: 'consumer install: node_modules size', unit: 'MiB', value: single(mib), samples: [mib], target: { kind: 'value<=', limit: 4.5 } })
+    addFigure({ id: '6b', name: 'consumer install: node_modules size (keychain binding apart)', unit: 'MiB', value: single(mib), samples: [mib], target: { kind: 'value<=', limit: 4.5 } })
+    addFigure({
+      id: '6d',
+      name: `context: the keychain binding (${keychainPackages.length} packages)`,
+      unit: 'MiB',
+      value: single(keychainMib),
+      samples: [keychainMib],
+      extra: { packages: keychainPackages },
+    })
     addFigure({
       id: '6c',
       name: `npm pack size (${pack.entryCount} files, ${(pack.unpackedSize / 1000).toFixed(1)} kB unpacked)`,
