@@ -29,7 +29,6 @@
  */
 import { spawn } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { createRequire } from 'node:module'
 import { connect, type NetConnectOpts } from 'node:net'
 import { join } from 'node:path'
 import type * as Binding from '@napi-rs/keyring'
@@ -235,7 +234,8 @@ function probeAccount(): string {
  * is the module's own — resolving from the bundle's place, next to node_modules.
  */
 function nodeRequire(): NodeJS.Require {
-  return typeof import.meta.url === 'string' ? createRequire(import.meta.url) : require
+  // node:module only now (not imported at the top): loading it costs every command memory.
+  return typeof import.meta.url === 'string' ? process.getBuiltinModule('node:module').createRequire(import.meta.url) : require
 }
 
 type BindingModule = typeof Binding
