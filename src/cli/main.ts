@@ -4,6 +4,7 @@ import { COMMANDS, parseCommandArgs, type CommandName, type ParsedOptions } from
 import { exitCodeFor, ExitCode } from './exit-codes.ts'
 import type { CliContext } from './io.ts'
 import { writeAllSync } from './write-sync.ts'
+import { installLightFetchClasses } from '../net/light-fetch.ts'
 import { cliMessage } from './messages.ts'
 import { commandUsage, mainUsage, usageLine } from './usage.ts'
 import { VERSION } from '../version.ts'
@@ -91,6 +92,7 @@ function processIo(): MainIo {
 
 /** Entry point for the bin: Ctrl-C aborts a login in progress (exit 130), everything else exits with main's code. */
 export async function run(): Promise<void> {
+  installLightFetchClasses()
   const controller = new AbortController()
   const onSigint = () => {
     if (controller.signal.aborted) process.exit(ExitCode.INTERRUPTED)

@@ -30,7 +30,7 @@ export class AnswerTooLargeError extends Error {
 function cappedFetch(inner: typeof fetch): typeof fetch {
   return async (input, init) => {
     const response = await inner(input, init)
-    const url = input instanceof Request ? input.url : String(input)
+    const url = urlOf(input)
     if (Number(response.headers.get('content-length')) > MAX_ANSWER_BYTES) {
       await response.body?.cancel().catch(() => {})
       throw new AnswerTooLargeError(url)
@@ -66,7 +66,7 @@ function proxiedFetch(httpProxy: string | undefined, httpsProxy: string | undefi
  * background compilation when the process exits (~65 ms on a 2-core machine).
  */
 async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestInit = {}): Promise<Response> {
-  const url = new URL(input instanceof Request ? input.url : String(input))
+  const url = new URL(urlOf(input))
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
   const headers: Record<string, string> = {}
   new Headers(init.headers).forEach((value, key) => (headers[key] = value))
@@ -105,6 +105,11 @@ async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestIn
     req.on('error', reject)
     req.end(body)
   })
+}
+
+/** Not `instanceof Request`: naming the global would load Node's fetch classes (light-fetch.ts). */
+function urlOf(input: Parameters<typeof fetch>[0]): string {
+  return typeof input === 'object' && 'url' in input ? input.url : String(input)
 }
 
 /** openid-client sends form bodies (URLSearchParams); anything else fetch accepts is read whole. */

@@ -120,7 +120,7 @@ export async function approveDeviceInChromium(
 }
 
 /** Resolves with the first selector that becomes visible (or 'left' when `left` settles first). */
-async function waitForAny<S extends string>(page: Page, selectors: S[], left?: Promise<'left'>): Promise<S | 'left'> {
+export async function waitForAny<S extends string>(page: Page, selectors: S[], left?: Promise<'left'>): Promise<S | 'left'> {
   const waits: Array<Promise<S | 'left'>> = selectors.map((selector) => page
     .locator(selector)
     .first()

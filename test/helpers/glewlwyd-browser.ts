@@ -25,6 +25,7 @@
  * HTTP 403 with an empty body (no redirect, the browser shows its own error page).
  */
 import type { Page, Request } from 'playwright-core'
+import { waitForAny } from './chromium.ts'
 
 const STEP_TIMEOUT_MS = 20_000
 
@@ -196,18 +197,3 @@ async function signInGrantContinue(page: Page, user: GlewlwydBrowserUser, left?:
   throw new Error(`stuck on the glewlwyd login page: ${(await page.innerText('body')).slice(0, 400)}`)
 }
 
-/** Resolves with the first selector that becomes visible (or 'left' when `left` settles first). */
-async function waitForAny<S extends string>(page: Page, selectors: S[], left?: Promise<'left'>): Promise<S | 'left'> {
-  const waits: Array<Promise<S | 'left'>> = selectors.map((selector) => page
-    .locator(selector)
-    .first()
-    .waitFor({ state: 'visible', timeout: STEP_TIMEOUT_MS })
-    .then(() => selector))
-  if (left) waits.push(left)
-  for (const wait of waits) wait.catch(() => undefined)
-  try {
-    return await Promise.any(waits)
-  } catch {
-    throw new Error(`none of ${selectors.join(', ')} appeared on ${page.url()}: ${(await page.innerText('body').catch(() => '')).slice(0, 400)}`)
-  }
-}
