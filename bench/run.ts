@@ -363,6 +363,28 @@ async function figureTokenCached(ctx: Ctx): Promise<void> {
   addFigure({ id: '1b', name: 'token (cached) peak RSS', unit: 'MiB', samples: rss.token, baseline: nodeRss, target: { kind: 'ratio<=', limit: 1.1 } })
   addFigure({ id: '1c', name: 'context: node script reading session.json, wall', unit: 'ms', samples: wall.script, baseline: nodeWall })
   addFigure({ id: '1d', name: 'context: node script reading session.json, RSS', unit: 'MiB', samples: rss.script, baseline: nodeRss })
+  // Wall time on a shared 2-core machine drifts by ±10 %; instructions do not: valgrind counts them
+  // the same whatever else runs, so this row tells a slower fast path from a busier machine.
+  const instructions = (args: string[]): number | undefined => {
+    const result = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', NODE, ...args], { env: ctx.env, encoding: 'utf8', timeout: 120_000 })
+    const match = /Collected : (\d+)/.exec(result.stderr ?? '')
+    return match ? Number(match[1]) / 1e6 : undefined
+  }
+  const tokenInstructions = instructions(commands.token)
+  const nodeInstructions = instructions(commands.node)
+  if (tokenInstructions !== undefined && nodeInstructions !== undefined) {
+    const single = (v: number): Stats => ({ median: v, min: v, max: v, n: 1 })
+    addFigure({
+      id: '1e',
+      name: 'context: token (cached), million instructions (callgrind)',
+      unit: 'count',
+      value: single(tokenInstructions),
+      samples: [tokenInstructions],
+      baseline: { name: 'node -e 0', value: single(nodeInstructions), samples: [nodeInstructions] },
+    })
+  } else {
+    console.error('  1e skipped: valgrind is not installed')
+  }
 }
 
 /** 2. getAccessToken() in a loop, one process, valid cached token. */

@@ -20,8 +20,21 @@ const openidClientApart = {
   },
 }
 
+/**
+ * In token-fast.cjs, the keychain module (needed only for a session kept in the keychain) is
+ * dist/token-keychain.cjs: in the bundle it would be parsed on every `cli-login token`. (Only the
+ * fast path: its keychain errors just hand over to the full CLI, which has its own copy.)
+ */
+const keychainApart = {
+  name: 'keychain-apart',
+  setup(build) {
+    build.onResolve({ filter: /\/session\/keychain\.ts$/ }, () => ({ path: './token-keychain.cjs', external: true }))
+  },
+}
+
 await Promise.all([
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.cjs', plugins: [openidClientApart] }),
-  build({ ...common, entryPoints: ['src/cli/token-fast.ts'], outfile: 'dist/token-fast.cjs' }),
+  build({ ...common, entryPoints: ['src/cli/token-fast.ts'], outfile: 'dist/token-fast.cjs', plugins: [keychainApart] }),
+  build({ ...common, entryPoints: ['src/session/keychain.ts'], outfile: 'dist/token-keychain.cjs' }),
   build({ ...common, packages: undefined, external: [], stdin: { contents: "export * from 'openid-client'", resolveDir: '.', loader: 'js' }, outfile: 'dist/openid-client.cjs' }),
 ])

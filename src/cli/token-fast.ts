@@ -13,7 +13,8 @@
  */
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
-import { bool, num, parseCommandArgs, str } from './args.ts'
+import { bool, num, parseSpecArgs, str } from './option-parser.ts'
+import { TOKEN_SPEC } from './token-options.ts'
 import { CLI_APP, cliHome } from './cli-app.ts'
 import { formatToken, tokenProblem } from './commands/format-token.ts'
 import { writeAllSync } from './write-sync.ts'
@@ -39,7 +40,7 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
   let asked: Asked
   let session: Session
   try {
-    const { help, options } = parseCommandArgs('token', argv, env)
+    const { help, options } = parseSpecArgs(TOKEN_SPEC, argv, env)
     if (help || bool(options, 'force-refresh')) return false
     // Another API or scope is resolved against the session by the library: not here.
     if (str(options, 'audience') !== undefined || str(options, 'resource') !== undefined || str(options, 'scope') !== undefined) return false

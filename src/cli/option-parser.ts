@@ -1,0 +1,134 @@
+/**
+ * Command-line parsing by option specs (node:util parseArgs): flags, then CLI_LOGIN_* variables,
+ * typed values, one-line usage errors. The specs themselves are in args.ts (token-options.ts for
+ * `token`, whose fast path loads only what it parses).
+ */
+import { parseArgs } from 'node:util'
+import { UsageError } from '../errors.ts'
+
+type Kind = 'string' | 'boolean' | 'integer' | 'number'
+
+/** One flag: how it parses, and the line `--help` shows for it (help is generated from these). */
+export interface OptionSpec {
+  kind: Kind
+  choices?: readonly string[]
+  /** The value's placeholder in help, e.g. `<url>`. */
+  value?: string
+  help: string
+}
+
+export interface CommandSpec {
+  summary: string
+  /** A positional argument, e.g. the shell of `completion`. */
+  positional?: { name: string; choices: readonly string[] }
+  options: Record<string, OptionSpec>
+}
+
+export type ParsedValue = string | number | boolean
+export type ParsedOptions = Record<string, ParsedValue | undefined>
+
+/** The environment variable that stands for an option: --client-id → CLI_LOGIN_CLIENT_ID. */
+export function envVarFor(option: string): string {
+  return `CLI_LOGIN_${option.toUpperCase().replace(/-/g, '_')}`
+}
+
+/**
+ * Parses arguments by a command's spec: flags beat CLI_LOGIN_* environment variables (the profile's memory
+ * comes after both, in the library). Returns { help: true } for --help / -h.
+ */
+export function parseSpecArgs(spec: CommandSpec, args: string[], env: NodeJS.ProcessEnv): { help: boolean; options: ParsedOptions; positional?: string } {
+  const specs = spec.options
+  let parsed: ReturnType<typeof parseArgs>
+  try {
+    parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: spec.positional !== undefined,
+      options: {
+        ...Object.fromEntries(Object.entries(specs).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string' }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+  } catch (error) {
+    throw new UsageError(parseErrorMessage(error), { cause: error })
+  }
+  if (parsed.values.help) return { help: true, options: {} }
+  const options: ParsedOptions = {}
+  // --issuer and --domain say the same thing: a flag for either one beats an env var for the other.
+  const issuerFlag = parsed.values.issuer !== undefined || parsed.values.domain !== undefined
+  for (const [name, option] of Object.entries(specs)) {
+    const flag = parsed.values[name]
+    if (flag !== undefined) {
+      options[name] = typeof flag === 'boolean' ? flag : convert(String(flag), option, `--${name}`)
+      continue
+    }
+    if (issuerFlag && (name === 'issuer' || name === 'domain')) continue
+    const fromEnv = env[envVarFor(name)]
+    if (fromEnv !== undefined && fromEnv !== '') {
+      options[name] = option.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, option, envVarFor(name))
+    }
+  }
+  return { help: false, options, positional: spec.positional ? positionalOf(spec.positional, parsed.positionals) : undefined }
+}
+
+function positionalOf(positional: NonNullable<CommandSpec['positional']>, given: string[]): string {
+  if (given.length !== 1) throw new UsageError(`expected one ${positional.name} (${positional.choices.join(', ')})`)
+  if (!positional.choices.includes(given[0])) {
+    throw new UsageError(`${positional.name} must be one of ${positional.choices.join(', ')}, not ${JSON.stringify(given[0])}`)
+  }
+  return given[0]
+}
+
+function convert(raw: string, spec: OptionSpec, source: string): ParsedValue {
+  if (spec.choices && !spec.choices.includes(raw)) {
+    throw new UsageError(`${source} must be one of ${spec.choices.join(', ')}, not ${JSON.stringify(raw)}`)
+  }
+  if (spec.kind === 'integer') {
+    if (!/^\d+$/.test(raw)) throw new UsageError(`${source} must be a whole number, not ${JSON.stringify(raw)}`)
+    return Number(raw)
+  }
+  if (spec.kind === 'number') {
+    const value = Number(raw)
+    if (raw.trim() === '' || !Number.isFinite(value) || value < 0) throw new UsageError(`${source} must be a number of seconds, not ${JSON.stringify(raw)}`)
+    return value
+  }
+  if (spec.kind === 'string' && raw.trim() === '') throw new UsageError(`${source} must not be empty`)
+  return raw
+}
+
+function parseBoolean(raw: string, source: string): boolean {
+  const value = raw.trim().toLowerCase()
+  if (['1', 'true', 'yes'].includes(value)) return true
+  if (['0', 'false', 'no'].includes(value)) return false
+  throw new UsageError(`${source} must be 1/true/yes or 0/false/no, not ${JSON.stringify(raw)}`)
+}
+
+function parseErrorMessage(error: unknown): string {
+  const message = (error as Error).message ?? String(error)
+  const unknown = /Unknown option '([^']+)'/.exec(message)
+  if (unknown) return `unknown option ${unknown[1]}`
+  const missing = /Option '([^']+?)(?: <value>)?' argument missing/.exec(message)
+  if (missing) return `${missing[1].replace(/^-\w, /, '')} needs a value`
+  const ambiguous = /Option '([^']+)' argument is ambiguous/.exec(message)
+  if (ambiguous) return `${ambiguous[1]} needs a value (for a value that starts with '-', write ${ambiguous[1]}=<value>)`
+  const noValue = /Option '([^']+)' does not take an argument/.exec(message)
+  if (noValue) return `${noValue[1].replace(/^-\w, /, '')} takes no value`
+  const positional = /Unexpected argument '([^']+)'/.exec(message)
+  if (positional) return `unexpected argument ${JSON.stringify(positional[1])}`
+  return message.split('\n')[0].replace(/\. To specify.*$/, '')
+}
+
+export function str(options: ParsedOptions, name: string): string | undefined {
+  const value = options[name]
+  return typeof value === 'string' ? value : undefined
+}
+
+export function num(options: ParsedOptions, name: string): number | undefined {
+  const value = options[name]
+  return typeof value === 'number' ? value : undefined
+}
+
+export function bool(options: ParsedOptions, name: string): boolean | undefined {
+  const value = options[name]
+  return typeof value === 'boolean' ? value : undefined
+}
