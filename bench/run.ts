@@ -363,8 +363,9 @@ async function figureTokenCached(ctx: Ctx): Promise<void> {
   addFigure({ id: '1b', name: 'token (cached) peak RSS', unit: 'MiB', samples: rss.token, baseline: nodeRss, target: { kind: 'ratio<=', limit: 1.1 } })
   addFigure({ id: '1c', name: 'context: node script reading session.json, wall', unit: 'ms', samples: wall.script, baseline: nodeWall })
   addFigure({ id: '1d', name: 'context: node script reading session.json, RSS', unit: 'MiB', samples: rss.script, baseline: nodeRss })
-  // Wall time on a shared 2-core machine drifts by ±10 %; instructions do not: valgrind counts them
-  // the same whatever else runs, so this row tells a slower fast path from a busier machine.
+  // Wall time on a shared 2-core machine drifts by ±10 %; instructions counted by valgrind drift
+  // less (a few %, from Node's background threads), so this row tells a slower fast path from a
+  // busier machine better than 1a does.
   const instructions = (args: string[]): number | undefined => {
     const result = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', NODE, ...args], { env: ctx.env, encoding: 'utf8', timeout: 120_000 })
     const match = /Collected : (\d+)/.exec(result.stderr ?? '')
