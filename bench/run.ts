@@ -369,7 +369,7 @@ async function figureTokenCached(ctx: Ctx): Promise<void> {
   const instructions = (args: string[]): number | undefined => {
     const result = spawnSync('valgrind', ['--tool=callgrind', '--callgrind-out-file=/dev/null', NODE, ...args], { env: ctx.env, encoding: 'utf8', timeout: 120_000 })
     const match = /Collected : (\d+)/.exec(result.stderr ?? '')
-    return match ? Number(match[1]) / 1e6 : undefined
+    return match ? Math.round(Number(match[1]) / 1e5) / 10 : undefined
   }
   const tokenInstructions = instructions(commands.token)
   const nodeInstructions = instructions(commands.node)
