@@ -27,7 +27,8 @@ after(async () => {
 test('login, then a refreshing token: the built-in modules loaded include no undici and no fetch classes', async () => {
   const hook = join(home.dir, 'module-list.cjs')
   const list = join(home.dir, 'modules.txt')
-  await writeFile(hook, `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')))\n`)
+  // Only the CLI's process writes the list: the browser double (NODE_OPTIONS reaches it too) uses fetch.
+  await writeFile(hook, `if (/cli-login\\.cjs$/.test(process.argv[1] ?? '')) process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, process.moduleLoadList.join('\\n')))\n`)
   const env = cleanEnv(home.dir, { BROWSER: `${process.execPath} ${BROWSER_DOUBLE}`, NODE_OPTIONS: `--require ${hook}` })
   const port = await findFreePortRange(3)
   const login = await runCli(['login', '--issuer', provider.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port), '--port-attempts', '3'], env)
