@@ -6,7 +6,7 @@ import { UsageError } from './errors.ts'
 import { FileSessionStore, type SessionStore } from './session/file-store.ts'
 import { KeychainSessionStore, STORAGE_MODES } from './session/keychain-store.ts'
 import { assertProfileName } from './session/paths.ts'
-import { sessionStatus, type AccessToken } from './session/session.ts'
+import { isSessionExpired, sessionStatus, type AccessToken } from './session/session.ts'
 import { defaultSystem, type System } from './system.ts'
 
 /**
@@ -96,7 +96,7 @@ export class CliLogin {
   async status(_options: CallOptions = {}): Promise<StatusResult | undefined> {
     await this.settleStorage()
     const session = await this.store.readSession(this.profile)
-    return session && { ...sessionStatus(this.profile, session), session_expired: session.refreshRejectedAt !== undefined }
+    return session && { ...sessionStatus(this.profile, session), session_expired: isSessionExpired(session) }
   }
 
   /** The provider's userinfo for this session. */

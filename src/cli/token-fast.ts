@@ -19,9 +19,10 @@ import { CLI_APP, cliHome } from './cli-app.ts'
 import { formatToken, tokenProblem } from './commands/format-token.ts'
 import { writeAllSync } from './write-sync.ts'
 import { DEFAULTS } from '../options.ts'
+import { isOwnAndTight, LOOSE_DIRECTORY_BITS, LOOSE_SESSION_FILE_BITS } from '../session/dir-safety.ts'
 import { isLockHeld, takeLockForHandover } from '../session/lock.ts'
 import { profilePaths, profilesDir } from '../session/paths.ts'
-import { sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
+import { isSessionExpired, sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
 
 /** How long a waiter waits for another process's refresh, as the library's lock does. */
@@ -85,7 +86,7 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
   // Taken as long as it is valid at all, as the library's waiters do (a provider may issue
   // tokens shorter-lived than --min-ttl).
   const refreshed = (current: Session | undefined): AccessToken | undefined => {
-    if (!current || current.refreshRejectedAt !== undefined || refreshStamp(current, request) === seenStamp) return undefined
+    if (!current || isSessionExpired(current) || refreshStamp(current, request) === seenStamp) return undefined
     const token = storedToken(tokenView(current), request)
     return token && isFresh(token.expires_at, nowS(), 0) ? token : undefined
   }
@@ -101,7 +102,7 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
     for (;;) {
       const current = readSession(paths.session)
       // A refresh the provider rejected, a refresher that died, a wait too long: the full CLI says what happened.
-      if (!current || current.refreshRejectedAt !== undefined) return false
+      if (!current || isSessionExpired(current)) return false
       const token = refreshed(current)
       if (token) return await printToken(asked, current, token)
       if (!isLockHeld(paths.lock)) {
@@ -159,18 +160,14 @@ function printToken(asked: Asked, session: Session, token: AccessToken): boolean
 function looksSafe(dirs: string[], file: string): boolean {
   const uid = process.getuid?.()
   if (uid === undefined) return true
-  const unsafe = (path: string, mask: number) => {
-    const stats = statSync(path)
-    return stats.uid !== uid || (stats.mode & mask) !== 0
-  }
-  return !dirs.some((dir) => unsafe(dir, 0o022)) && !unsafe(file, 0o077)
+  return dirs.every((dir) => isOwnAndTight(statSync(dir), uid, LOOSE_DIRECTORY_BITS)) && isOwnAndTight(statSync(file), uid, LOOSE_SESSION_FILE_BITS)
 }
 
 async function keychainToken(profile: string, tokenType: 'access' | 'id'): Promise<string | undefined> {
-  const { getLarge, keychainAccount, nativeKeychain } = await import('../session/keychain.ts')
+  const { getLarge, keychainAccount, nativeKeychain, SESSION_ITEMS } = await import('../session/keychain.ts')
   const keychain = nativeKeychain()
-  if (tokenType === 'access') return getLarge(keychain, CLI_APP.appName, keychainAccount(profile, 'access_token'))
-  const secrets = await getLarge(keychain, CLI_APP.appName, keychainAccount(profile, 'secrets'))
+  if (tokenType === 'access') return getLarge(keychain, CLI_APP.appName, keychainAccount(profile, SESSION_ITEMS.accessToken))
+  const secrets = await getLarge(keychain, CLI_APP.appName, keychainAccount(profile, SESSION_ITEMS.secrets))
   const idToken = secrets === undefined ? undefined : (JSON.parse(secrets) as { idToken?: unknown }).idToken
   return typeof idToken === 'string' ? idToken : undefined
 }

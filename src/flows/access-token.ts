@@ -7,7 +7,7 @@ import { ErrorCode, LoginRequiredError, ProviderError, SessionExpiredError, Sess
 import type { GetAccessTokenOptions } from '../library-options.ts'
 import { DEFAULTS, issuerFrom, normalizeScope, sameIssuer } from '../options.ts'
 import { refreshedSession, withTargetToken } from '../session/from-tokens.ts'
-import type { AccessToken, Session } from '../session/session.ts'
+import { isSessionExpired, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, resolveTarget, storedToken, targetKey, type TokenRequest, type TokenTarget } from '../session/token-decision.ts'
 import { forgetProviderCache, loadProvider } from './provider-metadata.ts'
 
@@ -136,7 +136,7 @@ async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest):
     async () => {
       const current = await readUsableSession(ctx)
       if (refreshedMeanwhile(current)) return current
-      if (current.refreshRejectedAt !== undefined) throw new SessionExpiredError(ctx.loginTarget)
+      if (isSessionExpired(current)) throw new SessionExpiredError(ctx.loginTarget)
       if (!current.refreshToken) throw noRefreshToken(ctx, current, request)
       return refreshStored(ctx, current, current.refreshToken, request.target)
     },

@@ -18,7 +18,7 @@ export function createProviderFetch(env: NodeJS.ProcessEnv): typeof fetch {
 }
 
 /** Provider answers are capped: a hostile or broken provider cannot make us buffer without end. */
-export const MAX_ANSWER_BYTES = 1024 * 1024
+const MAX_ANSWER_BYTES = 1024 * 1024
 
 export class AnswerTooLargeError extends Error {
   constructor(url: string) {

@@ -27,7 +27,7 @@ export async function startDeviceAuthorization(
 
 /** Bounds for the provider's `interval` and `expires_in` (the login's own timeout still wins). */
 export const DEVICE_INTERVAL_S = { min: 1, max: 60, default: 5 }
-export const DEVICE_EXPIRES_IN_S = { min: 10, max: 24 * 60 * 60, default: 600 }
+const DEVICE_EXPIRES_IN_S = { min: 10, max: 24 * 60 * 60, default: 600 }
 
 function clamp(value: unknown, bounds: { min: number; max: number; default: number }): number {
   if (typeof value !== 'number' || !Number.isFinite(value)) return bounds.default

@@ -20,7 +20,7 @@ export interface ExplicitEndpoints {
 }
 
 /** The metadata of a server that publishes none, from the endpoints the user gave. */
-export function metadataFromEndpoints(issuer: string, endpoints: ExplicitEndpoints): client.ServerMetadata {
+function metadataFromEndpoints(issuer: string, endpoints: ExplicitEndpoints): client.ServerMetadata {
   return {
     issuer,
     token_endpoint: endpoints.tokenEndpoint,

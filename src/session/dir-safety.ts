@@ -10,6 +10,16 @@ import { StorageError } from '../errors.ts'
 
 export type Warn = (message: string) => void
 
+/** Group or others may write: such a directory of ours is set back to 0700. */
+export const LOOSE_DIRECTORY_BITS = 0o022
+/** Group or others may read or write: such a session file of ours is set back to 0600. */
+export const LOOSE_SESSION_FILE_BITS = 0o077
+
+/** Nothing to refuse or fix: ours, and none of the loose bits set (the token fast path checks this alone). */
+export function isOwnAndTight(stats: Pick<Stats, 'uid' | 'mode'>, uid: number, looseBits: number): boolean {
+  return stats.uid === uid && (stats.mode & looseBits) === 0
+}
+
 function myUid(): number | undefined {
   return typeof process.getuid === 'function' ? process.getuid() : undefined
 }
@@ -43,7 +53,7 @@ export async function secureDirectory(path: string, warn: Warn | undefined): Pro
   if (!found) return
   const { stats, shown } = found
   refuseForeign(shown, stats, uid, 'sessions')
-  if ((stats.mode & 0o022) === 0) return
+  if (isOwnAndTight(stats, uid, LOOSE_DIRECTORY_BITS)) return
   await chmod(path, 0o700).catch((error: unknown) => {
     throw new StorageError(`${shown} can be written by other users and could not be set back to 0700: ${(error as Error).message}`, { cause: error })
   })
@@ -58,7 +68,7 @@ export async function secureSessionFile(path: string, warn: Warn | undefined): P
   if (!found || !found.stats.isFile()) return
   const { stats, shown } = found
   refuseForeign(shown, stats, uid, 'a session')
-  if ((stats.mode & 0o077) === 0) return
+  if (isOwnAndTight(stats, uid, LOOSE_SESSION_FILE_BITS)) return
   await chmod(path, 0o600).catch((error: unknown) => {
     throw new StorageError(`${shown} can be read by other users and could not be set back to 0600: ${(error as Error).message}`, { cause: error })
   })

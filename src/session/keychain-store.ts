@@ -16,7 +16,7 @@
  * writes the file first and deletes the items after.
  */
 import { KeychainError, SessionFileError } from '../errors.ts'
-import { deleteLarge, getLarge, keychainAccount, nativeKeychain, probeKeychain, setLarge, type Keychain } from './keychain.ts'
+import { deleteLarge, getLarge, keychainAccount, nativeKeychain, probeKeychain, SESSION_ITEMS, setLarge, type Keychain } from './keychain.ts'
 import type { FileSessionStore, SessionStore } from './file-store.ts'
 import type { ProfileSettings, ProviderMetadataCache, Session, TargetToken } from './session.ts'
 
@@ -51,8 +51,7 @@ interface StoredSecrets {
   targets?: Record<string, string>
 }
 
-const ACCESS_TOKEN_ITEM = 'access_token'
-const SECRETS_ITEM = 'secrets'
+const { accessToken: ACCESS_TOKEN_ITEM, secrets: SECRETS_ITEM } = SESSION_ITEMS
 
 export class KeychainSessionStore implements SessionStore {
   readonly files: FileSessionStore
@@ -251,7 +250,7 @@ function withoutMarker(session: Session): Session {
 }
 
 /** The session's secrets apart from what the file keeps; the file part is marked `storage: keychain`. */
-export function splitSecrets(session: Session): { file: Session; secrets: StoredSecrets; accessToken: string } {
+function splitSecrets(session: Session): { file: Session; secrets: StoredSecrets; accessToken: string } {
   const { accessToken, refreshToken, idToken, clientSecret, targets, storage: _storage, ...rest } = session
   const secrets: StoredSecrets = { refreshToken, idToken, clientSecret }
   let fileTargets: Record<string, TargetToken> | undefined

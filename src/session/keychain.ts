@@ -65,6 +65,12 @@ export const KEYCHAIN_UNAVAILABLE = ErrorCode.KEYCHAIN_UNAVAILABLE
  *   `<profile>/<item>` is unambiguous, and item names (`refresh_token`, `access_token@<target>`, …)
  *   may contain anything but `#`, which marks the parts of a split secret (below).
  */
+/**
+ * The items a session keeps (session/keychain-store.ts): its own access token alone, so that the
+ * token fast path (cli/token-fast.ts) reads one small item, and every other secret in one JSON item.
+ */
+export const SESSION_ITEMS = { accessToken: 'access_token', secrets: 'secrets' } as const
+
 export function keychainAccount(profile: string, item: string): string {
   if (profile.includes('/') || profile.length === 0) throw new TypeError(`invalid profile for a keychain account: ${JSON.stringify(profile)}`)
   if (item.includes('#') || item.length === 0) throw new TypeError(`invalid keychain item name: ${JSON.stringify(item)}`)

@@ -122,7 +122,7 @@ function isHandoverFor(holder: LockOwner, owner: LockOwner): boolean {
 }
 
 /** The lock's owner, read synchronously (the fast path); undefined when there is no readable lock. */
-export function readLockOwnerSync(lockPath: string): LockOwner | undefined {
+function readLockOwnerSync(lockPath: string): LockOwner | undefined {
   try {
     // Only a regular file is read: a fifo planted there would block the read for good.
     if (!statSync(lockPath, { throwIfNoEntry: false })?.isFile()) return undefined

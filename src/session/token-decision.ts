@@ -3,7 +3,7 @@
  * (session, what was asked, now), used by the library's getAccessToken() and by the CLI's
  * `token` fast path alike, so the two cannot drift.
  */
-import type { AccessToken, Session, TargetToken } from './session.ts'
+import { isSessionExpired, type AccessToken, type Session, type TargetToken } from './session.ts'
 
 /** Another API (audience, RFC 8707 resource) or a narrower scope than the session's own token. */
 export interface TokenTarget {
@@ -30,7 +30,7 @@ export type TokenDecision =
   | { action: 'login'; reason: 'session-expired' | 'no-refresh-token' }
 
 export function decideToken(session: Session, request: TokenRequest): TokenDecision {
-  if (session.refreshRejectedAt !== undefined) return { action: 'login', reason: 'session-expired' }
+  if (isSessionExpired(session)) return { action: 'login', reason: 'session-expired' }
   const token = storedToken(session, request)
   if (token && !request.forceRefresh && isFresh(token.expires_at, request.nowS, request.minTtlS)) return { action: 'use', token }
   if (session.refreshToken) return { action: 'refresh' }
