@@ -12,8 +12,8 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'cli-login-testkit'
-import { authorizeOverHttp } from 'cli-login-testkit'
+import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'clilogin-testkit'
+import { authorizeOverHttp } from 'clilogin-testkit'
 import { findFreePortRange } from '../test/helpers/ports.ts'
 import { cleanEnv } from '../test/helpers/cli.ts'
 import type * as Library from '../src/index.ts'
@@ -588,7 +588,7 @@ async function figureConcurrent(ctx: Ctx): Promise<void> {
 interface NpmTree { dependencies?: Record<string, NpmTree> }
 
 /** Packages whose presence means an identity provider came along (the test kit's business, never the product's). */
-const PROVIDER_PACKAGES = ['oidc-provider', 'koa', 'cli-login-testkit']
+const PROVIDER_PACKAGES = ['oidc-provider', 'koa', 'clilogin-testkit']
 
 /**
  * 6. What a user of an embedding tool downloads: the packed cli-login (`npm pack`, as published)
@@ -627,7 +627,7 @@ async function figureFootprint(): Promise<void> {
       }
     }
     const perDep: Record<string, number> = {}
-    for (const [name, child] of Object.entries(tree.dependencies?.['cli-login']?.dependencies ?? {})) {
+    for (const [name, child] of Object.entries(tree.dependencies?.['clilogin']?.dependencies ?? {})) {
       const seen = new Set<string>([name])
       reach(child, seen)
       perDep[name] = seen.size

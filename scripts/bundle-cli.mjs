@@ -7,10 +7,10 @@
 //   loader, openid-client costs a login ~8 MiB of memory and a refresh tens of milliseconds; bundled,
 //   about 1 MiB. (The library, dist/index.js, imports openid-client from node_modules as usual.)
 // Other dependencies stay external and are loaded, lazily, from node_modules; so does the test kit
-// (`cli-login-testkit`, a separate package that only `demo` loads).
+// (`clilogin-testkit`, a separate package that only `demo` loads).
 import { build } from 'esbuild'
 
-const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', packages: 'external', external: ['cli-login-testkit'], logLevel: 'warning', logOverride: { 'empty-import-meta': 'silent' } }
+const common = { bundle: true, format: 'cjs', platform: 'node', target: 'node20', packages: 'external', external: ['clilogin-testkit'], logLevel: 'warning', logOverride: { 'empty-import-meta': 'silent' } }
 
 /** In cli.cjs, `import('openid-client')` and `import * as client from 'openid-client'` load dist/openid-client.cjs. */
 const openidClientApart = {

@@ -9,7 +9,7 @@ import { join, resolve } from 'node:path'
 
 const root = resolve(import.meta.dirname, '..')
 const bin = (name) => join(root, 'node_modules', '.bin', name)
-const packages = [root, join(root, 'packages', 'cli-login-testkit')]
+const packages = [root, join(root, 'packages', 'clilogin-testkit')]
 const out = mkdtempSync(join(tmpdir(), 'cli-login-pack-'))
 let failed = false
 try {

@@ -11,7 +11,7 @@
  * settings are baked in; the ACME_* variables only let the tests point it at the test kit.
  */
 import { parseArgs } from 'node:util'
-import { CliLogin, CliLoginError, ErrorCode, LoginRequiredError, type CliLoginOptions } from 'cli-login'
+import { CliLogin, CliLoginError, ErrorCode, LoginRequiredError, type CliLoginOptions } from 'clilogin'
 
 const PROVIDER = {
   issuer: process.env.ACME_ISSUER ?? 'https://acme.eu.auth0.com/',

@@ -5,7 +5,7 @@
  * tests point it at the test kit's protected resource.
  */
 // #region mcp
-import { CliLogin, LoginRequiredError } from 'cli-login'
+import { CliLogin, LoginRequiredError } from 'clilogin'
 
 const MCP_URL = process.env.ACME_MCP_URL ?? 'https://mcp.example.com/mcp'
 const auth = new CliLogin({ appName: 'acme', resource: MCP_URL })

@@ -2,7 +2,7 @@
 // A company CLI that embeds cli-login: `mytool login`, `mytool whoami`, `mytool logout`.
 // Configuration would normally be baked in; here it comes from MYTOOL_* env vars so the test can
 // point it at the embedded provider.
-import { CliLogin, CliLoginError, LoginRequiredError } from 'cli-login'
+import { CliLogin, CliLoginError, LoginRequiredError } from 'clilogin'
 
 const auth = new CliLogin({
   appName: 'mytool', // sessions in ~/.config/mytool, "run mytool login" in messages, "mytool" on the pages

@@ -1,13 +1,13 @@
 // How `acme`, a CLI that embeds cli-login, tests its login end to end: a real OpenID provider
-// from cli-login-testkit on 127.0.0.1, and a browser double that signs in over plain HTTP.
+// from clilogin-testkit on 127.0.0.1, and a browser double that signs in over plain HTTP.
 // No account anywhere, no Chromium. Run with: node --test
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { AuthorizationError, CliLogin, LoginRequiredError, ProviderError } from 'cli-login'
-import { createBrowserDouble, startTestProvider } from 'cli-login-testkit'
+import { AuthorizationError, CliLogin, LoginRequiredError, ProviderError } from 'clilogin'
+import { createBrowserDouble, startTestProvider } from 'clilogin-testkit'
 
 const ACME_CLIENT_ID = 'acme-cli'
 const ACME_API = 'https://api.acme.example/'

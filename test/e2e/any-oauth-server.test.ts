@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import type { Browser } from 'playwright-core'
-import { DEMO_CLIENT_ID, DEMO_USERS, startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'cli-login-testkit'
+import { DEMO_CLIENT_ID, DEMO_USERS, startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
 import { launchChromium, loginInChromium } from '../helpers/chromium.ts'
 import { cleanEnv, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
 import { findFreePortRange, occupyPorts } from '../helpers/ports.ts'

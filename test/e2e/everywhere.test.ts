@@ -19,7 +19,7 @@ import {
   startTestProvider as startDemoProvider,
   type TestProvider as DemoProvider,
   type TestProviderOptions as DemoProviderOptions,
-} from 'cli-login-testkit'
+} from 'clilogin-testkit'
 import { approveDeviceInChromium, launchChromium, loginInChromium } from '../helpers/chromium.ts'
 import { cleanEnv, lastLine, makeTempHome, runCli, startCli, type CliResult, type RunningCli } from '../helpers/cli.ts'
 import { approveDeviceOverHttp, loginOverHttp } from '../helpers/http-browser.ts'

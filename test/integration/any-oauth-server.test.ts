@@ -6,7 +6,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { CliLogin, ErrorCode, LoginRequiredError, type CliLoginError } from '../../src/index.ts'
-import { createBrowserDouble, startProtectedResource, startTestProvider, DEMO_CLIENT_ID, type ProtectedResource, type TestProvider } from 'cli-login-testkit'
+import { createBrowserDouble, startProtectedResource, startTestProvider, DEMO_CLIENT_ID, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
 import { makeTempHome } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 

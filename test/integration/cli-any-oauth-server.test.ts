@@ -6,7 +6,7 @@ import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { loginOverHttp, startProtectedResource, startTestProvider, DEMO_USERS, type ProtectedResource, type TestProvider } from 'cli-login-testkit'
+import { loginOverHttp, startProtectedResource, startTestProvider, DEMO_USERS, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
 import { cleanEnv, lastLine, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 

@@ -1,5 +1,5 @@
 /**
- * The test kit's provider (cli-login-testkit) against openid-client v6 used directly: no cli-login code.
+ * The test kit's provider (clilogin-testkit) against openid-client v6 used directly: no cli-login code.
  * The "browser" is the kit's browser double (plus one real Chromium run).
  *
  * Every assert.ok has a message: without one, a failing assert.ok makes Node re-parse the
@@ -19,7 +19,7 @@ import {
   DEMO_USERS,
   startTestProvider as startDemoProvider,
   type TestProvider as DemoProvider,
-} from 'cli-login-testkit'
+} from 'clilogin-testkit'
 import { approveDeviceInChromium, launchChromium, loginInChromium } from '../helpers/chromium.ts'
 import { approveDeviceOverHttp, authorizeOverHttp, loginOverHttp, type HttpLoginOptions } from '../helpers/http-browser.ts'
 

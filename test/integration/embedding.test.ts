@@ -17,7 +17,7 @@ import {
   DEMO_USERS,
   startTestProvider,
   type TestProvider,
-} from 'cli-login-testkit'
+} from 'clilogin-testkit'
 import {
   CliLogin,
   ErrorCode,

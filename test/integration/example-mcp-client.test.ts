@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'cli-login-testkit'
+import { startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
 import { cleanEnv, makeTempHome } from '../helpers/cli.ts'
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))

@@ -7,7 +7,7 @@ import assert from 'node:assert/strict'
 import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DEMO_CLIENT_ID, startTestProvider, type TestProvider } from 'cli-login-testkit'
+import { DEMO_CLIENT_ID, startTestProvider, type TestProvider } from 'clilogin-testkit'
 import { cleanEnv, makeTempHome, runCli } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 

@@ -8,7 +8,7 @@ import { spawn, spawnSync } from 'node:child_process'
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DEMO_USERS, startTestProvider, type TestProvider } from 'cli-login-testkit'
+import { DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
 import { COMMANDS } from '../../src/cli/args.ts'
 import { ErrorCode } from '../../src/errors.ts'
 import { BIN, cleanEnv, makeTempHome, type CliResult } from '../helpers/cli.ts'
@@ -86,9 +86,9 @@ function pointAt(code: string, from: string, to: string): string {
 
 test('the quick start runs as written: acme login, then a call to the API, then "run acme login" without a session', async () => {
   const dir = await tempDir()
-  // A project that installed cli-login: node_modules/cli-login is this package.
+  // A project that installed clilogin: node_modules/clilogin is this package.
   await mkdir(join(dir, 'node_modules'))
-  await symlink(ROOT, join(dir, 'node_modules', 'cli-login'), 'dir')
+  await symlink(ROOT, join(dir, 'node_modules', 'clilogin'), 'dir')
   let code = pointAt(quickStart, "'https://acme.eu.auth0.com/'", JSON.stringify(provider.issuer))
   code = pointAt(code, "'https://api.acme.example/v1/me'", JSON.stringify(`${provider.issuer}api/me`))
   await writeFile(join(dir, 'package.json'), JSON.stringify({ name: 'acme', type: 'module' }))

@@ -2,7 +2,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { CliLogin } from '../../src/index.ts'
-import { createBrowserDouble, DEMO_CLIENT_ID, DEMO_USERS, startTestProvider, type TestProvider } from 'cli-login-testkit'
+import { createBrowserDouble, DEMO_CLIENT_ID, DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
 import { makeTempHome } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 

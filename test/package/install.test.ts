@@ -15,10 +15,10 @@ import { findFreePortRange } from '../helpers/ports.ts'
 
 const run = promisify(execFile)
 const ROOT = fileURLToPath(new URL('../..', import.meta.url))
-const PACKAGES = [ROOT, join(ROOT, 'packages', 'cli-login-testkit')]
+const PACKAGES = [ROOT, join(ROOT, 'packages', 'clilogin-testkit')]
 
-const TOOL = `import { CliLogin } from 'cli-login'
-import { createBrowserDouble, startTestProvider, DEMO_AUDIENCE, DEMO_CLIENT_ID } from 'cli-login-testkit'
+const TOOL = `import { CliLogin } from 'clilogin'
+import { createBrowserDouble, startTestProvider, DEMO_AUDIENCE, DEMO_CLIENT_ID } from 'clilogin-testkit'
 
 const [home, port] = process.argv.slice(2)
 const provider = await startTestProvider()
@@ -33,8 +33,8 @@ try {
 }
 `
 
-const REQUIRER = `const { CliLogin, LoginRequiredError } = require('cli-login')
-const { startTestProvider, createBrowserDouble } = require('cli-login-testkit')
+const REQUIRER = `const { CliLogin, LoginRequiredError } = require('clilogin')
+const { startTestProvider, createBrowserDouble } = require('clilogin-testkit')
 console.log([CliLogin, LoginRequiredError, startTestProvider, createBrowserDouble].map((f) => typeof f).join(' '))
 `
 
@@ -57,13 +57,13 @@ after(async () => {
 })
 
 test('the packed packages install into an empty app, with LICENSE and without sources or tests', async () => {
-  for (const name of ['cli-login', 'cli-login-testkit']) {
+  for (const name of ['clilogin', 'clilogin-testkit']) {
     const files = await readdir(join(app, 'node_modules', name))
     assert.ok(files.includes('LICENSE'), `${name}: ${files.join(' ')}`)
     assert.ok(files.includes('README.md'), `${name}: ${files.join(' ')}`)
     assert.ok(!files.includes('src') && !files.includes('test'), `${name}: ${files.join(' ')}`)
   }
-  const dist = await readdir(join(app, 'node_modules', 'cli-login', 'dist'))
+  const dist = await readdir(join(app, 'node_modules', 'clilogin', 'dist'))
   assert.ok(!dist.some((file) => file.includes('demo')), dist.join(' '))
 })
 
@@ -86,13 +86,13 @@ test('the installed CLI\'s demo without the test kit: one line saying how to get
   const lean = await mkdtemp(join(tmpdir(), 'cli-login-lean-'))
   try {
     await writeFile(join(lean, 'package.json'), '{ "name": "lean", "private": true }\n')
-    const tarball = (await readdir(app)).find((file) => /^cli-login-\d.*\.tgz$/.test(file))
+    const tarball = (await readdir(app)).find((file) => /^clilogin-\d.*\.tgz$/.test(file))
     assert.ok(tarball)
     await run('npm', ['install', '--no-audit', '--no-fund', '--ignore-scripts', join(app, tarball)], { cwd: lean, timeout: 240_000 })
-    const result = await run(process.execPath, [join(lean, 'node_modules', 'cli-login', 'bin', 'cli-login.cjs'), 'demo'], { cwd: lean })
+    const result = await run(process.execPath, [join(lean, 'node_modules', 'clilogin', 'bin', 'cli-login.cjs'), 'demo'], { cwd: lean })
       .then(() => ({ code: 0, stderr: '' }), (error: { code: number; stderr: string }) => error)
     assert.equal(result.code, 1)
-    assert.equal(result.stderr, 'cli-login demo needs the test kit: npm install --save-dev cli-login-testkit\n')
+    assert.equal(result.stderr, 'cli-login demo needs the test kit: npm install --save-dev clilogin-testkit\n')
   } finally {
     await rm(lean, { recursive: true, force: true })
   }

@@ -4,13 +4,13 @@ import { str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { describeStatus, loginOptions } from './shared.ts'
 
-type TestKit = typeof import('cli-login-testkit')
+type TestKit = typeof import('clilogin-testkit')
 
 /** Starts the test kit's identity provider on loopback and runs the whole login against it. */
 export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<number> {
   const kit = await loadTestKit()
   if (!kit) {
-    ctx.err('cli-login demo needs the test kit: npm install --save-dev cli-login-testkit')
+    ctx.err('cli-login demo needs the test kit: npm install --save-dev clilogin-testkit')
     return 1
   }
   const { startTestProvider, DEMO_CLIENT_ID, DEMO_USERS } = kit
@@ -42,7 +42,7 @@ export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<
 /** The test kit, or undefined where it is not installed (it is a separate package, for tool authors). */
 async function loadTestKit(): Promise<TestKit | undefined> {
   try {
-    return await import('cli-login-testkit')
+    return await import('clilogin-testkit')
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return undefined

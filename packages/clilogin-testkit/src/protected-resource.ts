@@ -99,7 +99,7 @@ export async function startProtectedResource(options: ProtectedResourceOptions):
           return null
         }
       })()
-      return json(res, 200, { jsonrpc: '2.0', id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'cli-login-testkit', version: '0' } } })
+      return json(res, 200, { jsonrpc: '2.0', id, result: { protocolVersion: '2025-06-18', capabilities: {}, serverInfo: { name: 'clilogin-testkit', version: '0' } } })
     }
     return json(res, 200, { sub: identity.sub, scope: identity.scope ?? null })
   }

@@ -147,7 +147,7 @@ export function createBrowserDouble(options: Partial<HttpLoginOptions> = {}): Br
       // Kept for settled(); a failure nobody asks about must not crash the test run.
       visit.catch(() => {})
       visits.push(visit)
-      return { opened: true, command: 'cli-login-testkit browser double' }
+      return { opened: true, command: 'clilogin-testkit browser double' }
     },
     settled: () => Promise.all(visits),
   }
