@@ -68,13 +68,13 @@ test('from the resource URL alone (401 header): finds the server, registers, sen
   assert.equal(api.stats.requests['GET /.well-known/oauth-protected-resource/mcp'], undefined, 'the header named the metadata')
 })
 
-test('from the resource URL alone (MCP server, well-known metadata): initialize POST, then the well-known URL', async () => {
+test('from the resource URL alone (MCP server, well-known metadata): server/discover and initialize POSTs, then the well-known URL', async () => {
   const as = await provider()
   const api = await resource({ metadataDiscovery: 'well-known', protocol: 'mcp' }, as)
   const login = auth({ resource: api.url })
   await login.login()
   assert.equal(api.stats.requests['GET /mcp'], 1)
-  assert.equal(api.stats.requests['POST /mcp'], 1)
+  assert.equal(api.stats.requests['POST /mcp'], 2, 'a 401 without resource_metadata to server/discover: initialize is tried too')
   assert.equal(api.stats.requests['GET /.well-known/oauth-protected-resource/mcp'], 1)
   const { access_token } = await login.getAccessToken()
   assert.equal(await callApi(api, access_token, 'POST'), 200)
