@@ -11,11 +11,13 @@
  *
  * This file puts the parts together; each lives in its own module of this folder:
  *   types.ts, demo.ts      the public API: options, handle, faults, stats; the demo users, clients, APIs
+ *   kit.ts                 what the parts of one running provider share (options resolved, store, faults, stats)
  *   oidc-provider.ts       the slice of oidc-provider's (and Koa's) types used; loading it, quietly
  *   configuration.ts       oidc-provider's configuration (features, TTLs, claims, resource indicators)
  *   clients.ts             the registered clients' metadata (per-client options map here)
+ *   routes.ts              the endpoints' paths and the grant names
  *   adapter.ts, keys.ts    the in-memory store; the signing key
- *   server.ts              the HTTP(S) server on 127.0.0.1
+ *   server.ts, http.ts     the HTTP(S) server on 127.0.0.1; small request helpers
  *   pages.ts               every HTML page; interactions.ts: the sign-in and consent steps
  *   stats.ts, faults.ts    what the provider counts; the faults a test switches on
  *   auth0.ts               where oidc-provider answers unlike Auth0, made to answer like it
@@ -23,6 +25,9 @@
  *   token-endpoint.ts      POST /oauth/token around oidc-provider's handling
  *   api.ts                 the example API and access token verification
  *   controls.ts            revokeGrants, expireTokens, addResourceServer, forgetClient
+ * A new endpoint or fault: a middleware in its module, one line in the list below. A new option or
+ * fault field: types.ts. A new oidc-provider feature: configuration.ts. A new grant: a module that
+ * registers it on the provider (after `new Provider` below) and its name in clients.ts' grant_types.
  */
 import { DemoStore } from './adapter.ts'
 import { accessTokenVerifier, apiMe } from './api.ts'
