@@ -13,8 +13,6 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { randomInt } from 'node:crypto'
-import { Client } from '@modelcontextprotocol/sdk/client/index.js'
-import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
 import { CliLogin, type CliLoginOptions, type OpenBrowser } from 'clilogin'
 
 /** The revisions before 2026-07-28 open a session with `initialize`; from it on, every request stands alone. */
@@ -48,6 +46,13 @@ function redirectFollower(giveUp: (reason: string) => void): OpenBrowser {
     return { opened: true, command: 'http-redirect-follower' }
   }
 }
+
+// The official SDK's client speaks the stateful revisions (initialize, sessions, SSE answers);
+// loaded while the login runs.
+const sdk = STATEFUL_REVISIONS.includes(revision)
+  ? Promise.all([import('@modelcontextprotocol/sdk/client/index.js'), import('@modelcontextprotocol/sdk/client/streamableHttp.js')])
+  : undefined
+sdk?.catch(() => {})
 
 const home = await mkdtemp(join(tmpdir(), 'mcp-conformance-'))
 const abandoned = new AbortController()
@@ -115,6 +120,7 @@ async function useTools(): Promise<void> {
     if (tools[0]) await statelessRequest('tools/call', { name: tools[0].name, arguments: {} }, 2)
     return
   }
+  const [{ Client }, { StreamableHTTPClientTransport }] = await (sdk as NonNullable<typeof sdk>)
   const client = new Client({ name: 'mcp-conformance-client', version: '1.0.0' }, { capabilities: {} })
   const transport = new StreamableHTTPClientTransport(new URL(serverUrl), { fetch: fetchWithToken })
   await client.connect(transport)
