@@ -21,7 +21,7 @@ import type { ExplicitEndpoints } from '../protocol/provider.ts'
 import type { NoResourceMetadata } from '../protocol/resource-metadata.ts'
 import type { ProfileSettings } from '../session/session.ts'
 import { chooseClient, isRegistrationKnown } from './client-registration.ts'
-import { loadProvider, type CachedProvider } from './provider-metadata.ts'
+import { forClient, loadProvider, type CachedProvider } from './provider-metadata.ts'
 
 export interface PreparedLogin {
   settings: LoginSettings
@@ -71,7 +71,7 @@ export async function prepareLogin(ctx: LoginContext, { forceRegistration = fals
     registration: choice?.registration,
   }
   const settings = resolveLoginSettings(given, remembered, found)
-  return { settings, provider: await loadProvider(ctx, settings) }
+  return { settings, provider: await forClient(ctx, discovery, settings) }
 }
 
 interface AuthorizationServer {

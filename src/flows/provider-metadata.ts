@@ -70,6 +70,17 @@ export async function loadProvider(ctx: LoginContext, settings: ProviderSettings
   return { config, openid, revalidate: () => discover(ctx, settings).catch(() => undefined) }
 }
 
+/**
+ * The provider as found a moment ago (with a placeholder client), for the client the login chose:
+ * no second look at the cache, and no revalidation of metadata that was just fetched.
+ */
+export async function forClient(ctx: LoginContext, found: CachedProvider, settings: ProviderSettings): Promise<CachedProvider> {
+  if (settings.endpoints) return loadProvider(ctx, settings)
+  const { configurationFromMetadata } = await import('../protocol/provider.ts')
+  const config = configurationFromMetadata({ ...settings, fetch: ctx.providerFetch() }, found.config.serverMetadata())
+  return { config, openid: found.openid, revalidate: found.revalidate && (() => discover(ctx, settings).catch(() => undefined)) }
+}
+
 /** After a provider error on cached metadata, the next call discovers again. */
 export async function forgetProviderCache(ctx: LoginContext): Promise<void> {
   const entry = await ctx.store.readProviderCache?.(ctx.profile)
