@@ -5,38 +5,22 @@
  * authentication, the 2026-07-28 discovery and the 2025-03-26 fallbacks, the metadata's issuer,
  * RFC 9207 `iss`, and a resource that moves to another authorization server.
  */
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { createBrowserDouble } from 'clilogin-testkit'
-import { CliLogin, ProviderError, type CliLoginOptions } from '../../src/index.ts'
-import { makeTempHome } from '../helpers/cli.ts'
-import { findFreePortRange } from '../helpers/ports.ts'
+import { ProviderError, type CliLoginOptions } from '../../src/index.ts'
+import { libraryLogins } from '../helpers/library-logins.ts'
 import { startScriptedMcpServer, type ScriptedConfig, type ScriptedMcpServer } from '../helpers/scripted-mcp-server.ts'
 
-let home: Awaited<ReturnType<typeof makeTempHome>>
-let firstPort: number
-const closers: Array<() => Promise<void>> = []
-
-before(async () => {
-  home = await makeTempHome()
-  firstPort = await findFreePortRange(4)
-})
-after(async () => {
-  for (const close of closers.reverse()) await close()
-  await home.cleanup()
-})
+const logins = libraryLogins({ storage: 'file', timeoutS: 10 })
+const auth = logins.auth
 
 async function scripted(config: Partial<ScriptedConfig> = {}): Promise<ScriptedMcpServer> {
   const server = await startScriptedMcpServer(config)
-  closers.push(() => server.close())
+  logins.closeAfter(() => server.close())
   return server
-}
-
-let profiles = 0
-function auth(options: Partial<CliLoginOptions> = {}, browser = createBrowserDouble()) {
-  return new CliLogin({ appName: 'acme', home: home.dir, profile: `p${++profiles}`, storage: 'file', port: firstPort, portAttempts: 4, timeoutS: 10, openBrowser: browser.openBrowser, ...options })
 }
 
 /** A browser that only records the URL: the login then times out (for what the URL alone shows). */
@@ -48,7 +32,7 @@ async function authorizationUrlOf(options: Partial<CliLoginOptions>): Promise<UR
 }
 
 const authorizations = (server: ScriptedMcpServer) => server.requests.filter((r) => r.path === '/authorize')
-const sessionFile = (profile: string) => join(home.dir, 'profiles', profile, 'session.json')
+const sessionFile = (profile: string) => join(logins.home, 'profiles', profile, 'session.json')
 
 test('a registration with a client secret but no client_secret_expires_at: taken as not expiring, and the secret authenticates the client', async () => {
   const server = await scripted({
