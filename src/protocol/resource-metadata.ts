@@ -2,7 +2,7 @@
  * Where to log in for a protected resource, from its URL alone: RFC 9728 protected resource
  * metadata, found the way the MCP authorization specification says.
  */
-import { ErrorCode, ProviderError } from '../errors.ts'
+import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
 
 export interface ProtectedResource {
@@ -211,6 +211,6 @@ function invalid(url: URL, problem: string): ProviderError {
 }
 
 function unreachable(url: URL, error: unknown): ProviderError {
-  const code = (error as { cause?: { code?: string } }).cause?.code
+  const code = causeChain(error).map((e) => (e as { code?: unknown }).code).find((c): c is string => typeof c === 'string')
   return new ProviderError(ErrorCode.PROVIDER_UNREACHABLE, `could not reach ${url.origin} (${code ?? 'network error'}): check the resource URL, your network and proxy settings`, { cause: error })
 }
