@@ -112,7 +112,8 @@ export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: P
     audience: given.audience ?? remembered.audience,
     organization: given.organization ?? remembered.organization,
     // A server without metadata gets no scope unless one is given (there is no knowing what it has).
-    scope: scope !== undefined ? normalizeScope(scope) : found?.endpoints ? '' : DEFAULTS.scope,
+    // '' (found or remembered): the server names no scope, so none is sent.
+    scope: scope === '' ? '' : scope !== undefined ? normalizeScope(scope) : found?.endpoints ? '' : DEFAULTS.scope,
     prompt: given.prompt || undefined,
     ...redirect,
     timeoutS,

@@ -105,11 +105,28 @@ function boundedFetch(inner: typeof fetch, ms: number): typeof fetch {
  */
 async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestInit = {}, bounds: RequestBounds): Promise<Response> {
   const url = new URL(urlOf(input))
-  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
   const headers: Record<string, string> = {}
   new Headers(init.headers).forEach((value, key) => (headers[key] = value))
   if (init.body instanceof URLSearchParams) headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8'
   const body = await requestBody(init.body)
+  try {
+    return await nodeHttpRequest(url, init, headers, body, bounds)
+  } catch (error) {
+    // A kept-alive connection the server closed as our request went out on it (its keep-alive
+    // timeout fired: it read none of the request): sent again once on a new connection, as Node's
+    // http documentation advises (`request.reusedSocket`).
+    if (!(error instanceof StaleConnectionError)) throw error
+    return nodeHttpRequest(url, init, headers, body, bounds).catch((again: unknown) => {
+      throw again instanceof StaleConnectionError ? again.cause : again
+    })
+  }
+}
+
+/** ECONNRESET on a reused keep-alive socket before any answer. */
+class StaleConnectionError extends Error {}
+
+async function nodeHttpRequest(url: URL, init: RequestInit, headers: Record<string, string>, body: string | Buffer | undefined, bounds: RequestBounds): Promise<Response> {
+  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
   return new Promise<Response>((resolvePromise, rejectPromise) => {
     let timer: NodeJS.Timeout | undefined
     let settled = false
@@ -133,7 +150,9 @@ async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestIn
         req.destroy(error)
       }, ms)
     }
+    let answered = false
     const req = request(url, { method: init.method ?? 'GET', headers, signal: init.signal ?? undefined }, (res) => {
+      answered = true
       const chunks: Buffer[] = []
       let size = 0
       if (Number(res.headers['content-length']) > MAX_ANSWER_BYTES) {
@@ -169,7 +188,10 @@ async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestIn
       if (!socket.connecting) connected()
       else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected)
     })
-    req.on('error', reject)
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const stale = req.reusedSocket && error.code === 'ECONNRESET' && !answered
+      reject(stale ? new StaleConnectionError('the kept-alive connection was closed', { cause: error }) : error)
+    })
     req.end(body)
   })
 }

@@ -92,3 +92,27 @@ test('within the bounds, answers come through as before', HANG, async (t) => {
   // Kept-alive: the second request reuses the connection, and is bounded the same way.
   assert.deepEqual(await (await providerFetch(`http://127.0.0.1:${port}/`)).json(), { ok: true })
 })
+
+test('a kept-alive connection the server closes as the next request goes out on it: sent again once, on a new connection', HANG, async (t) => {
+  let requests = 0
+  const perSocket = new WeakMap<Socket, number>()
+  const server = createHttpServer((req, res) => {
+    requests += 1
+    const n = (perSocket.get(req.socket) ?? 0) + 1
+    perSocket.set(req.socket, n)
+    // The keep-alive race: the server drops the idle connection just as a second request comes on it.
+    if (n === 2) return void req.socket.destroy()
+    res.writeHead(200, { 'content-type': 'application/json' }).end(`{"n":${requests}}`)
+  })
+  const port = await listen(t, server)
+  const providerFetch = createProviderFetch({}, SHORT)
+  const url = `http://127.0.0.1:${port}/mcp`
+  assert.equal((await providerFetch(url)).status, 200)
+  const second = await providerFetch(url, { method: 'POST', body: '{}' })
+  assert.deepEqual(await second.json(), { n: 3 }, 'the request reset on the reused connection, then answered on a new one')
+
+  // A reset on a new connection is an answer: not sent again.
+  const resetting = createServer((socket) => socket.once('data', () => socket.destroy()))
+  const resetPort = await listen(t, resetting)
+  await assert.rejects(providerFetch(`http://127.0.0.1:${resetPort}/`), (error: NodeJS.ErrnoException) => error.code === 'ECONNRESET')
+})
