@@ -182,11 +182,19 @@ export class StorageError extends CliLoginError {
   }
 }
 
+/**
+ * Another process held the profile's lock for longer than a waiter waits. It is never taken over
+ * while that process exists (it may be refreshing: a second refresh would lose the session).
+ */
 export class LockTimeoutError extends CliLoginError {
   readonly waitedMs: number
-  constructor(profile: string, waitedMs: number) {
-    super(ErrorCode.LOCK_TIMEOUT, `another process is using the session of profile "${profile}"; gave up after ${Math.round(waitedMs / 1000)} s: try again`)
+  /** The holder's process id, when the lock said. */
+  readonly holderPid: number | undefined
+  constructor(profile: string, waitedMs: number, holderPid?: number) {
+    const who = holderPid === undefined ? 'another process' : `another process (pid ${holderPid})`
+    super(ErrorCode.LOCK_TIMEOUT, `${who} is using the session of profile "${profile}" and still holds its lock; gave up after ${Math.round(waitedMs / 1000)} s: try again once it has finished`)
     this.waitedMs = waitedMs
+    this.holderPid = holderPid
   }
 }
 

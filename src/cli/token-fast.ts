@@ -20,13 +20,12 @@ import { formatToken, tokenProblem } from './commands/format-token.ts'
 import { writeAllSync } from './write-sync.ts'
 import { DEFAULTS } from '../options.ts'
 import { isOwnAndTight, LOOSE_DIRECTORY_BITS, LOOSE_SESSION_FILE_BITS } from '../session/dir-safety.ts'
-import { isLockHeld, takeLockForHandover } from '../session/lock.ts'
+import { isLockHeld, LOCK_WAIT_MS, LockWatcher, lockHolderPid, takeLockForHandover } from '../session/lock.ts'
+import { LockTimeoutError } from '../errors.ts'
 import { profilePaths, profilesDir } from '../session/paths.ts'
 import { isSessionExpired, sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
 
-/** How long a waiter waits for another process's refresh, as the library's lock does. */
-const WAIT_MS = 60_000
 /** Between looks when no file event comes (a watcher can miss the rename on some filesystems). */
 const RECHECK_MS = 25
 
@@ -90,7 +89,8 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
     const token = storedToken(tokenView(current), request)
     return token && isFresh(token.expires_at, nowS(), 0) ? token : undefined
   }
-  const deadline = Date.now() + WAIT_MS
+  const deadline = Date.now() + LOCK_WAIT_MS
+  const holder = new LockWatcher()
   let wake: (() => void) | undefined
   let watcher: FSWatcher | undefined
   try {
@@ -105,13 +105,13 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
       if (!current || isSessionExpired(current)) return false
       const token = refreshed(current)
       if (token) return await printToken(asked, current, token)
-      if (!isLockHeld(paths.lock)) {
+      if (!isLockHeld(paths.lock, holder)) {
         // Released: either just after storing its token (look once more) or without one.
         const last = readSession(paths.session)
         const stored = refreshed(last)
         return last && stored ? await printToken(asked, last, stored) : false
       }
-      if (Date.now() > deadline) return false
+      if (Date.now() > deadline) return gaveUp(asked)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, RECHECK_MS)
         wake = () => {
@@ -123,6 +123,22 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
   } finally {
     watcher?.close()
   }
+}
+
+/**
+ * The refresher still holds the lock after the bound: it is never taken over while its process
+ * exists (PRODUCT.md), so this ends as the library's waiters do, with its one line (exit 1), rather
+ * than the full CLI waiting as long again.
+ */
+function gaveUp(asked: Asked): true {
+  const error = new LockTimeoutError(asked.profile, LOCK_WAIT_MS, lockHolderPid(asked.paths.lock))
+  try {
+    writeAllSync(2, `cli-login: ${error.message}\n`)
+  } catch {
+    // stderr is unusable: the exit code still says it
+  }
+  process.exitCode = 1
+  return true
 }
 
 /**
