@@ -92,6 +92,16 @@ export class CliLogin {
     return getAccessToken(this.context(options.signal), options)
   }
 
+  /**
+   * Resolves once no refresh started in this process is under way. A signal ends the wait for a
+   * token at once, never a refresh whose answer may hold a rotated refresh token (it runs on and
+   * is stored): a tool that exits on Ctrl-C awaits this first.
+   */
+  async settled(): Promise<void> {
+    const { refreshesSettled } = await flows.accessToken()
+    await refreshesSettled()
+  }
+
   /** Who is logged in on this profile (with the ID token's claims), or undefined. */
   async status(_options: CallOptions = {}): Promise<StatusResult | undefined> {
     await this.settleStorage()

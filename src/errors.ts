@@ -11,6 +11,7 @@ export const ErrorCode = {
   LOGIN_REQUIRED: 'LOGIN_REQUIRED',
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   SESSION_MISMATCH: 'SESSION_MISMATCH',
+  ACCOUNT_CHANGED: 'ACCOUNT_CHANGED',
   AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
   LOGIN_TIMEOUT: 'LOGIN_TIMEOUT',
   LOGIN_CANCELLED: 'LOGIN_CANCELLED',
@@ -85,6 +86,19 @@ export class SessionExpiredError extends LoginRequiredError {
   }
 }
 
+/**
+ * A refresh answered with an ID token for another account (another subject, issuer or audience
+ * than the session's: OIDC Core 12.2): the session has been ended (deleted).
+ */
+export class AccountChangedError extends LoginRequiredError {
+  /** What differs, e.g. `subject "bob", not "alice"`. */
+  readonly detail: string
+  constructor(target: LoginTarget, detail: string, options?: { cause?: unknown }) {
+    super(target, `the provider answered the refresh for another account (${oneLine(detail)}), so the session was ended`, ErrorCode.ACCOUNT_CHANGED, options)
+    this.detail = detail
+  }
+}
+
 /** The stored session was made for another issuer, client, audience or scope than the one asked for. */
 export class SessionMismatchError extends LoginRequiredError {
   readonly mismatch: 'issuer' | 'client' | 'audience' | 'scope' | 'resource'
@@ -120,9 +134,10 @@ export class LoginTimeoutError extends CliLoginError {
   }
 }
 
+/** Ctrl-C (or the caller's signal) ended the call. `what`: the words for it (default `login cancelled`). */
 export class LoginCancelledError extends CliLoginError {
-  constructor() {
-    super(ErrorCode.LOGIN_CANCELLED, 'login cancelled')
+  constructor(what = 'login cancelled') {
+    super(ErrorCode.LOGIN_CANCELLED, what)
   }
 }
 

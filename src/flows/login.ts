@@ -8,7 +8,7 @@ import { hasScope, sameIssuer, type LoginSettings } from '../options.ts'
 import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
 import { prepareLogin } from './login-target.ts'
-import { discover, type CachedProvider } from './provider-metadata.ts'
+import { discover, rememberJwks, type CachedProvider } from './provider-metadata.ts'
 import type { BrowserOpenResult } from '../browser/open-browser.ts'
 import { isLoopbackHttp } from '../protocol/url.ts'
 
@@ -88,6 +88,7 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
     let replaced: Session | undefined
     try {
       const tokens = await exchangeCode(provider, callbackUrl, attempt, server.redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource)
+      await rememberJwks(ctx, provider)
       session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()))
       replaced = await storeNewSession(ctx, session, settings)
     } catch (error) {
@@ -128,6 +129,7 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
     settings.timeoutS,
     'the device login was not approved',
   )
+  await rememberJwks(ctx, provider)
   const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()))
   const replaced = await storeNewSession(ctx, session, settings)
   await revokeReplaced(ctx, replaced, session, provider)

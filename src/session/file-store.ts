@@ -127,7 +127,10 @@ export class FileSessionStore implements SessionStore {
   async readProviderCache(profile: string): Promise<ProviderMetadataCache | undefined> {
     const value = (await readJson(profilePaths(this.home, profile).providerCache).catch(() => undefined)) as ProviderMetadataCache | undefined
     const usable = value && typeof value.issuer === 'string' && Number.isFinite(value.fetchedAt) && typeof value.metadata === 'object' && value.metadata !== null
-    return usable ? value : undefined
+    if (!usable) return undefined
+    const jwks = value.jwks as { keys?: unknown; fetchedAt?: unknown } | undefined
+    if (jwks !== undefined && !(Array.isArray(jwks?.keys) && Number.isFinite(jwks?.fetchedAt))) return { ...value, jwks: undefined }
+    return value
   }
 
   async writeProviderCache(profile: string, cache: ProviderMetadataCache): Promise<void> {

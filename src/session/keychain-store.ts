@@ -46,6 +46,7 @@ export interface KeychainSessionStoreOptions {
 interface StoredSecrets {
   refreshToken?: string
   idToken?: string
+  unverifiedIdToken?: string
   clientSecret?: string
   /** targets' access tokens, by target key. */
   targets?: Record<string, string>
@@ -251,8 +252,8 @@ function withoutMarker(session: Session): Session {
 
 /** The session's secrets apart from what the file keeps; the file part is marked `storage: keychain`. */
 function splitSecrets(session: Session): { file: Session; secrets: StoredSecrets; accessToken: string } {
-  const { accessToken, refreshToken, idToken, clientSecret, targets, storage: _storage, ...rest } = session
-  const secrets: StoredSecrets = { refreshToken, idToken, clientSecret }
+  const { accessToken, refreshToken, idToken, unverifiedIdToken, clientSecret, targets, storage: _storage, ...rest } = session
+  const secrets: StoredSecrets = { refreshToken, idToken, unverifiedIdToken, clientSecret }
   let fileTargets: Record<string, TargetToken> | undefined
   if (targets) {
     secrets.targets = {}
@@ -268,7 +269,7 @@ function splitSecrets(session: Session): { file: Session; secrets: StoredSecrets
 
 function joinSecrets(stored: Session, accessToken: string, secrets: StoredSecrets): Session {
   const session: Session = { ...stored, accessToken }
-  for (const key of ['refreshToken', 'idToken', 'clientSecret'] as const) {
+  for (const key of ['refreshToken', 'idToken', 'unverifiedIdToken', 'clientSecret'] as const) {
     if (typeof secrets[key] === 'string') session[key] = secrets[key]
     else delete session[key]
   }

@@ -169,7 +169,7 @@ function holderPid(found: LockFound): number | undefined {
 }
 
 function newOwner(nonce: string): LockOwner {
-  const started = processStart(process.pid)
+  const started = processStat(process.pid)?.started
   return { pid: process.pid, host: hostname(), nonce, createdAt: Date.now(), ...(started ? { started } : {}) }
 }
 
@@ -220,18 +220,21 @@ function processExists(owner: LockOwner): boolean {
     // EPERM: there, another user's process (so not the holder, unless the pid was reused: the start time tells).
     if ((error as NodeJS.ErrnoException).code === 'ESRCH') return false
   }
-  if (owner.started === undefined) return true
-  const started = processStart(owner.pid)
-  return started === undefined || started === owner.started
+  const stat = processStat(owner.pid)
+  if (stat === undefined) return true
+  // A zombie has ended: only its parent has not collected its exit status yet.
+  if (stat.state === 'Z' || stat.state === 'X') return false
+  return owner.started === undefined || stat.started === owner.started
 }
 
-/** Linux: the process's start time in clock ticks since boot (field 22 of /proc/<pid>/stat); undefined elsewhere. */
-function processStart(pid: number): string | undefined {
+/** Linux: the process's state and start time in clock ticks since boot (fields 3 and 22 of /proc/<pid>/stat); undefined elsewhere. */
+function processStat(pid: number): { state: string; started: string } | undefined {
   if (process.platform !== 'linux') return undefined
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
     // The command name (field 2) may hold spaces and parentheses: count fields after its closing ')'.
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return { state: fields[0], started: fields[19] }
   } catch {
     return undefined
   }

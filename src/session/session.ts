@@ -23,6 +23,12 @@ export interface Session {
   idTokenExpiresAt?: number
   /** The ID token's claims, verified when it was received. */
   claims?: Record<string, unknown>
+  /**
+   * The ID token of a refresh whose answer was stored before it could be verified (its JWKS
+   * unreachable for a moment): not used, and verified at the next refresh (idToken and claims are
+   * still the previous ones).
+   */
+  unverifiedIdToken?: string
   user: SessionUser
   /** Tokens for other APIs or narrower scopes from the same login, by targetKey(). */
   targets?: Record<string, TargetToken>
@@ -183,7 +189,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   }
   // Empty for a server without metadata that was asked for no scope.
   if (typeof s.requestedScope !== 'string') return '"requestedScope" is missing'
-  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'resource', 'resourceUrl'] as const) {
+  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
   }
   for (const key of ['expiresAt', 'idTokenExpiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
@@ -206,4 +212,6 @@ export interface ProviderMetadataCache {
   /** Epoch seconds. */
   fetchedAt: number
   metadata: Record<string, unknown>
+  /** The key set at the metadata's jwks_uri, so that verifying an ID token needs no request. */
+  jwks?: { keys: unknown[]; fetchedAt: number }
 }

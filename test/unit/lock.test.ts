@@ -8,9 +8,10 @@ import { spawn } from 'node:child_process'
 import { withFileLock } from '../../src/session/lock.ts'
 import { LockTimeoutError } from '../../src/errors.ts'
 
-/** Takes the lock at argv[1] and holds it until killed. */
+/** Takes the lock at argv[1] and holds it until killed (the interval keeps the process alive). */
 const HOLD_LOCK = `
 const { withFileLock } = await import(${JSON.stringify(new URL('../../src/session/lock.ts', import.meta.url).href)})
+setInterval(() => {}, 60_000)
 await withFileLock(process.argv[1], () => { process.stdout.write('locked\\n'); return new Promise(() => {}) })
 `
 
@@ -83,6 +84,22 @@ test('a suspended holder (SIGSTOP) keeps the lock past every bound: waiters give
     assert.equal(await readFile(lock, 'utf8'), held)
   } finally {
     holder.kill('SIGKILL')
+  }
+  await rm(dir, { recursive: true })
+})
+
+test('a holder that has ended but not been reaped (a zombie) keeps no lock', { skip: process.platform !== 'linux' && 'process states are read from /proc' }, async () => {
+  const dir = await tempDir()
+  const lock = join(dir, 'x.lock')
+  // The shell execs into sleep, whose child exits at once and is never reaped while sleep runs.
+  const parent = spawn('/bin/sh', ['-c', 'sh -c "echo \\$\\$; exit 0" & exec sleep 30'], { stdio: ['ignore', 'pipe', 'inherit'] })
+  try {
+    const pid = Number(await new Promise<string>((resolve) => parent.stdout.once('data', (chunk: Buffer) => resolve(chunk.toString().trim()))))
+    for (let i = 0; i < 200 && !(await readFile(`/proc/${pid}/stat`, 'utf8')).includes(') Z '); i++) await sleep(10)
+    await writeFile(lock, JSON.stringify({ pid, host: hostname(), nonce: 'zombie', createdAt: Date.now() }))
+    assert.equal(await withFileLock(lock, async () => 'ran', { waitMs: 2000 }), 'ran')
+  } finally {
+    parent.kill('SIGKILL')
   }
   await rm(dir, { recursive: true })
 })

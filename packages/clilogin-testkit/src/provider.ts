@@ -101,6 +101,17 @@ export interface TestProviderFaults {
   tokenEndpoint?: { status: number; body: string; contentType?: string; times?: number }
   /** When set, every POST /oauth/token waits this long before it is handled (or faulted). */
   tokenEndpointDelayMs?: number
+  /**
+   * When set, a successful token answer is held this long after the grant was made (a refresh
+   * token rotated, the old one already spent) before it is sent: the moment a client must not lose it.
+   */
+  tokenAnswerDelayMs?: number
+  /**
+   * When set, GET of the JWKS waits `delayMs` (default 0), then answers `status` (an empty JSON
+   * object) instead of the key set, or the key set when no status is given; for the next `times`
+   * requests (default 1), then the fault clears itself.
+   */
+  jwks?: { status?: number; delayMs?: number; times?: number }
   /** When set, the `iss` parameter of the authorization response redirect to the client is replaced by this value. */
   authorizationResponseIss?: string
   /** Answer the next N device-code token polls with error=slow_down (HTTP 400) before handling normally. */
@@ -1148,6 +1159,17 @@ ${credentialsHint(users)}`,
       }
     }
 
+    if (path === ROUTES.jwks && method === 'GET' && faults.jwks) {
+      const fault = faults.jwks
+      if ((fault.times ?? 1) <= 1) delete faults.jwks
+      else fault.times = (fault.times ?? 1) - 1
+      if (fault.delayMs) await sleep(fault.delayMs)
+      if (fault.status === undefined) return next()
+      ctx.status = fault.status
+      ctx.body = {}
+      return
+    }
+
     if (path === ROUTES.token && method === 'POST') {
       stats.tokenRequests += 1
       if (faults.tokenEndpointDelayMs) await sleep(faults.tokenEndpointDelayMs)
@@ -1184,6 +1206,7 @@ ${credentialsHint(users)}`,
       if (plainOAuth2 && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') delete (ctx.body as Record<string, unknown>).id_token
       const issued = ctx.status === 200 ? (ctx.body as { access_token?: unknown } | undefined)?.access_token : undefined
       if (typeof issued === 'string') issuedAccessTokens.add(issued)
+      if (ctx.status === 200 && faults.tokenAnswerDelayMs) await sleep(faults.tokenAnswerDelayMs)
       return
     }
 

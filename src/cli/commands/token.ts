@@ -7,14 +7,20 @@ import { ErrorCode, ProviderError } from '../../errors.ts'
 
 export async function runToken(options: ParsedOptions, ctx: CliContext): Promise<number> {
   const auth = new CliLogin(baseOptions(options, ctx))
-  const token = await auth.getAccessToken({
-    minTtlS: num(options, 'min-ttl'),
-    forceRefresh: bool(options, 'force-refresh'),
-    tokenType: str(options, 'token-type') as 'access' | 'id' | undefined,
-    audience: str(options, 'audience'),
-    resource: str(options, 'resource'),
-    scope: str(options, 'scope'),
-  })
+  let token
+  try {
+    token = await auth.getAccessToken({
+      minTtlS: num(options, 'min-ttl'),
+      forceRefresh: bool(options, 'force-refresh'),
+      tokenType: str(options, 'token-type') as 'access' | 'id' | undefined,
+      audience: str(options, 'audience'),
+      resource: str(options, 'resource'),
+      scope: str(options, 'scope'),
+    })
+  } finally {
+    // Ctrl-C or SIGTERM ends the wait at once, not a refresh under way: the process exits once it is stored.
+    await auth.settled()
+  }
   const problem = tokenProblem(token.access_token)
   if (problem) {
     const what = str(options, 'token-type') === 'id' ? 'ID token' : 'access token'
