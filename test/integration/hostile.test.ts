@@ -187,6 +187,48 @@ describe('ID tokens are verified', () => {
     assert.equal(await readFile(s.sessionFile, 'utf8'), before)
   })
 
+  for (const [label, claims, why] of [
+    ['another subject', { sub: 'user-2' }, /another account \(subject "user-2", not "user-1"\)/],
+    ['another issuer', { iss: 'https://evil.example/' }, /another account \(an ID token from another issuer\)/],
+    ['another audience', { aud: 'someone-else' }, /another account \(an ID token for another audience\)/],
+  ] as const) {
+    test(`a refreshed ID token for ${label} ends the session: exit 4, one line, the session deleted`, async () => {
+      const idp = await provider()
+      const s = await loggedIn(idp)
+      idp.claims = { ...claims }
+      const result = await runCli(['token', '--force-refresh'], s.env)
+      assertOneLine(result, 4, why)
+      assert.match(lastLine(result.stderr), /so the session was ended: run cli-login login$/)
+      assert.equal(result.stdout, '')
+      assert.equal(existsSync(s.sessionFile), false)
+    })
+  }
+
+  test('an ID token the JWKS could not verify at its refresh is verified at the next one: another subject there ends the session', async () => {
+    const idp = await provider()
+    const s = await loggedIn(idp)
+    // As if the key set cached at login were older than a day: this refresh fetches it.
+    const cacheFile = join(s.profileDir, 'provider.json')
+    const cache = JSON.parse(await readFile(cacheFile, 'utf8'))
+    delete cache.jwks
+    await writeFile(cacheFile, JSON.stringify(cache))
+    idp.handlers['/jwks'] = (_req, res) => {
+      delete idp.handlers['/jwks']
+      json(res, 503, {})
+    }
+    idp.claims = { sub: 'user-2' }
+    const unverified = await runCli(['token', '--force-refresh'], s.env)
+    assert.equal(unverified.code, 0, unverified.stderr)
+    assert.equal(unverified.stdout.trim(), 'access-token-1', 'the new tokens are in use')
+    const kept = JSON.parse(await readFile(s.sessionFile, 'utf8'))
+    assert.equal(kept.user.sub, 'user-1', 'the previous claims stay')
+    assert.equal(typeof kept.unverifiedIdToken, 'string')
+    idp.claims = {}
+    const next = await runCli(['token', '--force-refresh'], s.env)
+    assertOneLine(next, 4, /another account \(subject "user-2", not "user-1"\)/)
+    assert.equal(existsSync(s.sessionFile), false)
+  })
+
   test('every openid authorization request carries a fresh nonce; an ID token with another nonce → exit 1, nothing stored', async () => {
     const idp = await provider()
     const good = await setup(idp)
