@@ -20,6 +20,8 @@ const RECORDING_BROWSER = fileURLToPath(new URL('../helpers/recording-browser.mj
 // C0 controls but \n, DEL and C1 controls: none may reach the terminal.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/
+// Bidirectional marks, overrides and isolates, zero-width and other invisible characters: none may reach the terminal raw.
+const BIDI_OR_INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\u3164]/
 const IS_ROOT = process.getuid?.() === 0
 const NOBODY = 65534
 
@@ -149,6 +151,29 @@ describe('strings from the provider or the callback never reach the terminal raw
     assert.equal(parsed.name, name)
     assert.equal(parsed.email, email)
     assert.equal(parsed.claims.name, name)
+  })
+
+  test('text that reorders or hides itself (bidi overrides, isolates, zero-width and invisible characters): escaped by login, status, status --json and in error lines', async () => {
+    const idp = await provider()
+    const name = 'Admin\u202etxt.exe\u2066\u2069'
+    const email = 'a\u200b@exam\u2060ple.com\ufeff'
+    idp.claims = { name, email }
+    idp.tokenAnswer = { scope: 'openid offline_access \u061cread\u3164' }
+    const s = await setup(idp)
+    const login = await runCli(s.loginArgs, s.env)
+    assert.equal(login.code, 0, login.stderr)
+    assert.match(login.stderr, /as Admin\\u202etxt\.exe\\u2066\\u2069 <a\\u200b@exam\\u2060ple\.com\\ufeff>/)
+    const status = await runCli(['status'], s.env)
+    assert.match(status.stdout, /^Scope: openid offline_access \\u061cread\\u3164$/m)
+    const statusJson = await runCli(['status', '--json'], s.env)
+    for (const result of [login, status, statusJson]) assert.doesNotMatch(result.stdout + result.stderr, BIDI_OR_INVISIBLE)
+    assert.match(statusJson.stdout, /"name":"Admin\\u202etxt\.exe\\u2066\\u2069"/, 'JSON keeps them as \\u escapes')
+    assert.equal(JSON.parse(statusJson.stdout).name, name)
+    assert.equal(JSON.parse(statusJson.stdout).claims.email, email)
+    idp.handlers['/token'] = (_req, res) => json(res, 400, { error: 'invalid_grant', error_description: 'go to \u202emoc.live\u202c now' })
+    const refused = await runCli((await setup(idp)).loginArgs, s.env)
+    assert.doesNotMatch(refused.stderr, BIDI_OR_INVISIBLE)
+    assert.match(refused.stderr, /go to \\u202emoc\.live\\u202c now/)
   })
 
   test('device flow: verification URI and user code escaped; a verification URI that is not https is not opened', async () => {
