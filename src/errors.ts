@@ -182,12 +182,15 @@ export class CallbackValidationError extends CliLoginError {
 export class SessionFileError extends CliLoginError {
   readonly path: string
   readonly reason: string
-  constructor(path: string, reason: string, options?: { cause?: unknown; what?: string; fix?: string }) {
+  /** What is there is not a file at all (a fifo, a directory, a device): nothing to delete as a session. */
+  readonly notRegular: boolean
+  constructor(path: string, reason: string, options?: { cause?: unknown; what?: string; fix?: string; notRegular?: boolean }) {
     const what = options?.what ?? 'session'
     const fix = options?.fix ?? 'log out, or log in again to replace it'
     super(ErrorCode.SESSION_FILE_INVALID, `${path} is not a valid ${what} (${oneLine(reason)}): ${fix}`, options)
     this.path = path
     this.reason = reason
+    this.notRegular = options?.notRegular ?? false
   }
 }
 

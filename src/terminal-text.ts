@@ -15,7 +15,10 @@
  */
 
 const INVISIBLE_LETTERS = '\\u034f\\u115f\\u1160\\u17b4\\u17b5\\u180b-\\u180f\\u3164\\uffa0'
+// One character at a time on purpose: the combining and joining characters are what is escaped.
+// eslint-disable-next-line no-misleading-character-class
 const ESCAPED = new RegExp(`[\\p{Cc}\\p{Cf}\\u2028\\u2029${INVISIBLE_LETTERS}]`, 'gu')
+// eslint-disable-next-line no-misleading-character-class
 const ESCAPED_BUT_NEWLINE = new RegExp(`[\\u0000-\\u0009\\u000b-\\u001f\\u007f-\\u009f\\p{Cf}\\u2028\\u2029${INVISIBLE_LETTERS}]`, 'gu')
 
 function escapeChar(char: string): string {

@@ -4,7 +4,7 @@
  */
 
 /** The last second RFC 3339's four-digit years can name: 9999-12-31T23:59:59Z. */
-const LAST_RFC3339_S = 253_402_300_799
+export const LAST_RFC3339_S = 253_402_300_799
 
 /** Epoch seconds as RFC 3339 in UTC (`2030-01-02T03:04:05Z`), held to years 0000–9999. */
 export function rfc3339(epochS: number): string {
@@ -12,7 +12,7 @@ export function rfc3339(epochS: number): string {
   return new Date(seconds * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z')
 }
 
-/** True for an expiry (or any stored time) a session may hold: whole epoch seconds within RFC 3339's years. */
-export function isStorableTime(value: unknown): value is number {
-  return Number.isSafeInteger(value) && (value as number) >= 0 && (value as number) <= LAST_RFC3339_S
+/** A time as a session stores it: whole epoch seconds, from 1970 to the last second RFC 3339 can write. */
+export function storableTime(epochS: number): number {
+  return Math.min(LAST_RFC3339_S, Math.max(0, Math.floor(epochS)))
 }

@@ -11,7 +11,7 @@
  * --force-refresh, another target, a usage problem, a keychain that fails, a refresher that died)
  * returns false and the full CLI handles it, saying what is wrong.
  */
-import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
 import { bool, num, parseSpecArgs, str } from './option-parser.ts'
 import { TOKEN_SPEC } from './token-options.ts'
@@ -188,12 +188,18 @@ async function keychainToken(profile: string, tokenType: 'access' | 'id'): Promi
   return typeof idToken === 'string' ? idToken : undefined
 }
 
+/** The session, when it is a regular file that parses as one; a fifo there is opened without blocking and left to the full CLI to report. */
 function readSession(path: string): Session | undefined {
+  let fd: number | undefined
   try {
-    const session = JSON.parse(readFileSync(path, 'utf8')) as Session
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
+    if (!fstatSync(fd).isFile()) return undefined
+    const session = JSON.parse(readFileSync(fd, 'utf8')) as Session
     return sessionShapeProblem(session) ? undefined : session
   } catch {
     return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 

@@ -48,7 +48,8 @@ async function readSessionOrBroken(ctx: LoginContext): Promise<{ present: boolea
     const session = await ctx.store.readSession(ctx.profile)
     return { present: session !== undefined, session }
   } catch (error) {
-    if (error instanceof SessionFileError) return { present: true }
+    // A broken session file is deleted; what is not a file at all (a fifo, a directory) is not ours to delete.
+    if (error instanceof SessionFileError && !error.notRegular) return { present: true }
     throw error
   }
 }

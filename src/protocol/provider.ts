@@ -31,13 +31,16 @@ function metadataFromEndpoints(issuer: string, endpoints: ExplicitEndpoints): cl
   }
 }
 
+/** How far the provider's clock may be from ours (PRODUCT.md: ±5 min); beyond, clockDifference() says by how much. */
+const CLOCK_TOLERANCE_S = 300
+
 /**
  * openid-client's Configuration for our client from metadata discovered earlier (cached by the
  * caller), with no request at all.
  */
 export function configurationFromMetadata(params: ProviderParams, metadata: client.ServerMetadata): client.Configuration {
   assertSecureEndpoints(metadata)
-  const config = new client.Configuration(metadata, params.clientId, undefined, clientAuthentication(params.clientSecret))
+  const config = new client.Configuration(metadata, params.clientId, { [client.clockTolerance]: CLOCK_TOLERANCE_S }, clientAuthentication(params.clientSecret))
   secureConfiguration(config)
   config[client.customFetch] = params.fetch as client.CustomFetch
   return config
@@ -219,7 +222,7 @@ export function clockDifference(error: unknown): string | undefined {
   const minutes = Math.max(1, Math.round(Math.abs(ahead) / 60))
   const whose = ahead > 0 ? "the provider's clock is ahead of this machine's" : "the provider's clock is behind this machine's"
   const by = stamp !== undefined ? `by about ${minutes} min` : `by more than ${minutes} min`
-  return `the clocks differ: ${whose} ${by} (more than the 5 min tolerated; this machine says ${rfc3339(now)}): set this machine's clock right (e.g. turn on network time), then try again`
+  return `the clocks differ: ${whose} ${by} (more than the ${CLOCK_TOLERANCE_S / 60} min tolerated; this machine says ${rfc3339(now)}): set this machine's clock right (e.g. turn on network time), then try again`
 }
 
 /** `"response" body "expires_in" property must be a number` → `an "expires_in" that is not a number`. */

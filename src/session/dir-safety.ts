@@ -6,7 +6,7 @@
  */
 import { chmod, lstat, realpath, stat } from 'node:fs/promises'
 import type { Stats } from 'node:fs'
-import { StorageError } from '../errors.ts'
+import { SessionFileError, StorageError } from '../errors.ts'
 
 export type Warn = (message: string) => void
 
@@ -60,13 +60,22 @@ export async function secureDirectory(path: string, warn: Warn | undefined): Pro
   warn?.(`${shown} could be written by ${whoMayWrite(stats.mode)}; set it back to 0700`)
 }
 
-/** A session file others can read is set back to 0600; one owned by another user is refused. */
+/**
+ * A session file others can read is set back to 0600; one owned by another user is refused. A
+ * symbolic link there is never changed through (PRODUCT.md: nothing written, truncated or chmod-ed
+ * through it): one to a file that is not the user's own and tight is a SessionFileError, which a
+ * login answers by replacing the link.
+ */
 export async function secureSessionFile(path: string, warn: Warn | undefined): Promise<void> {
   const uid = myUid()
   if (uid === undefined) return
   const found = await statFollowing(path)
   if (!found || !found.stats.isFile()) return
   const { stats, shown } = found
+  if (shown !== path && !isOwnAndTight(stats, uid, LOOSE_SESSION_FILE_BITS)) {
+    const why = stats.uid !== uid ? `its target belongs to another user (uid ${stats.uid})` : 'its target can be read by other users'
+    throw new SessionFileError(path, `a symbolic link, and ${why}; nothing is changed through a link`, { fix: 'remove the link, or log in again to replace it' })
+  }
   refuseForeign(shown, stats, uid, 'a session')
   if (isOwnAndTight(stats, uid, LOOSE_SESSION_FILE_BITS)) return
   await chmod(path, 0o600).catch((error: unknown) => {

@@ -1,5 +1,5 @@
-import { access, chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises'
-import { statSync } from 'node:fs'
+import { access, chmod, lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
+import { constants, statSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { SessionFileError, StorageError } from '../errors.ts'
 import type { LockOptions } from './lock.ts'
@@ -182,20 +182,48 @@ export class FileSessionStore implements SessionStore {
   }
 }
 
+/**
+ * A stored JSON file, undefined when there is none. Only a regular file (or a symlink to one) is
+ * read: it is opened without blocking and checked before the read, so a fifo or a device planted
+ * at its path is reported at once, never waited on (PRODUCT.md, Storage).
+ */
 async function readJson(path: string, describe: { what?: string; fix?: string } = {}): Promise<unknown> {
   let text: string
+  let handle: FileHandle
   try {
-    text = await readFile(path, 'utf8')
+    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
     throw new SessionFileError(path, `cannot be read: ${code ?? (error as Error).message}`, { ...describe, cause: error })
   }
   try {
+    const stats = await handle.stat()
+    if (!stats.isFile()) {
+      const link = await lstat(path).catch(() => undefined)
+      const kind = fileKind(stats)
+      throw new SessionFileError(path, `not a regular file: ${link?.isSymbolicLink() ? `a symbolic link to ${kind}` : kind}`, { ...describe, fix: 'remove it, then try again', notRegular: true })
+    }
+    text = await handle.readFile('utf8')
+  } catch (error) {
+    if (error instanceof SessionFileError) throw error
+    throw new SessionFileError(path, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { ...describe, cause: error })
+  } finally {
+    await handle.close()
+  }
+  try {
     return JSON.parse(text)
   } catch (error) {
     throw new SessionFileError(path, 'not valid JSON', { ...describe, cause: error })
   }
+}
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory'
+  if (stats.isFIFO()) return 'a named pipe'
+  if (stats.isSocket()) return 'a socket'
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device'
+  return 'not a regular file'
 }
 
 async function writeOrFail(path: string, text: string): Promise<void> {

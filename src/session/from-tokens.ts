@@ -1,5 +1,6 @@
 /** The storage format built from what the token endpoint answered (protocol/token-set.ts). */
 import type { TokenSet } from '../protocol/token-set.ts'
+import { storableTime } from '../time.ts'
 import type { Session, SessionUser, TargetToken } from './session.ts'
 import type { TokenTarget } from './token-decision.ts'
 
@@ -70,7 +71,7 @@ function tokenFields(tokens: TokenSet, nowS: number) {
   return {
     tokenType: normalizeTokenType(tokens.tokenType),
     accessToken: tokens.accessToken,
-    expiresAt: tokens.expiresInS === undefined ? undefined : nowS + tokens.expiresInS,
+    expiresAt: tokens.expiresInS === undefined ? undefined : storableTime(nowS + tokens.expiresInS),
     refreshToken: tokens.refreshToken,
     scope: tokens.scope,
   }
@@ -78,7 +79,7 @@ function tokenFields(tokens: TokenSet, nowS: number) {
 
 function idTokenFields(tokens: TokenSet): Pick<Session, 'idToken' | 'idTokenExpiresAt' | 'claims'> {
   const exp = tokens.claims?.exp
-  return { idToken: tokens.idToken, idTokenExpiresAt: typeof exp === 'number' ? exp : undefined, claims: tokens.claims }
+  return { idToken: tokens.idToken, idTokenExpiresAt: typeof exp === 'number' && Number.isFinite(exp) ? storableTime(exp) : undefined, claims: tokens.claims }
 }
 
 function normalizeTokenType(type: string | undefined): string {
