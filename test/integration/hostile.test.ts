@@ -613,6 +613,37 @@ describe('the environment', () => {
   }
 })
 
+describe('who logged in', () => {
+  test('an ID token without name and email: they come from userinfo at login, are kept, and status shows them without asking again (also after a refresh)', async () => {
+    const idp = await provider()
+    idp.metadata = { userinfo_endpoint: `${idp.issuer}/userinfo` }
+    idp.handlers['/userinfo'] = (_req, res) => json(res, 200, { sub: 'user-1', name: 'Uma Userinfo', email: 'uma@example.com' })
+    const userinfoRequests = () => idp.requests.filter((r) => r.path === '/userinfo').length
+    const s = await setup(idp)
+    const login = await runCli(s.loginArgs, s.env)
+    assert.equal(login.code, 0, login.stderr)
+    assert.match(login.stderr, /^Logged in to \S+ as Uma Userinfo <uma@example\.com> \(profile "default"\)$/m)
+    assert.equal(userinfoRequests(), 1)
+    assert.match((await runCli(['status'], s.env)).stdout, /as Uma Userinfo <uma@example\.com>/)
+    const json1 = JSON.parse((await runCli(['status', '--json'], s.env)).stdout)
+    assert.deepEqual([json1.subject, json1.name, json1.email], ['user-1', 'Uma Userinfo', 'uma@example.com'])
+    assert.equal((await runCli(['token', '--force-refresh'], s.env)).code, 0)
+    assert.match((await runCli(['status'], s.env)).stdout, /as Uma Userinfo <uma@example\.com>/, 'kept through a refresh whose ID token lacks them too')
+    assert.equal(userinfoRequests(), 1, 'status and refresh use what was kept')
+  })
+
+  test("userinfo for another subject than the ID token's is not believed", async () => {
+    const idp = await provider()
+    idp.metadata = { userinfo_endpoint: `${idp.issuer}/userinfo` }
+    idp.handlers['/userinfo'] = (_req, res) => json(res, 200, { sub: 'someone-else', name: 'Eve', email: 'eve@example.com' })
+    const s = await setup(idp)
+    const login = await runCli(s.loginArgs, s.env)
+    assert.equal(login.code, 0, login.stderr)
+    assert.match(login.stderr, /as user-1 \(profile "default"\)/)
+    assert.doesNotMatch(login.stderr, /Eve/)
+  })
+})
+
 describe('provider answers are bounded', () => {
   test('a discovery document over 1 MiB → exit 1, one line', async () => {
     const idp = await provider()
