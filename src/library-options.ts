@@ -114,6 +114,11 @@ export interface StatusResult extends SessionStatus {
 export interface LogoutOptions extends CallOptions {
   /** Also open the provider's end-session URL in the browser. */
   endBrowserSession?: boolean
+  /**
+   * Told once the browser was started with the end-session URL: logout now waits, at most `waitS`,
+   * for it to load the page (the session is deleted already; the signal ends the wait).
+   */
+  onBrowserWait?: (event: { waitS: number }) => void
 }
 
 export interface LogoutResult {
@@ -128,6 +133,6 @@ export interface LogoutResult {
   refreshTokenLeftValid?: boolean
   /** Why revocation could not be done, when it failed. */
   revocationError?: CliLoginError
-  /** What happened when the end-session URL was to be opened. */
-  endSession?: BrowserOpenResult | { opened: false; reason: 'unsupported' | 'no-issuer' }
+  /** What happened when the end-session URL was to be opened (`cancelled`: the signal ended the wait for the browser). */
+  endSession?: BrowserOpenResult | { opened: false; reason: 'unsupported' | 'no-issuer' | 'cancelled' }
 }

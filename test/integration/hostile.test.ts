@@ -11,7 +11,7 @@ import { chmod, chown, lstat, mkdir, readdir, readFile, stat, symlink, writeFile
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanEnv, lastLine, makeTempHome, runCli, type CliResult } from '../helpers/cli.ts'
+import { cleanEnv, lastLine, makeTempHome, runCli, startCli, type CliResult } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 import { CLIENT_ID, json, startHostileProvider, type HostileProvider } from '../helpers/hostile-provider.ts'
 import { CliLogin } from '../../src/index.ts'
@@ -713,6 +713,36 @@ describe('child processes get no secret', () => {
     assert.equal(endSession.searchParams.get('id_token_hint'), session.idToken)
     assert.equal((await fetch(given).catch(() => undefined))?.status ?? 'closed', 'closed', 'the one-shot URL still answers')
     assert.ok(!logout.stderr.includes(session.idToken))
+  })
+
+  test('logout --browser with a browser that never loads the page: says what it waits for and how to skip it, gives up 10 s after the browser started', async () => {
+    const idp = await provider()
+    const s = await loggedIn(idp)
+    const env = { ...s.env, BROWSER: s.env.BROWSER!.replace(/ follow$/, ' record') }
+    const started = Date.now()
+    const logout = await runCli(['logout', '--browser'], env, 30_000)
+    const took = Date.now() - started
+    assert.equal(logout.code, 0, logout.stderr)
+    assert.match(logout.stderr, /^Waiting up to 10 s for the browser to load the provider's sign-out page \(Ctrl-C skips this: you are logged out here already\)\.\.\.$/m)
+    assert.match(lastLine(logout.stderr), /browser session was not ended \(the browser did not load the page within 10 s\)/)
+    assert.ok(took >= 9_500 && took < 20_000, `took ${took} ms`)
+    assert.equal(existsSync(s.sessionFile), false)
+  })
+
+  test('logout --browser, Ctrl-C while it waits for the browser: the local logout is done, exit 130', async () => {
+    const idp = await provider()
+    const s = await loggedIn(idp)
+    const env = { ...s.env, BROWSER: s.env.BROWSER!.replace(/ follow$/, ' record') }
+    const running = startCli(['logout', '--browser'], env, 30_000)
+    for (let i = 0; i < 1000 && !running.stderrLines.some((line) => line.startsWith('Waiting up to 10 s')); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    const started = Date.now()
+    running.child.kill('SIGINT')
+    const result = await running.result
+    assert.equal(result.code, 130, result.stderr)
+    assert.ok(Date.now() - started < 3000, 'at once')
+    assert.match(lastLine(result.stderr), /^Stopped waiting for the browser \(Ctrl-C\): you are logged out here/)
+    assert.match(result.stderr, /Logged out of profile "default"/)
+    assert.equal(existsSync(s.sessionFile), false)
   })
 })
 
