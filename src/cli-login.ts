@@ -40,7 +40,7 @@ export class CliLogin {
   private sharedContext: LoginContext | undefined
   /** The store that decides where secrets go (undefined with a caller's own `store`). */
   private readonly secrets: KeychainSessionStore | undefined
-  /** An explicit storage has been applied to the stored session (moved if it was elsewhere). */
+  /** An explicit storage (or keychainAccessToken) has been applied to the stored session (moved if it was elsewhere). */
   private storageSettled: Promise<void> | undefined
 
   constructor(options: CliLoginOptions) {
@@ -62,6 +62,7 @@ export class CliLogin {
         keychain: options.keychain,
         env: this.system.env,
         loginCommand: this.app.loginCommand,
+        keychainAccessToken: options.keychainAccessToken,
         debug: options.onDebug,
       })
       this.store = this.secrets
@@ -78,7 +79,8 @@ export class CliLogin {
     if (this.secrets?.mode === 'keychain') await deciding
     const result = await login(this.context(options.signal))
     const decision = await deciding
-    return { ...result, storage: decision?.storage ?? result.storage, keychain_unavailable: decision?.keychainUnavailable ?? null }
+    const keychainOnly = (await this.secrets?.keepsTokensInKeychainOnly(this.profile)) ?? false
+    return { ...result, storage: decision?.storage ?? result.storage, keychain_unavailable: decision?.keychainUnavailable ?? null, keychain_access_token: keychainOnly }
   }
 
   /**

@@ -1,9 +1,10 @@
 /**
  * `cli-login token` on the path scripts run before every request, with none of the rest of the CLI
  * compiled (bin/cli-login.cjs tries this first):
- * - a fresh stored token: read session.json synchronously and print (for a session whose secrets
- *   are in the keychain, the file says whether the token is fresh, then the one keychain item that
- *   holds it is read; the binding is loaded only then);
+ * - a fresh stored token: read session.json synchronously and print (a session whose secrets are
+ *   in the keychain caches its access and ID tokens there too; only one that keeps them in the
+ *   keychain alone makes the file say whether the token is fresh, then the one keychain item that
+ *   holds it is read, the binding loaded only then);
  * - a token that needs a refresh: one process refreshes (it takes the profile's lock here and the
  *   full CLI adopts it); every other process started meanwhile finds the lock taken and waits here
  *   for the token the refresher stores, instead of loading the CLI just to wait.
@@ -51,9 +52,11 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
     const read = readSession(paths.session)
     if (!read) return false
     session = read
-    // An explicit --storage the session is not in: the full CLI moves it.
+    // An explicit --storage (or --keychain-access-token) the session is not stored by: the full CLI moves it.
     const storage = str(options, 'storage')
     if (storage !== undefined && storage !== 'auto' && storage !== (session.storage ?? 'file')) return false
+    const keychainOnly = bool(options, 'keychain-access-token')
+    if (session.storage === 'keychain' && keychainOnly !== undefined && keychainOnly !== inKeychainOnly(session)) return false
     const request: TokenRequest = {
       tokenType: str(options, 'token-type') === 'id' ? 'id' : 'access',
       nowS: nowS(),
@@ -142,12 +145,17 @@ function gaveUp(asked: Asked): true {
 }
 
 /**
- * What the decision is taken on. A session whose secrets are in the keychain has no token in the
- * file: its expiries decide, the token itself is read from the keychain afterwards.
+ * What the decision is taken on. A keychain session caches its access and ID tokens in the file
+ * (session/keychain-store.ts) unless it keeps them in the keychain only: then its expiries decide,
+ * and the token itself is read from the keychain afterwards.
  */
 function tokenView(session: Session): Session {
-  if (session.storage !== 'keychain') return session
+  if (!inKeychainOnly(session)) return session
   return { ...session, accessToken: '-', idToken: session.idTokenExpiresAt === undefined ? undefined : '-' }
+}
+
+function inKeychainOnly(session: Session): boolean {
+  return session.storage === 'keychain' && session.accessToken === undefined
 }
 
 /** Changes with every refresh of what was asked for, whether the token is in the file or the keychain. */
@@ -162,7 +170,7 @@ function refreshStamp(session: Session, request: TokenRequest): string {
  */
 function printToken(asked: Asked, session: Session, token: AccessToken): boolean | Promise<boolean> {
   const printable = (value: string) => tokenProblem(value) === undefined && print(formatToken({ ...token, access_token: value }, asked.format))
-  if (session.storage !== 'keychain') return printable(token.access_token)
+  if (!inKeychainOnly(session)) return printable(token.access_token)
   return keychainToken(asked.profile, asked.request.tokenType ?? 'access').then(
     (secret) => secret !== undefined && printable(secret),
     () => false,

@@ -12,7 +12,7 @@ import { discover, rememberJwks, type CachedProvider } from './provider-metadata
 import type { BrowserOpenResult } from '../browser/open-browser.ts'
 import { isLoopbackHttp } from '../protocol/url.ts'
 
-export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable'>> {
+export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable' | 'keychain_access_token'>> {
   await assertStorable(ctx)
   let settings: LoginSettings
   let session: Session

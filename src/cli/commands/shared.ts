@@ -14,6 +14,7 @@ export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOp
     profile: str(options, 'profile'),
     home: str(options, 'home'),
     storage: str(options, 'storage') as CliLoginOptions['storage'],
+    keychainAccessToken: bool(options, 'keychain-access-token'),
     rememberSettings: true,
     // Already read into the options: the library's children (the browser) must not inherit it.
     system: { ...ctx.system, env: withoutVariable(ctx.system.env, 'CLI_LOGIN_CLIENT_SECRET') },
