@@ -14,7 +14,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ['test/**', 'bench/**', 'examples/**', 'bin/**', 'scripts/**', 'packages/clilogin-testkit/src/provider.ts'],
+    files: ['test/**', 'bench/**', 'examples/**', 'bin/**', 'scripts/**', 'packages/clilogin-testkit/src/provider/oidc-provider.ts'],
     rules: { 'no-console': 'off' },
   },
   {

@@ -17,6 +17,8 @@ import { authorizeOverHttp } from 'clilogin-testkit'
 import { findFreePortRange } from '../test/helpers/ports.ts'
 import { cleanEnv } from '../test/helpers/cli.ts'
 import type * as Library from '../src/index.ts'
+import { CONCURRENCY, figureSpec, GROUPS, type FigureId } from './figures.ts'
+import { FIGURE_LIST_MARKERS, figureList, fmt, README_TABLE_MARKERS, replaceBetweenMarkers, resultsTable, type MeasuredFigure, type Stats } from './table.ts'
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url))
 const BIN = join(ROOT, 'bin', 'cli-login.cjs')
@@ -29,14 +31,11 @@ const USER = { username: DEMO_USERS[0].username, password: DEMO_USERS[0].passwor
 
 /** Runs per figure (after warm-up). */
 const RUNS = { tokenCached: 40, library: 10, login: 12, refresh: 12, concurrentRounds: 6 }
-const CONCURRENCY = 20
 const CHILD_TIMEOUT_MS = 30_000
 
 // ---------------------------------------------------------------------------------------------
 // Statistics, clocks, table
 // ---------------------------------------------------------------------------------------------
-
-interface Stats { median: number; min: number; max: number; n: number }
 
 function stats(samples: number[]): Stats {
   if (samples.length === 0) throw new Error('no samples')
@@ -51,79 +50,37 @@ const nowMs = (): number => performance.now()
 /** performance.now() of an epoch-nanosecond timestamp (as printed by `date +%s%N`). */
 const epochNsToPerfMs = (ns: bigint): number => Number(ns / 1000n) / 1000 - performance.timeOrigin
 
-type Unit = 'ms' | 'MiB' | 'calls/s' | 'count' | 'kB'
+const figures: MeasuredFigure[] = []
+/** Declared figures this run could not measure, and why. */
+const skipped = new Map<string, string>()
 
-interface Figure {
-  id: string
-  name: string
-  unit: Unit
-  value: Stats
-  samples: number[]
-  baseline?: { name: string; value: Stats; samples: number[] }
-  /** value.median / baseline.median */
-  ratio?: number
-  /** e.g. { kind: 'ratio≤', limit: 1.15 } */
-  target?: { kind: 'ratio<=' | 'value>=' | 'value<='; limit: number }
-  pass?: boolean
-  notes?: string[]
-  extra?: Record<string, unknown>
-}
-
-const figures: Figure[] = []
-
-function addFigure(figure: Omit<Figure, 'ratio' | 'pass' | 'value'> & { value?: Stats; checksOk?: boolean }): Figure {
-  const value = figure.value ?? stats(figure.samples)
-  const ratio = figure.baseline ? value.median / figure.baseline.value.median : undefined
+/**
+ * Records a measurement of a declared figure (bench/figures.ts: its label, unit, baseline name and
+ * target); `checksOk: false` fails a figure with a target whatever its numbers.
+ */
+function addFigure(id: FigureId, measured: { samples: number[]; baseline?: number[]; checksOk?: boolean; notes?: string[]; extra?: Record<string, unknown> }): void {
+  const spec = figureSpec(id)
+  const value = stats(measured.samples)
+  const baseline = measured.baseline && { name: spec.baseline ?? 'baseline', value: stats(measured.baseline), samples: measured.baseline }
+  const ratio = baseline ? value.median / baseline.value.median : undefined
+  const { target } = spec
   let pass: boolean | undefined
-  if (figure.target?.kind === 'ratio<=' && ratio !== undefined) pass = ratio <= figure.target.limit
-  if (figure.target?.kind === 'value>=') pass = value.median >= figure.target.limit
-  if (figure.target?.kind === 'value<=') pass = value.median <= figure.target.limit
-  if (pass !== undefined && figure.checksOk === false) pass = false
-  const { checksOk: _checksOk, ...rest } = figure
-  const full: Figure = { ...rest, value, ratio, pass }
-  figures.push(full)
+  if (target?.kind === 'ratio<=' && ratio !== undefined) pass = ratio <= target.limit
+  if (target?.kind === 'value>=') pass = value.median >= target.limit
+  if (target?.kind === 'value<=') pass = value.median <= target.limit
+  if (pass !== undefined && measured.checksOk === false) pass = false
+  figures.push({ id, name: spec.label, unit: spec.unit, value, samples: measured.samples, baseline, ratio, target, pass, notes: measured.notes, extra: measured.extra })
   const verdict = pass === undefined ? '' : pass ? ' pass' : ' FAIL'
-  console.error(`  ${full.id} ${full.name}: ${fmt(value.median, full.unit)}${ratio !== undefined ? ` (ratio ${ratio.toFixed(3)})` : ''}${verdict}`)
-  return full
+  console.error(`  ${id} ${spec.label}: ${fmt(value.median, spec.unit)}${ratio !== undefined ? ` (ratio ${ratio.toFixed(3)})` : ''}${verdict}`)
 }
 
-function fmt(value: number, unit: Unit): string {
-  switch (unit) {
-    case 'ms':
-      return `${value.toFixed(1)} ms`
-    case 'MiB':
-      return `${value.toFixed(1)} MiB`
-    case 'calls/s':
-      return `${Math.round(value).toLocaleString('en-US')}/s`
-    case 'kB':
-      return `${value.toFixed(1)} kB`
-    default:
-      return String(value)
-  }
+function skipFigures(ids: FigureId[], reason: string): void {
+  for (const id of ids) skipped.set(id, reason)
+  console.error(`  ${ids.join(', ')} skipped: ${reason}`)
 }
 
-function fmtRange(s: Stats, unit: Unit): string {
-  if (s.min === s.max) return fmt(s.min, unit)
-  return `${fmt(s.min, unit).replace(/ .*$/, '')}–${fmt(s.max, unit)}`
-}
-
-function renderTable(): string {
-  const header = ['figure', 'median', 'min–max', 'baseline (median)', 'ratio', 'target', 'pass/fail']
-  const rows = figures.map((f) => [
-    `${f.id} ${f.name}`,
-    fmt(f.value.median, f.unit),
-    f.value.n > 1 ? fmtRange(f.value, f.unit) : '',
-    f.baseline ? `${f.baseline.name}: ${fmt(f.baseline.value.median, f.unit)}` : '',
-    f.ratio !== undefined ? f.ratio.toFixed(3) : '',
-    f.target ? (f.target.kind === 'value>=' ? `≥ ${f.target.limit.toLocaleString('en-US')}` : `≤ ${f.target.limit}`) : '',
-    f.pass === undefined ? '' : f.pass ? 'pass' : 'FAIL',
-  ])
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i].length)))
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i])).join(' | ')} |`
-  const out = [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)]
-  const notes = figures.flatMap((f) => (f.notes ?? []).map((n) => `  ${f.id}: ${n}`))
-  if (notes.length) out.push('', 'notes:', ...notes)
-  return out.join('\n')
+function notesOf(measured: readonly MeasuredFigure[]): string[] {
+  return measured.flatMap((f) => (f.notes ?? []).map((n) => `  ${f.id}: ${n}`))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -357,12 +314,10 @@ async function figureTokenCached(ctx: Ctx): Promise<void> {
       if (i >= 0) rss[name].push(mib)
     }
   }
-  const nodeWall = { name: 'node -e 0', value: stats(wall.node), samples: wall.node }
-  const nodeRss = { name: 'node -e 0', value: stats(rss.node), samples: rss.node }
-  addFigure({ id: '1a', name: 'token (cached) wall', unit: 'ms', samples: wall.token, baseline: nodeWall, target: { kind: 'ratio<=', limit: 1.15 } })
-  addFigure({ id: '1b', name: 'token (cached) peak RSS', unit: 'MiB', samples: rss.token, baseline: nodeRss, target: { kind: 'ratio<=', limit: 1.1 } })
-  addFigure({ id: '1c', name: 'context: node script reading session.json, wall', unit: 'ms', samples: wall.script, baseline: nodeWall })
-  addFigure({ id: '1d', name: 'context: node script reading session.json, RSS', unit: 'MiB', samples: rss.script, baseline: nodeRss })
+  addFigure('1a', { samples: wall.token, baseline: wall.node })
+  addFigure('1b', { samples: rss.token, baseline: rss.node })
+  addFigure('1c', { samples: wall.script, baseline: wall.node })
+  addFigure('1d', { samples: rss.script, baseline: rss.node })
   // Wall time on a shared 2-core machine drifts by ±10 %; instructions counted by valgrind drift
   // less (a few %, from Node's background threads), so this row tells a slower fast path from a
   // busier machine better than 1a does.
@@ -374,17 +329,9 @@ async function figureTokenCached(ctx: Ctx): Promise<void> {
   const tokenInstructions = instructions(commands.token)
   const nodeInstructions = instructions(commands.node)
   if (tokenInstructions !== undefined && nodeInstructions !== undefined) {
-    const single = (v: number): Stats => ({ median: v, min: v, max: v, n: 1 })
-    addFigure({
-      id: '1e',
-      name: 'context: token (cached), million instructions (callgrind)',
-      unit: 'count',
-      value: single(tokenInstructions),
-      samples: [tokenInstructions],
-      baseline: { name: 'node -e 0', value: single(nodeInstructions), samples: [nodeInstructions] },
-    })
+    addFigure('1e', { samples: [tokenInstructions], baseline: [nodeInstructions] })
   } else {
-    console.error('  1e skipped: valgrind is not installed')
+    skipFigures(['1e'], 'valgrind is not installed')
   }
 }
 
@@ -411,7 +358,7 @@ async function figureLibrary(ctx: Ctx): Promise<void> {
   await batch(300) // warm-up
   const samples: number[] = []
   for (let i = 0; i < RUNS.library; i++) samples.push(await batch(200))
-  addFigure({ id: '2', name: 'getAccessToken() cached, calls/s', unit: 'calls/s', samples, target: { kind: 'value>=', limit: 50_000 } })
+  addFigure('2', { samples })
 }
 
 /** 3. Login, tool-only time and peak RSS, cli-login vs bench/baseline-login.mjs, alternating. */
@@ -444,27 +391,12 @@ async function figureLogin(ctx: Ctx): Promise<void> {
     }
   }
   const pick = (run: Run, key: keyof LoginTiming) => t[run].map((x) => x[key] as number)
-  const base = (key: keyof LoginTiming) => ({ name: 'baseline-login', value: stats(pick('baseline', key)), samples: pick('baseline', key) })
-  addFigure({ id: '3a', name: 'login tool-only time (re-login)', unit: 'ms', samples: pick('re-login', 'toolOnlyMs'), baseline: base('toolOnlyMs'), target: { kind: 'ratio<=', limit: 0.75 } })
-  addFigure({ id: '3b', name: '  part: start → BROWSER invoked', unit: 'ms', samples: pick('re-login', 'toBrowserMs'), baseline: base('toBrowserMs') })
-  addFigure({ id: '3c', name: '  part: callback sent → exit (revocation incl.)', unit: 'ms', samples: pick('re-login', 'afterCallbackMs'), baseline: base('afterCallbackMs') })
-  addFigure({ id: '3e', name: 'login tool-only time (first, empty profile)', unit: 'ms', samples: pick('first', 'toolOnlyMs'), baseline: base('toolOnlyMs'), target: { kind: 'ratio<=', limit: 1.0 } })
-  addFigure({
-    id: '3d',
-    name: 'login peak RSS',
-    unit: 'MiB',
-    samples: rss['cli-login'],
-    baseline: { name: 'baseline-login', value: stats(rss.baseline), samples: rss.baseline },
-    target: { kind: 'ratio<=', limit: 1.0 },
-  })
-  addFigure({
-    id: '3f',
-    name: 'login peak RSS vs AppAuth-JS',
-    unit: 'MiB',
-    samples: rss['cli-login'],
-    baseline: { name: 'AppAuth-JS login', value: stats(rss.appauth), samples: rss.appauth },
-    target: { kind: 'ratio<=', limit: 1.0 },
-  })
+  addFigure('3a', { samples: pick('re-login', 'toolOnlyMs'), baseline: pick('baseline', 'toolOnlyMs') })
+  addFigure('3b', { samples: pick('re-login', 'toBrowserMs'), baseline: pick('baseline', 'toBrowserMs') })
+  addFigure('3c', { samples: pick('re-login', 'afterCallbackMs'), baseline: pick('baseline', 'afterCallbackMs') })
+  addFigure('3e', { samples: pick('first', 'toolOnlyMs'), baseline: pick('baseline', 'toolOnlyMs') })
+  addFigure('3d', { samples: rss['cli-login'], baseline: rss.baseline })
+  addFigure('3f', { samples: rss['cli-login'], baseline: rss.appauth })
 }
 
 /** 4. `cli-login token` on an expired session (one refresh) vs bench/baseline-refresh.mjs. */
@@ -493,16 +425,7 @@ async function figureRefresh(ctx: Ctx): Promise<void> {
     const order: Array<'cli' | 'base'> = i % 2 ? ['base', 'cli'] : ['cli', 'base']
     for (const which of order) samples[which].push(await one(which))
   }
-  addFigure({
-    id: '4',
-    name: 'token, expired session (1 refresh)',
-    unit: 'ms',
-    samples: samples.cli,
-    baseline: { name: 'baseline-refresh', value: stats(samples.base), samples: samples.base },
-    target: { kind: 'ratio<=', limit: 1.0 },
-    checksOk,
-    notes,
-  })
+  addFigure('4', { samples: samples.cli, baseline: samples.base, checksOk, notes })
 }
 
 /**
@@ -564,25 +487,10 @@ async function figureConcurrent(ctx: Ctx): Promise<void> {
   const floor = samples.manyFresh.map((fresh, i) => fresh + (samples.singleRefresh[i] - samples.singleCached[i]))
   if (roundProblems.length) notes.push(...roundProblems)
   else notes.push(`every round: all ${CONCURRENCY} exited 0 with one token (a new one when expired); the provider counted exactly 1 refresh grant per expired round`)
-  addFigure({
-    id: '5',
-    name: `${CONCURRENCY} concurrent token, expired session`,
-    unit: 'ms',
-    samples: samples.manyRefresh,
-    baseline: { name: `${CONCURRENCY} fresh + (1 refresh − 1 cached)`, value: stats(floor), samples: floor },
-    target: { kind: 'ratio<=', limit: 1.15 },
-    checksOk: roundProblems.length === 0,
-    notes,
-  })
-  addFigure({ id: '5b', name: `  part: ${CONCURRENCY} concurrent token, fresh session`, unit: 'ms', samples: samples.manyFresh })
-  addFigure({
-    id: '5c',
-    name: '  part: 1 refreshing token',
-    unit: 'ms',
-    samples: samples.singleRefresh,
-    baseline: { name: '1 cached token', value: stats(samples.singleCached), samples: samples.singleCached },
-  })
-  addFigure({ id: '5d', name: `context: ${CONCURRENCY} concurrent node -e 0`, unit: 'ms', samples: samples.nodeFloor })
+  addFigure('5', { samples: samples.manyRefresh, baseline: floor, checksOk: roundProblems.length === 0, notes })
+  addFigure('5b', { samples: samples.manyFresh })
+  addFigure('5c', { samples: samples.singleRefresh, baseline: samples.singleCached })
+  addFigure('5d', { samples: samples.nodeFloor })
 }
 
 interface NpmTree { dependencies?: Record<string, NpmTree> }
@@ -633,14 +541,8 @@ async function figureFootprint(): Promise<void> {
       perDep[name] = seen.size
     }
     const providers = names.filter((name) => PROVIDER_PACKAGES.includes(name))
-    const single = (v: number): Stats => ({ median: v, min: v, max: v, n: 1 })
-    addFigure({
-      id: '6a',
-      name: 'consumer install: packages (keychain binding apart)',
-      unit: 'count',
-      value: single(counted.length),
+    addFigure('6a', {
       samples: [counted.length],
-      target: { kind: 'value<=', limit: 20 },
       checksOk: providers.length === 0,
       notes: [
         providers.length === 0 ? 'no identity provider installed' : `identity provider installed: ${providers.join(', ')}`,
@@ -648,21 +550,11 @@ async function figureFootprint(): Promise<void> {
       ],
       extra: { packages: names, perDependency: perDep },
     })
-    addFigure({ id: '6b', name: 'consumer install: node_modules size (keychain binding apart)', unit: 'MiB', value: single(mib), samples: [mib], target: { kind: 'value<=', limit: 4.5 } })
-    addFigure({
-      id: '6d',
-      name: `context: the keychain binding (${keychainPackages.length} packages)`,
-      unit: 'MiB',
-      value: single(keychainMib),
-      samples: [keychainMib],
-      extra: { packages: keychainPackages },
-    })
-    addFigure({
-      id: '6c',
-      name: `npm pack size (${pack.entryCount} files, ${(pack.unpackedSize / 1000).toFixed(1)} kB unpacked)`,
-      unit: 'kB',
-      value: single(pack.size / 1000),
+    addFigure('6b', { samples: [mib] })
+    addFigure('6d', { samples: [keychainMib], notes: [`${keychainPackages.length} packages: ${keychainPackages.join(', ')}`], extra: { packages: keychainPackages } })
+    addFigure('6c', {
       samples: [pack.size / 1000],
+      notes: [`${pack.entryCount} files, ${(pack.unpackedSize / 1000).toFixed(1)} kB unpacked`],
       extra: { bytes: pack.size, unpackedBytes: pack.unpackedSize, entryCount: pack.entryCount },
     })
   } finally {
@@ -679,7 +571,7 @@ async function figureTokenKeychain(ctx: Ctx): Promise<void> {
   console.error('7. cli-login token, cached token, keychain storage')
   const { isSecretServiceInstalled, startSecretService } = await import('../test/helpers/secret-service.ts')
   if (!isSecretServiceInstalled()) {
-    console.error('  skipped: gnome-keyring, dbus or secret-tool not installed (scripts/ci/install-secret-service.sh)')
+    skipFigures(['7a', '7b'], 'gnome-keyring, dbus or secret-tool not installed (scripts/ci/install-secret-service.sh)')
     return
   }
   const keyring = await startSecretService()
@@ -707,17 +599,12 @@ async function figureTokenKeychain(ctx: Ctx): Promise<void> {
         if (i >= 0) wall[name].push(ms)
       }
     }
-    const nodeWall = { name: 'node -e 0', value: stats(wall.node), samples: wall.node }
-    addFigure({
-      id: '7a',
-      name: 'token (cached) wall, keychain storage',
-      unit: 'ms',
+    addFigure('7a', {
       samples: wall.keychain,
-      baseline: nodeWall,
-      target: { kind: 'ratio<=', limit: 1.3 },
+      baseline: wall.node,
       notes: ['loads @napi-rs/keyring and reads one Secret Service item over D-Bus (the access token); see README "What the keychain costs"'],
     })
-    addFigure({ id: '7b', name: 'context: token (cached) wall, file storage, same runs', unit: 'ms', samples: wall.file, baseline: nodeWall })
+    addFigure('7b', { samples: wall.file, baseline: wall.node })
   } finally {
     await keyring.stop()
   }
@@ -732,10 +619,25 @@ async function loginProfile(ctx: Ctx, profile: string): Promise<void> {
   if (!existsSync(sessionPath(ctx, profile))) throw new Error(`login of profile ${profile} stored no session`)
 }
 
+/** README.md's Performance table from this run (every declared figure; the unmeasured ones say why), and bench/README.md's figure list. */
+async function writeReadmes(runLine: string): Promise<void> {
+  const readme = join(ROOT, 'README.md')
+  const table = `${runLine}\n\n${resultsTable(figures, skipped)}`
+  await writeFile(readme, replaceBetweenMarkers(await readFile(readme, 'utf8'), README_TABLE_MARKERS, table))
+  const benchReadme = join(ROOT, 'bench', 'README.md')
+  await writeFile(benchReadme, replaceBetweenMarkers(await readFile(benchReadme, 'utf8'), FIGURE_LIST_MARKERS, figureList()))
+  console.log(`written: the table in ${readme}, the figure list in ${benchReadme}`)
+}
+
 async function main(): Promise<void> {
-  // `npm run bench -- 4 5` runs only figures 4 and 5 (default: all).
-  const only = new Set(process.argv.slice(2).map(Number))
-  if ([...only].some((n) => !Number.isInteger(n) || n < 1 || n > 7)) throw new Error(`usage: npm run bench [-- <figure 1-7>...]`)
+  // `npm run bench -- 4 5` runs only figures 4 and 5 (default: all); `--write-readme` (a whole run
+  // only) writes the table into README.md and the figure list into bench/README.md.
+  const args = process.argv.slice(2)
+  const writeReadme = args.includes('--write-readme')
+  const only = new Set(args.filter((arg) => arg !== '--write-readme').map(Number))
+  const usage = `usage: npm run bench [-- <figure ${GROUPS[0]}-${GROUPS[GROUPS.length - 1]}>... | --write-readme]`
+  if ([...only].some((n) => !GROUPS.includes(n))) throw new UsageError(usage)
+  if (writeReadme && only.size > 0) throw new UsageError(`--write-readme writes one whole run's table: run it without figure numbers (${usage})`)
   for (const file of [BIN, join(ROOT, 'dist', 'cli.cjs'), join(ROOT, 'dist', 'index.js')]) {
     if (!existsSync(file)) throw new Error(`${file} is missing: run npm run build first`)
   }
@@ -769,10 +671,13 @@ async function main(): Promise<void> {
     if (wanted(7)) await figureTokenKeychain(ctx)
 
     const totalS = (nowMs() - began) / 1000
-    const table = renderTable()
-    console.log(table)
-    const load = `load average ${loadBefore.toFixed(2)} before, ${loadavg()[0].toFixed(2)} after (other work on the machine makes every figure noisier)`
-    console.log(`\n${totalS.toFixed(0)} s; node ${process.version}; ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}; ${load}`)
+    const notes = notesOf(figures)
+    console.log([resultsTable(figures), ...(notes.length ? ['', 'notes:', ...notes] : [])].join('\n'))
+    const loadAfter = loadavg()[0]
+    const machine = `node ${process.version}; ${cpus().length} × ${cpus()[0]?.model ?? 'CPU'}`
+    const load = `load average ${loadBefore.toFixed(2)} before, ${loadAfter.toFixed(2)} after`
+    console.log(`\n${totalS.toFixed(0)} s; ${machine}; ${load} (other work on the machine makes every figure noisier)`)
+    if (writeReadme) await writeReadmes(`One run of \`npm run bench\`, ${new Date().toISOString().slice(0, 10)}: ${totalS.toFixed(0)} s; ${machine}; ${load}.`)
     const failing = figures.filter((f) => f.pass === false).map((f) => f.id)
     await writeFile(
       RESULTS,
@@ -788,8 +693,10 @@ async function main(): Promise<void> {
   }
 }
 
+class UsageError extends Error {}
+
 main().catch((error: unknown) => {
-  console.error(`bench crashed: ${(error as Error)?.stack ?? String(error)}`)
+  console.error(error instanceof UsageError ? error.message : `bench crashed: ${(error as Error)?.stack ?? String(error)}`)
   killAll()
   process.exitCode = 1
 })

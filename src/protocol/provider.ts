@@ -249,10 +249,12 @@ function certificateError(error: unknown): string | undefined {
   return undefined
 }
 
-/** The errno-style code (ECONNREFUSED, ENOTFOUND, …) of a fetch failure, or 'timeout'. */
+/** The errno-style code (ECONNREFUSED, ENOTFOUND, …) of a fetch failure, or what timed out. */
 function networkErrorCode(error: unknown): string | undefined {
   for (const e of causeChain(error)) {
-    const { name, code } = e as { name?: string; code?: string }
+    const { name, code, message } = e as { name?: string; code?: string; message?: string }
+    // provider-fetch.ts's bound: its message says which (connection or answer) and how long.
+    if (name === 'RequestTimeoutError' && message) return message
     if (name === 'TimeoutError' || name === 'AbortError') return 'timed out'
     if (typeof code === 'string' && /^(E[A-Z]+|UND_ERR_[A-Z_]+)$/.test(code)) return code
   }

@@ -1,5 +1,6 @@
 import * as client from 'openid-client'
 import { ProviderError } from '../errors.ts'
+import { patientTimeout } from '../net/patient-timeout.ts'
 import { toProviderError } from './provider.ts'
 import { toTokenSet, type TokenSet } from './token-set.ts'
 
@@ -37,7 +38,7 @@ export async function refreshTokens(config: client.Configuration, refreshToken: 
   let storeFailure: unknown
   config[client.customFetch] = async (url, init) => {
     if (!isTokenRequest(url, init)) return send(url, init)
-    const limit = patientTimeout(REFRESH_TIMEOUT_MS)
+    const limit = patientSignal(REFRESH_TIMEOUT_MS)
     let response: Response
     try {
       response = await send(url, { ...init, signal: limit.signal })
@@ -100,21 +101,15 @@ export function isRefreshRejected(error: unknown): boolean {
 
 /** What openid-client gives a request too (30 s). */
 const REFRESH_TIMEOUT_MS = 30_000
-/** Running time a process gets, past the limit, to take in an answer that arrived while it was suspended. */
-const RESUME_GRACE_MS = 1_000
 
 /**
- * The refresh request's time limit. Unlike AbortSignal.timeout, a process that was suspended past
- * it (a laptop lid closed, SIGSTOP) first takes in what arrived meanwhile: at the limit it looks
- * again after a second of its own running time, by when an answer waiting in the socket has been
- * read — an answer in which the provider may have rotated the refresh token.
+ * The refresh request's time limit, in place of openid-client's AbortSignal.timeout: one that a
+ * process suspended past it does not trip before it has read the answer that came meanwhile.
  */
-function patientTimeout(ms: number): { signal: AbortSignal; clear(): void } {
+function patientSignal(ms: number): { signal: AbortSignal; clear(): void } {
   const controller = new AbortController()
-  let timer = setTimeout(() => {
-    timer = setTimeout(() => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')), RESUME_GRACE_MS)
-  }, ms)
-  return { signal: controller.signal, clear: () => clearTimeout(timer) }
+  const clear = patientTimeout(ms, () => controller.abort(new DOMException('The operation was aborted due to timeout', 'TimeoutError')))
+  return { signal: controller.signal, clear }
 }
 
 function tokenRequestTest(config: client.Configuration): (url: string, init: client.CustomFetchOptions) => boolean {

@@ -72,9 +72,18 @@ async function interruptAndExpectCancelled(cli: ReturnType<typeof startCli>): Pr
   assert.match(lastLine(result.stderr), /login cancelled/)
 }
 
+/** Every file under `dir` (none when it does not exist; a `dir` that is not a directory is an error). */
 async function allFiles(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch(() => [])
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true }).catch((error: NodeJS.ErrnoException) => {
+    if (error.code === 'ENOENT') return []
+    throw error
+  })
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath ?? e.path, e.name))
+}
+
+/** The session files stored under the sessions directory, any profile. */
+async function storedSessions(sessionsDir: string): Promise<string[]> {
+  return (await allFiles(sessionsDir)).filter((file) => file.endsWith('session.json'))
 }
 
 describe('browser login', () => {
@@ -175,7 +184,7 @@ describe('browser login', () => {
     assert.ok(Date.now() - started < 8000)
     assert.match(lastLine(result.stderr), /no answer from the browser after 1 s/)
     assert.ok(await portIsFree(port))
-    assert.deepEqual(await allFiles(join(sessionsDir, 'profiles', 'default', 'session.json')), [])
+    assert.deepEqual(await storedSessions(sessionsDir), [])
   })
 
   test('denied consent → exit 1 with the provider error; nothing stored', async () => {
@@ -186,7 +195,7 @@ describe('browser login', () => {
     const result = await cli.result
     assert.equal(result.code, 1)
     assert.match(lastLine(result.stderr), /refused the login: access_denied/)
-    assert.equal((await allFiles(sessionsDir)).filter((f) => f.endsWith('session.json')).length, 0)
+    assert.deepEqual(await storedSessions(sessionsDir), [])
   })
 
   test('a callback with the wrong state (code or error) is answered 400 and ignored; the login then succeeds', async () => {
@@ -304,7 +313,7 @@ describe('browser login', () => {
     }
     assert.equal(provider.stats.grants.authorization_code ?? 0, codeGrantsBefore)
     assert.equal(provider.stats.tokenRequests, tokenRequestsBefore)
-    assert.equal((await allFiles(sessionsDir)).filter((f) => f.endsWith('session.json')).length, 0)
+    assert.deepEqual(await storedSessions(sessionsDir), [])
   })
 
   for (const [name, fault] of [
@@ -325,7 +334,7 @@ describe('browser login', () => {
       } finally {
         delete provider.faults.tokenEndpoint
       }
-      assert.equal((await allFiles(sessionsDir)).filter((f) => f.endsWith('session.json')).length, 0)
+      assert.deepEqual(await storedSessions(sessionsDir), [])
     })
   }
 

@@ -11,7 +11,7 @@ export class BrowserDoubleError extends Error {
   override readonly name = 'BrowserDoubleError'
 }
 
-import { DEMO_USERS } from './provider.ts'
+import { DEMO_USERS } from './provider/index.ts'
 
 export interface HttpLoginOptions {
   username: string

@@ -14,7 +14,7 @@ export {
   type TestProviderStats,
   type ResourceServerOptions,
   type TokenIdentity,
-} from './provider.ts'
+} from './provider/index.ts'
 export {
   approveDeviceOverHttp,
   authorizeOverHttp,

@@ -5,7 +5,7 @@
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { AddressInfo } from 'node:net'
-import type { TestProvider } from './provider.ts'
+import type { TestProvider } from './provider/index.ts'
 
 export interface ProtectedResourceOptions {
   /** The authorization server: its tokens for this resource are accepted (it is told to issue them). */

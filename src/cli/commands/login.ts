@@ -1,11 +1,11 @@
 import { CliLogin } from '../../cli-login.ts'
-import type { ParsedOptions } from '../args.ts'
+import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
-import { loginOptions, describeStatus } from './shared.ts'
+import { baseOptions, describeStatus, loginCallbacks } from './shared.ts'
 import { nowSeconds } from '../../system.ts'
 
-export async function runLogin(options: ParsedOptions, ctx: CliContext): Promise<number> {
-  const auth = new CliLogin(loginOptions(options, ctx))
+export async function runLogin(flags: CommandOptions<'login'>, ctx: CliContext): Promise<number> {
+  const auth = new CliLogin({ ...baseOptions(ctx), ...loginCallbacks(ctx), ...libraryOptions('login', flags).options })
   const result = await auth.login()
   for (const line of describeStatus(result, nowSeconds(ctx.system))) ctx.err(line)
   if (result.keychain_unavailable) {
