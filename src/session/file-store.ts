@@ -1,5 +1,5 @@
-import { access, chmod, lstat, mkdir, open, readdir, unlink, type FileHandle } from 'node:fs/promises'
-import { constants, statSync, type Stats } from 'node:fs'
+import { access, chmod, mkdir, readdir, unlink } from 'node:fs/promises'
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { SessionFileError, StorageError } from '../errors.ts'
 import type { LockOptions } from './lock.ts'
@@ -185,31 +185,32 @@ export class FileSessionStore implements SessionStore {
 /**
  * A stored JSON file, undefined when there is none. Only a regular file (or a symlink to one) is
  * read: it is opened without blocking and checked before the read, so a fifo or a device planted
- * at its path is reported at once, never waited on (PRODUCT.md, Storage).
+ * at its path is reported at once, never waited on (PRODUCT.md, Storage). Synchronous: a few
+ * kilobytes from a local file, on every session read (a thread-pool round trip per call costs more).
  */
 async function readJson(path: string, describe: { what?: string; fix?: string } = {}): Promise<unknown> {
   let text: string
-  let handle: FileHandle
+  let fd: number
   try {
-    handle = await open(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
     throw new SessionFileError(path, `cannot be read: ${code ?? (error as Error).message}`, { ...describe, cause: error })
   }
   try {
-    const stats = await handle.stat()
+    const stats = fstatSync(fd)
     if (!stats.isFile()) {
-      const link = await lstat(path).catch(() => undefined)
+      const link = lstatSync(path, { throwIfNoEntry: false })
       const kind = fileKind(stats)
       throw new SessionFileError(path, `not a regular file: ${link?.isSymbolicLink() ? `a symbolic link to ${kind}` : kind}`, { ...describe, fix: 'remove it, then try again', notRegular: true })
     }
-    text = await handle.readFile('utf8')
+    text = readFileSync(fd, 'utf8')
   } catch (error) {
     if (error instanceof SessionFileError) throw error
     throw new SessionFileError(path, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { ...describe, cause: error })
   } finally {
-    await handle.close()
+    closeSync(fd)
   }
   try {
     return JSON.parse(text)
