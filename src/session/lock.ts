@@ -193,7 +193,7 @@ function inspectLock(lockPath: string, strict: boolean): LockFound {
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return { kind: 'gone' }
     if (!strict) return { kind: 'gone' }
-    throw new StorageError(`could not read the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+    throw new StorageError(`could not read the lock file ${lockPath}: ${reasonOf(error)}`, { cause: error })
   } finally {
     if (fd !== undefined) closeSync(fd)
   }
@@ -263,12 +263,24 @@ function createLockFile(lockPath: string, owner: LockOwner): boolean {
 }
 
 function createExclusive(lockPath: string, owner: LockOwner): boolean {
+  return writeOwnerFile(lockPath, lockPath, owner)
+}
+
+/** The owner written to a new file beside the lock (never through whatever sits at the lock's path). */
+function writeStaged(lockPath: string, owner: LockOwner): string {
+  const staged = `${lockPath}.${owner.nonce}.${owner.renewals ?? 0}.new`
+  if (!writeOwnerFile(staged, lockPath, owner)) throw new StorageError(`could not create the lock file ${lockPath}: ${staged} is there already`)
+  return staged
+}
+
+/** Creates `path` holding the owner (an exclusive create: nothing is followed or replaced); false when something is there. */
+function writeOwnerFile(path: string, lockPath: string, owner: LockOwner): boolean {
   let fd: number
   try {
-    fd = openSync(lockPath, 'wx', 0o600)
+    fd = openSync(path, 'wx', 0o600)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false
-    throw new StorageError(`could not create the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+    throw new StorageError(`could not create the lock file ${lockPath}: ${reasonOf(error)}`, { cause: error })
   }
   try {
     writeSync(fd, JSON.stringify(owner))
@@ -278,21 +290,8 @@ function createExclusive(lockPath: string, owner: LockOwner): boolean {
   return true
 }
 
-/** The owner written to a new file beside the lock (never through whatever sits at the lock's path). */
-function writeStaged(lockPath: string, owner: LockOwner): string {
-  const staged = `${lockPath}.${owner.nonce}.${owner.renewals ?? 0}.new`
-  let fd: number
-  try {
-    fd = openSync(staged, 'wx', 0o600)
-  } catch (error) {
-    throw new StorageError(`could not create the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
-  }
-  try {
-    writeSync(fd, JSON.stringify(owner))
-  } finally {
-    closeSync(fd)
-  }
-  return staged
+function reasonOf(error: unknown): string {
+  return (error as NodeJS.ErrnoException).code ?? (error as Error).message
 }
 
 /** Puts a new owner record in place of the current one (adopting a handover, renewing). */
@@ -306,7 +305,7 @@ function replaceLockFile(lockPath: string, owner: LockOwner): void {
     } catch {
       // gone already
     }
-    throw new StorageError(`could not write the lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+    throw new StorageError(`could not write the lock file ${lockPath}: ${reasonOf(error)}`, { cause: error })
   }
 }
 
@@ -333,7 +332,7 @@ function removeAbandoned(lockPath: string, judged: LockFound): void {
     renameSync(lockPath, aside)
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return
-    throw new StorageError(`could not remove the abandoned lock file ${lockPath}: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { cause: error })
+    throw new StorageError(`could not remove the abandoned lock file ${lockPath}: ${reasonOf(error)}`, { cause: error })
   }
   const moved = inspectLock(aside, false)
   const sameLock = judged.kind === 'owner' ? moved.kind === 'owner' && moved.owner.nonce === judged.owner.nonce : moved.kind === 'unreadable'
