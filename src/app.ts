@@ -1,6 +1,6 @@
 import { homedir } from 'node:os'
-import { join } from 'node:path'
-import { UsageError } from './errors.ts'
+import { posix, win32 } from 'node:path'
+import { StorageError, UsageError } from './errors.ts'
 
 /** Whose login this is: the embedding tool's name, the command its users run, the name on the pages. */
 export interface AppIdentity {
@@ -31,10 +31,21 @@ export function resolveAppIdentity(given: { appName?: string; loginCommand?: str
 
 /**
  * Where an app's sessions live by default: $XDG_CONFIG_HOME/<app>, else ~/.config/<app> (Linux and
- * macOS alike, as gh does), %APPDATA%\<app> on Windows.
+ * macOS alike, as gh does), %APPDATA%\<app> on Windows. Nothing is ever kept under the current
+ * directory (PRODUCT.md, Storage): a relative or empty XDG_CONFIG_HOME is ignored, as the XDG spec
+ * says; a relative or empty APPDATA or HOME, where it is the one to use, is a StorageError naming it.
  */
 export function defaultHome(appName: string, env: NodeJS.ProcessEnv, platform: NodeJS.Platform): string {
-  if (env.XDG_CONFIG_HOME) return join(env.XDG_CONFIG_HOME, appName)
-  if (platform === 'win32' && env.APPDATA) return join(env.APPDATA, appName)
-  return join(env.HOME || homedir(), '.config', appName)
+  const path = platform === 'win32' ? win32 : posix
+  const xdg = env.XDG_CONFIG_HOME
+  if (xdg && path.isAbsolute(xdg)) return path.join(xdg, appName)
+  if (platform === 'win32' && env.APPDATA !== undefined) return path.join(absoluteVariable('APPDATA', env.APPDATA, path), appName)
+  const home = env.HOME === undefined ? homedir() : absoluteVariable('HOME', env.HOME, path)
+  return path.join(home, '.config', appName)
+}
+
+function absoluteVariable(name: string, value: string, path: typeof posix): string {
+  if (value !== '' && path.isAbsolute(value)) return value
+  const what = value === '' ? 'is empty' : `is a relative path (${JSON.stringify(value)})`
+  throw new StorageError(`the environment variable ${name} ${what}, so there is no place for sessions (they are never kept under the current directory): set ${name} to an absolute path`)
 }

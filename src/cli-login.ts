@@ -40,7 +40,7 @@ export class CliLogin {
   private sharedContext: LoginContext | undefined
   /** The store that decides where secrets go (undefined with a caller's own `store`). */
   private readonly secrets: KeychainSessionStore | undefined
-  /** An explicit storage has been applied to the stored session (moved if it was elsewhere). */
+  /** An explicit storage (or keychainAccessToken) has been applied to the stored session (moved if it was elsewhere). */
   private storageSettled: Promise<void> | undefined
 
   constructor(options: CliLoginOptions) {
@@ -62,6 +62,7 @@ export class CliLogin {
         keychain: options.keychain,
         env: this.system.env,
         loginCommand: this.app.loginCommand,
+        keychainAccessToken: options.keychainAccessToken,
         debug: options.onDebug,
       })
       this.store = this.secrets
@@ -78,7 +79,8 @@ export class CliLogin {
     if (this.secrets?.mode === 'keychain') await deciding
     const result = await login(this.context(options.signal))
     const decision = await deciding
-    return { ...result, storage: decision?.storage ?? result.storage, keychain_unavailable: decision?.keychainUnavailable ?? null }
+    const keychainOnly = (await this.secrets?.keepsTokensInKeychainOnly(this.profile)) ?? false
+    return { ...result, storage: decision?.storage ?? result.storage, keychain_unavailable: decision?.keychainUnavailable ?? null, keychain_access_token: keychainOnly }
   }
 
   /**
@@ -90,6 +92,16 @@ export class CliLogin {
     const { getAccessToken } = await flows.accessToken()
     await this.settleStorage()
     return getAccessToken(this.context(options.signal), options)
+  }
+
+  /**
+   * Resolves once no refresh started in this process is under way. A signal ends the wait for a
+   * token at once, never a refresh whose answer may hold a rotated refresh token (it runs on and
+   * is stored): a tool that exits on Ctrl-C awaits this first.
+   */
+  async settled(): Promise<void> {
+    const { refreshesSettled } = await flows.accessToken()
+    await refreshesSettled()
   }
 
   /** Who is logged in on this profile (with the ID token's claims), or undefined. */

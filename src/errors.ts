@@ -11,6 +11,7 @@ export const ErrorCode = {
   LOGIN_REQUIRED: 'LOGIN_REQUIRED',
   SESSION_EXPIRED: 'SESSION_EXPIRED',
   SESSION_MISMATCH: 'SESSION_MISMATCH',
+  ACCOUNT_CHANGED: 'ACCOUNT_CHANGED',
   AUTHORIZATION_FAILED: 'AUTHORIZATION_FAILED',
   LOGIN_TIMEOUT: 'LOGIN_TIMEOUT',
   LOGIN_CANCELLED: 'LOGIN_CANCELLED',
@@ -85,6 +86,19 @@ export class SessionExpiredError extends LoginRequiredError {
   }
 }
 
+/**
+ * A refresh answered with an ID token for another account (another subject, issuer or audience
+ * than the session's: OIDC Core 12.2): the session has been ended (deleted).
+ */
+export class AccountChangedError extends LoginRequiredError {
+  /** What differs, e.g. `subject "bob", not "alice"`. */
+  readonly detail: string
+  constructor(target: LoginTarget, detail: string, options?: { cause?: unknown }) {
+    super(target, `the provider answered the refresh for another account (${oneLine(detail)}), so the session was ended`, ErrorCode.ACCOUNT_CHANGED, options)
+    this.detail = detail
+  }
+}
+
 /** The stored session was made for another issuer, client, audience or scope than the one asked for. */
 export class SessionMismatchError extends LoginRequiredError {
   readonly mismatch: 'issuer' | 'client' | 'audience' | 'scope' | 'resource'
@@ -120,9 +134,10 @@ export class LoginTimeoutError extends CliLoginError {
   }
 }
 
+/** Ctrl-C (or the caller's signal) ended the call. `what`: the words for it (default `login cancelled`). */
 export class LoginCancelledError extends CliLoginError {
-  constructor() {
-    super(ErrorCode.LOGIN_CANCELLED, 'login cancelled')
+  constructor(what = 'login cancelled') {
+    super(ErrorCode.LOGIN_CANCELLED, what)
   }
 }
 
@@ -167,12 +182,15 @@ export class CallbackValidationError extends CliLoginError {
 export class SessionFileError extends CliLoginError {
   readonly path: string
   readonly reason: string
-  constructor(path: string, reason: string, options?: { cause?: unknown; what?: string; fix?: string }) {
+  /** What is there is not a file at all (a fifo, a directory, a device): nothing to delete as a session. */
+  readonly notRegular: boolean
+  constructor(path: string, reason: string, options?: { cause?: unknown; what?: string; fix?: string; notRegular?: boolean }) {
     const what = options?.what ?? 'session'
     const fix = options?.fix ?? 'log out, or log in again to replace it'
     super(ErrorCode.SESSION_FILE_INVALID, `${path} is not a valid ${what} (${oneLine(reason)}): ${fix}`, options)
     this.path = path
     this.reason = reason
+    this.notRegular = options?.notRegular ?? false
   }
 }
 
@@ -182,11 +200,19 @@ export class StorageError extends CliLoginError {
   }
 }
 
+/**
+ * Another process held the profile's lock for longer than a waiter waits. It is never taken over
+ * while that process exists (it may be refreshing: a second refresh would lose the session).
+ */
 export class LockTimeoutError extends CliLoginError {
   readonly waitedMs: number
-  constructor(profile: string, waitedMs: number) {
-    super(ErrorCode.LOCK_TIMEOUT, `another process is using the session of profile "${profile}"; gave up after ${Math.round(waitedMs / 1000)} s: try again`)
+  /** The holder's process id, when the lock said. */
+  readonly holderPid: number | undefined
+  constructor(profile: string, waitedMs: number, holderPid?: number) {
+    const who = holderPid === undefined ? 'another process' : `another process (pid ${holderPid})`
+    super(ErrorCode.LOCK_TIMEOUT, `${who} is using the session of profile "${profile}" and still holds its lock; gave up after ${Math.round(waitedMs / 1000)} s: try again once it has finished`)
     this.waitedMs = waitedMs
+    this.holderPid = holderPid
   }
 }
 

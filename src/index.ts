@@ -12,6 +12,7 @@ export type {
 } from './library-options.ts'
 export type { AppIdentity } from './app.ts'
 export {
+  AccountChangedError,
   AuthorizationError,
   CallbackValidationError,
   CliLoginError,

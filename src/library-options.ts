@@ -41,6 +41,12 @@ export interface CliLoginOptions extends LoginSettingsInput {
    * `keychain` or `file` moves a session stored the other way. Not used with `store`.
    */
   storage?: StorageMode
+  /**
+   * With keychain storage: keep the session's access and ID tokens in the keychain only. By default
+   * they are also cached in the 0600 session file (the refresh token, client secret and keys never
+   * are), so that getting a fresh token reads one file; a session keeps the choice it was stored with.
+   */
+  keychainAccessToken?: boolean
   /** Replaces the OS keychain (tests: an in-memory keychain behind the same seam). */
   keychain?: Keychain
   /** Replaces where sessions are stored (then `storage` does not apply). */
@@ -104,6 +110,8 @@ export interface LoginResult extends SessionStatus {
    * line). null otherwise. Tell the user once.
    */
   keychain_unavailable: string | null
+  /** Keychain storage with the access and ID tokens in the keychain only (keychainAccessToken); false when the file caches them, or holds everything. */
+  keychain_access_token: boolean
 }
 
 export interface StatusResult extends SessionStatus {
@@ -114,6 +122,11 @@ export interface StatusResult extends SessionStatus {
 export interface LogoutOptions extends CallOptions {
   /** Also open the provider's end-session URL in the browser. */
   endBrowserSession?: boolean
+  /**
+   * Told once the browser was started with the end-session URL: logout now waits, at most `waitS`,
+   * for it to load the page (the session is deleted already; the signal ends the wait).
+   */
+  onBrowserWait?: (event: { waitS: number }) => void
 }
 
 export interface LogoutResult {
@@ -128,6 +141,6 @@ export interface LogoutResult {
   refreshTokenLeftValid?: boolean
   /** Why revocation could not be done, when it failed. */
   revocationError?: CliLoginError
-  /** What happened when the end-session URL was to be opened. */
-  endSession?: BrowserOpenResult | { opened: false; reason: 'unsupported' | 'no-issuer' }
+  /** What happened when the end-session URL was to be opened (`cancelled`: the signal ended the wait for the browser). */
+  endSession?: BrowserOpenResult | { opened: false; reason: 'unsupported' | 'no-issuer' | 'cancelled' }
 }

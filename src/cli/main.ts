@@ -95,21 +95,36 @@ function processIo(): MainIo {
   return { stdout: (text) => writeAllSync(1, text), stderr: (text) => writeAllSync(2, text) }
 }
 
-/** Entry point for the bin: Ctrl-C aborts a login in progress (exit 130), everything else exits with main's code. */
+/**
+ * Entry point for the bin: everything exits with main's code. Ctrl-C aborts a login in progress
+ * (exit 130; a second Ctrl-C exits at once). For `token` and `logout`, Ctrl-C and SIGTERM end what
+ * is being waited for, never a refresh under way: the process exits once its answer is stored (the
+ * provider may have rotated the refresh token in it), with 130, or by SIGTERM again.
+ */
 export async function run(): Promise<void> {
   installLightFetchClasses()
   const controller = new AbortController()
-  const onSigint = () => {
-    if (controller.signal.aborted) process.exit(ExitCode.INTERRUPTED)
-    controller.abort(new LoginCancelledError())
-  }
   const command = process.argv[2]
-  const interruptible = command === 'login' || command === 'demo'
-  if (interruptible) process.on('SIGINT', onSigint)
+  const cancelled = new LoginCancelledError(command === 'login' || command === 'demo' ? 'login cancelled' : 'interrupted')
+  let terminated = false
+  const onSigint = () => {
+    if (controller.signal.aborted && (command === 'login' || command === 'demo')) process.exit(ExitCode.INTERRUPTED)
+    controller.abort(cancelled)
+  }
+  const onSigterm = () => {
+    terminated = true
+    controller.abort(cancelled)
+  }
+  if (command === 'login' || command === 'demo' || command === 'token' || command === 'logout') process.on('SIGINT', onSigint)
+  if (command === 'token' || command === 'logout') process.on('SIGTERM', onSigterm)
   // The CLI reads the secret from its own copy; no child process (the platform's opener) inherits it.
   const env = { ...process.env }
   delete process.env.CLI_LOGIN_CLIENT_SECRET
   const code = await main(process.argv.slice(2), defaultSystem({ env }), processIo(), controller.signal)
+  if (terminated) {
+    process.off('SIGTERM', onSigterm)
+    process.kill(process.pid, 'SIGTERM')
+  }
   // Exit at once (all output was written synchronously): an idle keep-alive connection to the
   // provider must not keep the process waiting.
   process.exit(code)

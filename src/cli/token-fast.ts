@@ -1,9 +1,10 @@
 /**
  * `cli-login token` on the path scripts run before every request, with none of the rest of the CLI
  * compiled (bin/cli-login.cjs tries this first):
- * - a fresh stored token: read session.json synchronously and print (for a session whose secrets
- *   are in the keychain, the file says whether the token is fresh, then the one keychain item that
- *   holds it is read; the binding is loaded only then);
+ * - a fresh stored token: read session.json synchronously and print (a session whose secrets are
+ *   in the keychain caches its access and ID tokens there too; only one that keeps them in the
+ *   keychain alone makes the file say whether the token is fresh, then the one keychain item that
+ *   holds it is read, the binding loaded only then);
  * - a token that needs a refresh: one process refreshes (it takes the profile's lock here and the
  *   full CLI adopts it); every other process started meanwhile finds the lock taken and waits here
  *   for the token the refresher stores, instead of loading the CLI just to wait.
@@ -11,7 +12,7 @@
  * --force-refresh, another target, a usage problem, a keychain that fails, a refresher that died)
  * returns false and the full CLI handles it, saying what is wrong.
  */
-import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
+import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
 import { parseSpecArgs } from './option-parser.ts'
 import { TOKEN_SPEC } from './token-options.ts'
@@ -20,13 +21,12 @@ import { formatToken, tokenProblem } from './commands/format-token.ts'
 import { writeAllSync } from './write-sync.ts'
 import { DEFAULTS } from '../options.ts'
 import { isOwnAndTight, LOOSE_DIRECTORY_BITS, LOOSE_SESSION_FILE_BITS } from '../session/dir-safety.ts'
-import { isLockHeld, takeLockForHandover } from '../session/lock.ts'
+import { isLockHeld, LOCK_WAIT_MS, LockWatcher, lockHolderPid, takeLockForHandover } from '../session/lock.ts'
+import { LockTimeoutError } from '../errors.ts'
 import { profilePaths, profilesDir } from '../session/paths.ts'
 import { isSessionExpired, sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
 
-/** How long a waiter waits for another process's refresh, as the library's lock does. */
-const WAIT_MS = 60_000
 /** Between looks when no file event comes (a watcher can miss the rename on some filesystems). */
 const RECHECK_MS = 25
 
@@ -52,9 +52,11 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
     const read = readSession(paths.session)
     if (!read) return false
     session = read
-    // An explicit --storage the session is not in: the full CLI moves it.
+    // An explicit --storage (or --keychain-access-token) the session is not stored by: the full CLI moves it.
     const storage = options.storage
     if (storage !== undefined && storage !== 'auto' && storage !== (session.storage ?? 'file')) return false
+    const keychainOnly = options['keychain-access-token']
+    if (session.storage === 'keychain' && keychainOnly !== undefined && keychainOnly !== inKeychainOnly(session)) return false
     const request: TokenRequest = {
       tokenType: options['token-type'] === 'id' ? 'id' : 'access',
       nowS: nowS(),
@@ -90,7 +92,8 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
     const token = storedToken(tokenView(current), request)
     return token && isFresh(token.expires_at, nowS(), 0) ? token : undefined
   }
-  const deadline = Date.now() + WAIT_MS
+  const deadline = Date.now() + LOCK_WAIT_MS
+  const holder = new LockWatcher()
   let wake: (() => void) | undefined
   let watcher: FSWatcher | undefined
   try {
@@ -105,13 +108,13 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
       if (!current || isSessionExpired(current)) return false
       const token = refreshed(current)
       if (token) return await printToken(asked, current, token)
-      if (!isLockHeld(paths.lock)) {
+      if (!isLockHeld(paths.lock, holder)) {
         // Released: either just after storing its token (look once more) or without one.
         const last = readSession(paths.session)
         const stored = refreshed(last)
         return last && stored ? await printToken(asked, last, stored) : false
       }
-      if (Date.now() > deadline) return false
+      if (Date.now() > deadline) return gaveUp(asked)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, RECHECK_MS)
         wake = () => {
@@ -126,12 +129,33 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
 }
 
 /**
- * What the decision is taken on. A session whose secrets are in the keychain has no token in the
- * file: its expiries decide, the token itself is read from the keychain afterwards.
+ * The refresher still holds the lock after the bound: it is never taken over while its process
+ * exists (PRODUCT.md), so this ends as the library's waiters do, with its one line (exit 1), rather
+ * than the full CLI waiting as long again.
+ */
+function gaveUp(asked: Asked): true {
+  const error = new LockTimeoutError(asked.profile, LOCK_WAIT_MS, lockHolderPid(asked.paths.lock))
+  try {
+    writeAllSync(2, `cli-login: ${error.message}\n`)
+  } catch {
+    // stderr is unusable: the exit code still says it
+  }
+  process.exitCode = 1
+  return true
+}
+
+/**
+ * What the decision is taken on. A keychain session caches its access and ID tokens in the file
+ * (session/keychain-store.ts) unless it keeps them in the keychain only: then its expiries decide,
+ * and the token itself is read from the keychain afterwards.
  */
 function tokenView(session: Session): Session {
-  if (session.storage !== 'keychain') return session
+  if (!inKeychainOnly(session)) return session
   return { ...session, accessToken: '-', idToken: session.idTokenExpiresAt === undefined ? undefined : '-' }
+}
+
+function inKeychainOnly(session: Session): boolean {
+  return session.storage === 'keychain' && session.accessToken === undefined
 }
 
 /** Changes with every refresh of what was asked for, whether the token is in the file or the keychain. */
@@ -146,7 +170,7 @@ function refreshStamp(session: Session, request: TokenRequest): string {
  */
 function printToken(asked: Asked, session: Session, token: AccessToken): boolean | Promise<boolean> {
   const printable = (value: string) => tokenProblem(value) === undefined && print(formatToken({ ...token, access_token: value }, asked.format))
-  if (session.storage !== 'keychain') return printable(token.access_token)
+  if (!inKeychainOnly(session)) return printable(token.access_token)
   return keychainToken(asked.profile, asked.request.tokenType ?? 'access').then(
     (secret) => secret !== undefined && printable(secret),
     () => false,
@@ -172,12 +196,18 @@ async function keychainToken(profile: string, tokenType: 'access' | 'id'): Promi
   return typeof idToken === 'string' ? idToken : undefined
 }
 
+/** The session, when it is a regular file that parses as one; a fifo there is opened without blocking and left to the full CLI to report. */
 function readSession(path: string): Session | undefined {
+  let fd: number | undefined
   try {
-    const session = JSON.parse(readFileSync(path, 'utf8')) as Session
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
+    if (!fstatSync(fd).isFile()) return undefined
+    const session = JSON.parse(readFileSync(fd, 'utf8')) as Session
     return sessionShapeProblem(session) ? undefined : session
   } catch {
     return undefined
+  } finally {
+    if (fd !== undefined) closeSync(fd)
   }
 }
 

@@ -11,6 +11,7 @@ export const COMMON = {
 
 export const STORAGE = {
   storage: { kind: 'string', feeds: 'storage', choices: ['auto', 'keychain', 'file'], value: '<where>', help: 'where the secrets go: auto (default: the OS keychain if usable), keychain, or file' },
+  'keychain-access-token': { kind: 'boolean', feeds: 'keychainAccessToken', help: 'with the keychain, keep the access and ID tokens there only (default: also cached in the 0600 session file)' },
 } as const satisfies Record<string, OptionSpec>
 
 export const TOKEN_SPEC = {

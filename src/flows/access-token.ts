@@ -3,14 +3,16 @@
  * across processes (a lock), for the session's own API or another one (audience, resource, scope).
  */
 import { cancellation, createContext, type LoginContext } from '../context.ts'
-import { ErrorCode, LoginRequiredError, ProviderError, SessionExpiredError, SessionMismatchError, UsageError } from '../errors.ts'
+import type * as client from 'openid-client'
+import { AccountChangedError, ErrorCode, LoginRequiredError, ProviderError, SessionExpiredError, SessionMismatchError, UsageError } from '../errors.ts'
 import type { GetAccessTokenOptions } from '../library-options.ts'
 import { DEFAULTS, issuerFrom, normalizeScope, sameIssuer } from '../options.ts'
-import { refreshedSession, withTargetToken } from '../session/from-tokens.ts'
+import { rotatedRefreshToken, unverifiedTokenSet } from '../protocol/token-set.ts'
+import { refreshedSession, withTargetToken, withVerifiedIdToken } from '../session/from-tokens.ts'
 import { isSessionExpired, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, resolveTarget, storedToken, targetKey, type TokenRequest, type TokenTarget } from '../session/token-decision.ts'
 import { wrongAudienceProblem } from '../protocol/quirks.ts'
-import { forgetProviderCache, loadProvider } from './provider-metadata.ts'
+import { forgetProviderCache, loadProvider, rememberJwks } from './provider-metadata.ts'
 
 export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenOptions = {}): Promise<AccessToken> {
   ctx.throwIfCancelled()
@@ -23,10 +25,29 @@ export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenO
     if (decision.reason === 'session-expired') throw new SessionExpiredError(ctx.loginTarget)
     throw noRefreshToken(ctx, session, request)
   }
-  const refreshed = await untilCancelled(ctx, refresh(withoutSignal(ctx), session, request))
+  const refreshed = await untilCancelled(ctx, inFlight(refresh(withoutSignal(ctx), session, request, ctx.signal)))
   const token = storedToken(refreshed, request)
   if (!token) throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider returned no ID token on refresh', { error: 'no_id_token' })
   return token
+}
+
+/** Refreshes still under way in this process (a caller's signal does not end them). */
+const refreshing = new Set<Promise<unknown>>()
+
+function inFlight<T>(work: Promise<T>): Promise<T> {
+  const settled = work.then(() => {}, () => {})
+  refreshing.add(settled)
+  void settled.then(() => refreshing.delete(settled))
+  return work
+}
+
+/**
+ * Resolves once no refresh started in this process is under way any more (each has stored what
+ * the provider answered, or failed). A process that exits on Ctrl-C awaits this first: the
+ * rotated refresh token of an answer under way is then not lost.
+ */
+export async function refreshesSettled(): Promise<void> {
+  while (refreshing.size > 0) await Promise.all(refreshing)
 }
 
 /**
@@ -123,8 +144,12 @@ export function sessionMismatch(
   return undefined
 }
 
-/** One refresh at a time per profile, across processes: whoever waited re-reads and uses the token the other stored. */
-async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest): Promise<Session> {
+/**
+ * One refresh at a time per profile, across processes: whoever waited re-reads and uses the token
+ * the other stored. `signal` ends the wait for the lock (nothing has been sent then), never the
+ * refresh itself once the lock is taken.
+ */
+async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest, signal: AbortSignal | undefined): Promise<Session> {
   const seenToken = storedToken(seen, request)?.access_token
   // A token another process refreshed meanwhile is taken as long as it is still valid at all: when
   // the provider issues tokens shorter-lived than minTtlS, refreshing again would not help.
@@ -142,6 +167,7 @@ async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest):
       return refreshStored(ctx, current, current.refreshToken, request.target)
     },
     async () => {
+      if (signal?.aborted) throw cancellation(signal)
       ctx.debug('token: another process is refreshing; waiting for its token')
       // While another process refreshes: take its token as soon as it is stored, without the lock.
       const current = await ctx.store.readSession(ctx.profile).catch(() => undefined)
@@ -150,38 +176,130 @@ async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest):
   )
 }
 
-/** The refresh grant itself, under the lock; the rotated refresh token is stored before anything else can fail. */
-async function refreshStored(ctx: LoginContext, current: Session, refreshToken: string, target: TokenTarget | undefined): Promise<Session> {
-  const { config } = await loadProvider(ctx, current)
-  const { refreshTokens, isRefreshRejected } = await import('../protocol/refresh.ts')
+/**
+ * The refresh grant itself, under the lock. The provider's answer is stored the moment it arrives,
+ * before openid-client verifies its ID token (PRODUCT.md, Security requirements): the rotated
+ * refresh token is never lost to a JWKS that fails, a signal or a crash.
+ */
+async function refreshStored(ctx: LoginContext, previous: Session, refreshToken: string, target: TokenTarget | undefined): Promise<Session> {
+  const { config } = await loadProvider(ctx, previous)
+  const { refreshTokens, RefreshFailure, isRefreshRejected } = await import('../protocol/refresh.ts')
+  const current = previous.unverifiedIdToken && !target ? await verifyKeptIdToken(ctx, config, previous) : previous
   ctx.debug(`refresh: token endpoint ${config.serverMetadata().token_endpoint ?? '(none)'}`)
+  const nowS = ctx.nowS()
+  let arrived: Session | undefined
+  const storeOnArrival = async (answer: Record<string, unknown>): Promise<void> => {
+    arrived = sessionOnArrival(current, target, answer, nowS)
+    if (arrived) await ctx.store.writeSession(ctx.profile, arrived)
+  }
   let tokens
   try {
     // The login's own resource (RFC 8707) goes with its refreshes too.
-    tokens = await refreshTokens(config, refreshToken, target ? targetParameters(target) : current.resource ? { resource: current.resource } : {})
+    const parameters = target ? targetParameters(target) : current.resource ? { resource: current.resource } : {}
+    tokens = await refreshTokens(config, refreshToken, { parameters, onAnswer: storeOnArrival })
   } catch (error) {
-    if (isRefreshRejected(error)) {
+    if (!(error instanceof RefreshFailure)) throw error
+    const failure = error.failure
+    if (error.answered) return afterUnverifiedAnswer(ctx, current, target, arrived, failure)
+    if (isRefreshRejected(failure)) {
       await markExpired(ctx, current)
-      throw new SessionExpiredError(ctx.loginTarget, { cause: error })
+      throw new SessionExpiredError(ctx.loginTarget, { cause: failure })
     }
-    if (error instanceof ProviderError) await forgetProviderCache(ctx)
-    throw error
+    await forgetProviderCache(ctx)
+    throw failure
+  } finally {
+    await rememberJwks(ctx, config)
   }
-  const nowS = ctx.nowS()
   if (!target) {
     const next = refreshedSession(current, tokens, nowS)
-    await ctx.store.writeSession(ctx.profile, next)
+    await assertSameAccount(ctx, current, next)
+    if (JSON.stringify(next) !== JSON.stringify(arrived)) await ctx.store.writeSession(ctx.profile, next)
     return next
   }
   const wrongAudience = wrongAudienceProblem(tokens.accessToken, target.resource ?? target.audience)
-  if (wrongAudience) {
-    // The refresh token may have rotated all the same: keep the new one, drop the wrong token.
-    if (tokens.refreshToken) await ctx.store.writeSession(ctx.profile, { ...current, refreshToken: tokens.refreshToken })
-    throw new ProviderError(ErrorCode.TOKEN_AUDIENCE_MISMATCH, wrongAudience, { error: 'audience_mismatch' })
-  }
+  // The refresh token may have rotated all the same: it was kept on arrival; the wrong token is not.
+  if (wrongAudience) throw new ProviderError(ErrorCode.TOKEN_AUDIENCE_MISMATCH, wrongAudience, { error: 'audience_mismatch' })
   const next = withTargetToken(current, target, targetKey(target), tokens, nowS)
   await ctx.store.writeSession(ctx.profile, next)
   return next
+}
+
+/**
+ * What is stored the moment the answer arrives: the new tokens, its ID token kept apart as
+ * unverified (the previous claims stay); for another API, only the rotated refresh token (its
+ * token is checked first). Undefined when there is nothing to keep.
+ */
+function sessionOnArrival(current: Session, target: TokenTarget | undefined, answer: Record<string, unknown>, nowS: number): Session | undefined {
+  const rotated = rotatedRefreshToken(answer)
+  const tokens = target ? undefined : unverifiedTokenSet(answer)
+  if (tokens) return refreshedSession(current, tokens, nowS)
+  return rotated && rotated !== current.refreshToken ? { ...current, refreshToken: rotated } : undefined
+}
+
+/**
+ * The answer arrived and was stored, then openid-client refused it. For a passing reason (the
+ * JWKS unreachable) the new tokens stay in use and the ID token is verified at the next refresh;
+ * an ID token for another issuer or audience ends the session; anything else (a bad signature,
+ * the clocks) fails, keeping only the rotated refresh token of the answer.
+ */
+async function afterUnverifiedAnswer(ctx: LoginContext, current: Session, target: TokenTarget | undefined, arrived: Session | undefined, failure: ProviderError): Promise<Session> {
+  const { claimMismatch } = await import('../protocol/provider.ts')
+  const claim = claimMismatch(failure)
+  if (claim) return endSession(ctx, claim === 'iss' ? 'an ID token from another issuer' : 'an ID token for another audience', failure)
+  if (!target && arrived?.unverifiedIdToken !== undefined && isPassing(failure)) {
+    ctx.debug(`refresh: stored; its ID token is verified at the next refresh (${failure.message})`)
+    return arrived
+  }
+  const kept = arrived?.refreshToken ?? current.refreshToken
+  if (arrived) await ctx.store.writeSession(ctx.profile, kept === current.refreshToken ? current : { ...current, refreshToken: kept })
+  throw failure
+}
+
+/** The ID token of an earlier refresh, stored unverified: verified now (openid-client, from the stored answer). */
+async function verifyKeptIdToken(ctx: LoginContext, config: client.Configuration, session: Session): Promise<Session> {
+  const { verifyStoredAnswer } = await import('../protocol/refresh.ts')
+  const { claimMismatch } = await import('../protocol/provider.ts')
+  const answer = { access_token: session.accessToken, token_type: session.tokenType, id_token: session.unverifiedIdToken }
+  let next: Session
+  try {
+    next = withVerifiedIdToken(session, await verifyStoredAnswer(config, answer))
+  } catch (error) {
+    const claim = claimMismatch(error)
+    if (claim) return endSession(ctx, claim === 'iss' ? 'an ID token from another issuer' : 'an ID token for another audience', error)
+    if (error instanceof ProviderError && isPassing(error)) {
+      ctx.debug(`refresh: the ID token of the last refresh still cannot be verified (${error.message})`)
+      return session
+    }
+    ctx.debug(`refresh: the ID token of the last refresh is not valid (${error instanceof Error ? error.message : String(error)}); it is dropped`)
+    const { unverifiedIdToken: _dropped, ...rest } = session
+    await ctx.store.writeSession(ctx.profile, rest)
+    return rest
+  }
+  await assertSameAccount(ctx, session, next)
+  await ctx.store.writeSession(ctx.profile, next)
+  return next
+}
+
+/** A failure that says nothing about the answer: the provider (its JWKS) could not be reached or answered 5xx/429. */
+function isPassing(error: ProviderError): boolean {
+  return error.code === ErrorCode.PROVIDER_UNREACHABLE || (error.status !== undefined && (error.status >= 500 || error.status === 429))
+}
+
+/** OIDC Core 12.2: a refreshed ID token names the session's subject, or the session ends. */
+async function assertSameAccount(ctx: LoginContext, previous: Session, next: Session): Promise<void> {
+  const before = subjectOf(previous)
+  const after = typeof next.claims?.sub === 'string' ? next.claims.sub : undefined
+  if (before !== undefined && after !== undefined && before !== after) await endSession(ctx, `subject ${JSON.stringify(after)}, not ${JSON.stringify(before)}`)
+}
+
+function subjectOf(session: Session): string | undefined {
+  return typeof session.claims?.sub === 'string' ? session.claims.sub : session.user.sub
+}
+
+/** The provider answered for someone else: nothing of the session is kept. */
+async function endSession(ctx: LoginContext, detail: string, cause?: unknown): Promise<never> {
+  await ctx.store.deleteSession(ctx.profile)
+  throw new AccountChangedError(ctx.loginTarget, detail, { cause })
 }
 
 function targetParameters(target: TokenTarget): Record<string, string> {

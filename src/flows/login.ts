@@ -8,11 +8,11 @@ import { hasScope, sameIssuer, type LoginSettings } from '../options.ts'
 import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
 import { prepareLogin } from './login-target.ts'
-import { discover, type CachedProvider } from './provider-metadata.ts'
+import { discover, rememberJwks, type CachedProvider } from './provider-metadata.ts'
 import type { BrowserOpenResult } from '../browser/open-browser.ts'
 import { isLoopbackHttp } from '../protocol/url.ts'
 
-export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable'>> {
+export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable' | 'keychain_access_token'>> {
   await assertStorable(ctx)
   let settings: LoginSettings
   let session: Session
@@ -88,7 +88,8 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
     let replaced: Session | undefined
     try {
       const tokens = await exchangeCode(provider, callbackUrl, attempt, server.redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource)
-      session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()))
+      await rememberJwks(ctx, provider)
+      session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()), settings.scope)
       replaced = await storeNewSession(ctx, session, settings)
     } catch (error) {
       const { status, info } = failurePageFor(error)
@@ -128,7 +129,8 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
     settings.timeoutS,
     'the device login was not approved',
   )
-  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()))
+  await rememberJwks(ctx, provider)
+  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()), settings.scope)
   const replaced = await storeNewSession(ctx, session, settings)
   await revokeReplaced(ctx, replaced, session, provider)
   return session
@@ -240,18 +242,24 @@ function idTokenExpected(settings: LoginSettings): boolean {
 }
 
 /**
- * Without an ID token (plain OAuth 2), who logged in is what the userinfo endpoint says, when the
- * server has one and answers; otherwise nobody is named. Not asked with a token made for another
- * resource (RFC 8707: its audience is that API, not the authorization server's userinfo).
+ * Who logged in: the ID token's claims, and the userinfo endpoint's for what they lack (OIDC Core
+ * 5.4 lets a provider give `profile` and `email` claims only there) — asked when the login asked
+ * for those scopes, or always without an ID token (plain OAuth 2). The answer is kept in the
+ * session (status shows it without asking again); a provider that does not answer names no one more.
+ * Not asked with a token made for another resource (RFC 8707: its audience is that API, not the
+ * authorization server's userinfo).
  */
-async function withUserinfo(ctx: LoginContext, provider: client.Configuration, session: Session): Promise<Session> {
-  if (session.idToken || session.resource || !provider.serverMetadata().userinfo_endpoint) return session
+async function withUserinfo(ctx: LoginContext, provider: client.Configuration, session: Session, scope: string): Promise<Session> {
+  if (session.resource || !provider.serverMetadata().userinfo_endpoint) return session
+  const lacking = !session.idToken || (!session.user.name && hasScope(scope, 'profile')) || (!session.user.email && hasScope(scope, 'email'))
+  if (!lacking) return session
   try {
     const { fetchUserinfo } = await import('../protocol/userinfo.ts')
-    const info = await fetchUserinfo(provider, session.accessToken, undefined)
+    const info = await fetchUserinfo(provider, session.accessToken, session.user.sub)
     const pick = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : undefined)
-    const user = Object.fromEntries(Object.entries({ sub: pick('sub'), email: pick('email'), name: pick('name') }).filter(([, v]) => v !== undefined))
-    return { ...session, user }
+    const fromUserinfo = Object.fromEntries(Object.entries({ sub: pick('sub'), email: pick('email'), name: pick('name') }).filter(([, v]) => v !== undefined))
+    // The ID token's claims win; userinfo fills in what they lack.
+    return { ...session, user: { ...fromUserinfo, ...session.user } }
   } catch (error) {
     ctx.debug(`userinfo: ${error instanceof Error ? error.message : String(error)}`)
     return session

@@ -37,7 +37,7 @@ export async function logout(ctx: LoginContext, options: LogoutOptions = {}): Pr
   }
   if (session?.refreshToken && !result.revoked) result.refreshTokenLeftValid = true
   if (options.endBrowserSession) {
-    result.endSession = !issuer ? { opened: false, reason: 'no-issuer' } : await openEndSession(ctx, provider, session?.idToken, clientId)
+    result.endSession = !issuer ? { opened: false, reason: 'no-issuer' } : await openEndSession(ctx, provider, session?.idToken, clientId, options.onBrowserWait)
   }
   return result
 }
@@ -48,12 +48,19 @@ async function readSessionOrBroken(ctx: LoginContext): Promise<{ present: boolea
     const session = await ctx.store.readSession(ctx.profile)
     return { present: session !== undefined, session }
   } catch (error) {
-    if (error instanceof SessionFileError) return { present: true }
+    // A broken session file is deleted; what is not a file at all (a fifo, a directory) is not ours to delete.
+    if (error instanceof SessionFileError && !error.notRegular) return { present: true }
     throw error
   }
 }
 
-async function openEndSession(ctx: LoginContext, provider: client.Configuration | undefined, idToken: string | undefined, clientId: string): Promise<LogoutResult['endSession']> {
+async function openEndSession(
+  ctx: LoginContext,
+  provider: client.Configuration | undefined,
+  idToken: string | undefined,
+  clientId: string,
+  onBrowserWait: LogoutOptions['onBrowserWait'],
+): Promise<LogoutResult['endSession']> {
   if (!provider) return { opened: false, reason: 'failed', detail: 'the provider could not be reached' }
   const { endSessionUrl } = await import('../protocol/revoke.ts')
   const url = endSessionUrl(provider, { idToken, clientId })
@@ -62,14 +69,15 @@ async function openEndSession(ctx: LoginContext, provider: client.Configuration 
   const redirect = await startOneShotRedirect(url.href)
   try {
     const opened = await (await ctx.browserOpener())(redirect.url)
-    if (opened.opened && !(await redirect.followed(END_SESSION_WAIT_MS, ctx.signal))) {
-      return { opened: false, reason: 'failed', detail: `the browser did not load the page within ${END_SESSION_WAIT_MS / 1000} s` }
-    }
-    return opened
+    if (!opened.opened) return opened
+    onBrowserWait?.({ waitS: END_SESSION_WAIT_MS / 1000 })
+    if (await redirect.followed(END_SESSION_WAIT_MS, ctx.signal)) return opened
+    if (ctx.signal?.aborted) return { opened: false, reason: 'cancelled' }
+    return { opened: false, reason: 'failed', detail: `the browser did not load the page within ${END_SESSION_WAIT_MS / 1000} s` }
   } finally {
     redirect.close()
   }
 }
 
-/** How long logout keeps the one-shot redirect up for a browser that is starting. */
-const END_SESSION_WAIT_MS = 60_000
+/** How long logout keeps the one-shot redirect up, once the browser has started (PRODUCT.md: at most 10 s). */
+const END_SESSION_WAIT_MS = 10_000

@@ -1,12 +1,15 @@
 /**
- * The provider-metadata cache policy: discovery results are kept per profile for a day, so a
- * refresh and the next login make no discovery request. A login revalidates them while the user
- * is in the browser; a provider error on cached metadata makes the next call discover again.
+ * The provider-metadata cache policy: discovery results, and the key set (JWKS) ID tokens are
+ * verified with, are kept per profile for a day, so a refresh makes one request (the token
+ * endpoint's) and the next login no discovery request. A login revalidates the metadata while the
+ * user is in the browser; a provider error on cached metadata makes the next call discover again;
+ * an ID token signed with a key the cached set lacks makes openid-client fetch the set again.
  */
 import type * as client from 'openid-client'
 import type { LoginContext } from '../context.ts'
 import { sameIssuer } from '../options.ts'
 import type { ExplicitEndpoints } from '../protocol/provider.ts'
+import type { ProviderMetadataCache } from '../session/session.ts'
 
 const PROVIDER_CACHE_MAX_AGE_S = 24 * 60 * 60
 
@@ -44,7 +47,12 @@ async function discoverAndCache(ctx: LoginContext, settings: ProviderSettings, {
   const order = settings.resourceUrl !== undefined ? 'mcp' : 'oidc-first'
   const found = await discoverProvider({ ...settings, order, fetch: ctx.providerFetch() })
   if (cache && !settings.endpoints) {
-    const entry = { issuer: settings.issuer, fetchedAt: ctx.nowS(), metadata: { ...found.config.serverMetadata() }, openid: found.openid }
+    const metadata = { ...found.config.serverMetadata() }
+    const previous = await readCache(ctx, settings)
+    // The key set fetched earlier stays while the metadata still names the same one.
+    const jwks = previous?.jwks && previous.metadata.jwks_uri === metadata.jwks_uri ? previous.jwks : undefined
+    await useJwks(ctx, found.config, jwks)
+    const entry: ProviderMetadataCache = { issuer: settings.issuer, fetchedAt: ctx.nowS(), metadata, openid: found.openid, ...(jwks ? { jwks } : {}) }
     await ctx.store.writeProviderCache?.(ctx.profile, entry).catch(() => {})
   }
   return found
@@ -58,13 +66,13 @@ async function discoverAndCache(ctx: LoginContext, settings: ProviderSettings, {
  */
 export async function loadProvider(ctx: LoginContext, settings: ProviderSettings): Promise<CachedProvider> {
   if (settings.endpoints) return discoverAndCache(ctx, settings)
-  const entry = await ctx.store.readProviderCache?.(ctx.profile)
-  const recent = entry && sameIssuer(entry.issuer, settings.issuer) && ctx.nowS() - entry.fetchedAt < PROVIDER_CACHE_MAX_AGE_S
-  if (!recent) return discoverAndCache(ctx, settings)
+  const entry = await readCache(ctx, settings)
+  if (!entry || !isRecent(ctx, entry.fetchedAt)) return discoverAndCache(ctx, settings)
   ctx.debug(`provider metadata: cached ${ctx.nowS() - entry.fetchedAt} s ago`)
   const { configurationFromMetadata } = await import('../protocol/provider.ts')
   const metadata = entry.metadata as client.ServerMetadata
   const config = configurationFromMetadata({ ...settings, fetch: ctx.providerFetch() }, metadata)
+  await useJwks(ctx, config, entry.jwks)
   // A cache written before it said how it was found: the fields only OpenID discovery has.
   const openid = entry.openid ?? Array.isArray(metadata.id_token_signing_alg_values_supported)
   return { config, openid, revalidate: () => discover(ctx, settings).catch(() => undefined) }
@@ -76,13 +84,40 @@ export async function loadProvider(ctx: LoginContext, settings: ProviderSettings
  */
 export async function forClient(ctx: LoginContext, found: CachedProvider, settings: ProviderSettings): Promise<CachedProvider> {
   if (settings.endpoints) return loadProvider(ctx, settings)
-  const { configurationFromMetadata } = await import('../protocol/provider.ts')
+  const { configurationFromMetadata, copyJwksCache } = await import('../protocol/provider.ts')
   const config = configurationFromMetadata({ ...settings, fetch: ctx.providerFetch() }, found.config.serverMetadata())
+  copyJwksCache(found.config, config)
   return { config, openid: found.openid, revalidate: found.revalidate && (() => discover(ctx, settings).catch(() => undefined)) }
+}
+
+/** After openid-client verified an ID token: the key set it fetched for that (if it did) is kept for the next process. */
+export async function rememberJwks(ctx: LoginContext, config: client.Configuration): Promise<void> {
+  const { fetchedJwks } = await import('../protocol/provider.ts')
+  const jwks = fetchedJwks(config)
+  if (!jwks) return
+  const entry = await ctx.store.readProviderCache?.(ctx.profile).catch(() => undefined)
+  if (!entry || entry.metadata.jwks_uri !== config.serverMetadata().jwks_uri) return
+  ctx.debug('provider key set: fetched, cached for the next refresh')
+  await ctx.store.writeProviderCache?.(ctx.profile, { ...entry, jwks }).catch(() => {})
 }
 
 /** After a provider error on cached metadata, the next call discovers again. */
 export async function forgetProviderCache(ctx: LoginContext): Promise<void> {
   const entry = await ctx.store.readProviderCache?.(ctx.profile)
   if (entry) await ctx.store.writeProviderCache?.(ctx.profile, { ...entry, fetchedAt: 0 }).catch(() => {})
+}
+
+async function readCache(ctx: LoginContext, settings: ProviderSettings): Promise<ProviderMetadataCache | undefined> {
+  const entry = await ctx.store.readProviderCache?.(ctx.profile).catch(() => undefined)
+  return entry && sameIssuer(entry.issuer, settings.issuer) ? entry : undefined
+}
+
+function isRecent(ctx: LoginContext, fetchedAt: number): boolean {
+  return ctx.nowS() - fetchedAt < PROVIDER_CACHE_MAX_AGE_S
+}
+
+async function useJwks(ctx: LoginContext, config: client.Configuration, jwks: ProviderMetadataCache['jwks']): Promise<void> {
+  if (!jwks || !isRecent(ctx, jwks.fetchedAt)) return
+  const { useCachedJwks } = await import('../protocol/provider.ts')
+  useCachedJwks(config, jwks)
 }

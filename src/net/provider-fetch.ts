@@ -1,3 +1,5 @@
+import { patientTimeout } from './patient-timeout.ts'
+
 /** HTTP_PROXY, HTTPS_PROXY and NO_PROXY, upper or lower case. */
 export function proxySettings(env: NodeJS.ProcessEnv): { httpProxy?: string; httpsProxy?: string; noProxy?: string } {
   const pick = (name: string) => env[name] || env[name.toLowerCase()] || undefined
@@ -89,11 +91,11 @@ function proxiedFetch(httpProxy: string | undefined, httpsProxy: string | undefi
 function boundedFetch(inner: typeof fetch, ms: number): typeof fetch {
   return async (input, init) => {
     const deadline = new AbortController()
-    const timer = setTimeout(() => deadline.abort(new RequestTimeoutError(new URL(urlOf(input)), 'answer', ms)), ms)
+    const clear = patientTimeout(ms, () => deadline.abort(new RequestTimeoutError(new URL(urlOf(input)), 'answer', ms)))
     try {
       return await inner(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal })
     } finally {
-      clearTimeout(timer)
+      clear()
     }
   }
 }
@@ -128,27 +130,27 @@ class StaleConnectionError extends Error {}
 async function nodeHttpRequest(url: URL, init: RequestInit, headers: Record<string, string>, body: string | Buffer | undefined, bounds: RequestBounds): Promise<Response> {
   const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
   return new Promise<Response>((resolvePromise, rejectPromise) => {
-    let timer: NodeJS.Timeout | undefined
+    let clearTimer = () => {}
     let settled = false
     const resolve = (response: Response) => {
       settled = true
-      clearTimeout(timer)
+      clearTimer()
       resolvePromise(response)
     }
     const reject = (error: unknown) => {
       settled = true
-      clearTimeout(timer)
+      clearTimer()
       rejectPromise(error)
     }
-    /** From now on, the request has `ms` for its `phase`. */
+    /** From now on, the request has `ms` for its `phase` (a suspended process reads what came meanwhile first). */
     const bound = (phase: 'connect' | 'answer', ms: number) => {
-      clearTimeout(timer)
+      clearTimer()
       if (settled) return
-      timer = setTimeout(() => {
+      clearTimer = patientTimeout(ms, () => {
         const error = new RequestTimeoutError(url, phase, ms)
         reject(error)
         req.destroy(error)
-      }, ms)
+      })
     }
     let answered = false
     const req = request(url, { method: init.method ?? 'GET', headers, signal: init.signal ?? undefined }, (res) => {

@@ -1,6 +1,7 @@
 import * as client from 'openid-client'
 import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
+import { rfc3339 } from '../time.ts'
 import { assertSecureEndpoints, needsInsecureRequests } from './endpoint-policy.ts'
 
 export interface ProviderParams {
@@ -33,13 +34,16 @@ function metadataFromEndpoints(issuer: string, endpoints: ExplicitEndpoints): cl
   }
 }
 
+/** How far the provider's clock may be from ours (PRODUCT.md: ±5 min); beyond, clockDifference() says by how much. */
+const CLOCK_TOLERANCE_S = 300
+
 /**
  * openid-client's Configuration for our client from metadata discovered earlier (cached by the
  * caller), with no request at all.
  */
 export function configurationFromMetadata(params: ProviderParams, metadata: client.ServerMetadata): client.Configuration {
   assertSecureEndpoints(metadata)
-  const config = new client.Configuration(metadata, params.clientId, undefined, clientAuthentication(params.clientSecret))
+  const config = new client.Configuration(metadata, params.clientId, { [client.clockTolerance]: CLOCK_TOLERANCE_S }, clientAuthentication(params.clientSecret))
   secureConfiguration(config)
   config[client.customFetch] = params.fetch as client.CustomFetch
   return config
@@ -68,6 +72,43 @@ export interface DiscoveredProvider {
  * and the metadata's `issuer` must equal the issuer exactly (no normalization).
  */
 export type DiscoveryOrder = 'oidc-first' | 'mcp'
+
+/** A provider's key set as cached between processes (PRODUCT.md: one request per refresh). */
+export interface CachedJwks {
+  keys: unknown[]
+  /** Epoch seconds. */
+  fetchedAt: number
+}
+
+/** What openid-client was given, per configuration: a refetch shows as another `uat`. */
+const jwksGiven = new WeakMap<client.Configuration, number>()
+
+/**
+ * Lets openid-client verify ID tokens with a key set fetched earlier (no request). It is handed
+ * over a minute old: openid-client refetches a key set at least that old when an ID token names a
+ * key it does not have (a provider that rotated its keys), and uses it up to 5 minutes.
+ */
+export function useCachedJwks(config: client.Configuration, jwks: CachedJwks): void {
+  const uat = Math.floor(Date.now() / 1000) - 60
+  client.setJwksCache(config, { jwks: { keys: jwks.keys } as client.JWKS, uat })
+  jwksGiven.set(config, uat)
+}
+
+/** The key set one configuration holds, handed to another for the same provider (another client). */
+export function copyJwksCache(from: client.Configuration, to: client.Configuration): void {
+  const cache = client.getJwksCache(from)
+  if (!cache) return
+  client.setJwksCache(to, cache)
+  const given = jwksGiven.get(from)
+  if (given !== undefined) jwksGiven.set(to, given)
+}
+
+/** The key set openid-client fetched for this configuration (to cache), undefined when it fetched none. */
+export function fetchedJwks(config: client.Configuration): CachedJwks | undefined {
+  const cache = client.getJwksCache(config)
+  if (!cache || cache.uat === jwksGiven.get(config) || !Array.isArray(cache.jwks?.keys)) return undefined
+  return { keys: cache.jwks.keys, fetchedAt: cache.uat }
+}
 
 /** Fetches the provider's discovery document and returns openid-client's Configuration for our client. */
 export async function discoverProvider(params: ProviderParams & { order?: DiscoveryOrder; originAsIssuer?: boolean }): Promise<DiscoveredProvider> {
@@ -210,6 +251,15 @@ export function toProviderError(error: unknown, what: string): ProviderError {
     })
   }
   const code = (error as { code?: string }).code
+  const clock = clockDifference(error)
+  if (clock) return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: ${clock}`, { error: 'clock_skew', cause: error })
+  const invalid = invalidField(error)
+  if (invalid) return new ProviderError(ErrorCode.PROVIDER_ERROR, `the provider answered ${what} with ${invalid}`, { error: 'invalid_response', cause: error })
+  const claim = claimMismatch(error)
+  if (claim) {
+    const other = claim === 'iss' ? 'another issuer' : claim === 'aud' ? 'another audience (client)' : 'another authorized party'
+    return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: the ID token names ${other} (its "${claim}" claim)`, { error: `${claim}_mismatch`, cause: error })
+  }
   const certificate = certificateError(error)
   if (certificate) {
     return new ProviderError(
@@ -222,8 +272,8 @@ export function toProviderError(error: unknown, what: string): ProviderError {
   if (networkCode) {
     return new ProviderError(ErrorCode.PROVIDER_UNREACHABLE, `could not reach the provider for ${what}: ${networkCode}; check the issuer URL, your network and proxy settings`, { cause: error })
   }
-  const invalid = invalidAnswer(error)
-  if (invalid) return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: the provider's answer ${invalid}`, { cause: error })
+  const refused = invalidAnswer(error)
+  if (refused) return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: the provider's answer ${refused}`, { cause: error })
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON' || code === 'OAUTH_PARSE_ERROR') {
     const status = (error as { cause?: { status?: number } }).cause?.status
     const got = typeof status === 'number' ? `HTTP ${status}` : 'an invalid answer'
@@ -246,6 +296,45 @@ function invalidAnswer(error: unknown): string | undefined {
   const { expected, attribute, body } = (inner?.cause ?? {}) as { expected?: unknown; attribute?: string; body?: Record<string, unknown> }
   if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && attribute && body) return `names ${JSON.stringify(body[attribute])} as its "${attribute}", not ${JSON.stringify(expected)}`
   return detail
+}
+
+/** The processing error of oauth4webapi's inside openid-client's wrapper: its code and its data. */
+function processingError(error: unknown, code: string): { message: string; cause?: Record<string, unknown> } | undefined {
+  return causeChain(error).find((e) => (e as { code?: unknown }).code === code && (e as { name?: unknown }).name === 'OperationProcessingError') as
+    | { message: string; cause?: Record<string, unknown> }
+    | undefined
+}
+
+/** An ID token's time claims refused (PRODUCT.md: beyond ±5 min of skew): by how much the clocks differ. */
+export function clockDifference(error: unknown): string | undefined {
+  const check = processingError(error, 'OAUTH_JWT_TIMESTAMP_CHECK_FAILED')
+  const claims = check?.cause?.claims as Record<string, unknown> | undefined
+  const now = check?.cause?.now
+  if (!claims || typeof now !== 'number') return undefined
+  // When the provider issued it, by its clock: iat, else what nbf or exp say of it.
+  const stamp = [claims.iat, claims.nbf].find((value): value is number => typeof value === 'number')
+  const exp = typeof claims.exp === 'number' ? claims.exp : undefined
+  const ahead = stamp !== undefined ? stamp - now : exp !== undefined ? exp - now : undefined
+  if (ahead === undefined) return undefined
+  const minutes = Math.max(1, Math.round(Math.abs(ahead) / 60))
+  const whose = ahead > 0 ? "the provider's clock is ahead of this machine's" : "the provider's clock is behind this machine's"
+  const by = stamp !== undefined ? `by about ${minutes} min` : `by more than ${minutes} min`
+  return `the clocks differ: ${whose} ${by} (more than the ${CLOCK_TOLERANCE_S / 60} min tolerated; this machine says ${rfc3339(now)}): set this machine's clock right (e.g. turn on network time), then try again`
+}
+
+/** `"response" body "expires_in" property must be a number` → `an "expires_in" that is not a number`. */
+function invalidField(error: unknown): string | undefined {
+  const invalid = processingError(error, 'OAUTH_INVALID_RESPONSE')
+  const match = invalid && /"response" body "([A-Za-z0-9_]+)" property must be (?:an? )?(.+)$/.exec(invalid.message)
+  if (!match) return undefined
+  const [, field, kind] = match
+  return `an "${field}" that is not ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`
+}
+
+/** The ID token names another issuer or audience (or authorized party) than expected. */
+export function claimMismatch(error: unknown): 'iss' | 'aud' | 'azp' | undefined {
+  const claim = processingError(error, 'OAUTH_JWT_CLAIM_COMPARISON_FAILED')?.cause?.claim
+  return claim === 'iss' || claim === 'aud' || claim === 'azp' ? claim : undefined
 }
 
 /** Node's certificate verification failures: UNABLE_TO_VERIFY_LEAF_SIGNATURE, SELF_SIGNED_CERT_IN_CHAIN, ERR_TLS_CERT_ALTNAME_INVALID, … */

@@ -1,5 +1,5 @@
-import { access, chmod, mkdir, readdir, readFile, unlink } from 'node:fs/promises'
-import { statSync } from 'node:fs'
+import { access, chmod, mkdir, readdir, unlink } from 'node:fs/promises'
+import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { SessionFileError, StorageError } from '../errors.ts'
 import type { LockOptions } from './lock.ts'
@@ -127,7 +127,10 @@ export class FileSessionStore implements SessionStore {
   async readProviderCache(profile: string): Promise<ProviderMetadataCache | undefined> {
     const value = (await readJson(profilePaths(this.home, profile).providerCache).catch(() => undefined)) as ProviderMetadataCache | undefined
     const usable = value && typeof value.issuer === 'string' && Number.isFinite(value.fetchedAt) && typeof value.metadata === 'object' && value.metadata !== null
-    return usable ? value : undefined
+    if (!usable) return undefined
+    const jwks = value.jwks as { keys?: unknown; fetchedAt?: unknown } | undefined
+    if (jwks !== undefined && !(Array.isArray(jwks?.keys) && Number.isFinite(jwks?.fetchedAt))) return { ...value, jwks: undefined }
+    return value
   }
 
   async writeProviderCache(profile: string, cache: ProviderMetadataCache): Promise<void> {
@@ -179,20 +182,49 @@ export class FileSessionStore implements SessionStore {
   }
 }
 
+/**
+ * A stored JSON file, undefined when there is none. Only a regular file (or a symlink to one) is
+ * read: it is opened without blocking and checked before the read, so a fifo or a device planted
+ * at its path is reported at once, never waited on (PRODUCT.md, Storage). Synchronous: a few
+ * kilobytes from a local file, on every session read (a thread-pool round trip per call costs more).
+ */
 async function readJson(path: string, describe: { what?: string; fix?: string } = {}): Promise<unknown> {
   let text: string
+  let fd: number
   try {
-    text = await readFile(path, 'utf8')
+    fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))
   } catch (error) {
     const code = (error as NodeJS.ErrnoException).code
     if (code === 'ENOENT') return undefined
     throw new SessionFileError(path, `cannot be read: ${code ?? (error as Error).message}`, { ...describe, cause: error })
   }
   try {
+    const stats = fstatSync(fd)
+    if (!stats.isFile()) {
+      const link = lstatSync(path, { throwIfNoEntry: false })
+      const kind = fileKind(stats)
+      throw new SessionFileError(path, `not a regular file: ${link?.isSymbolicLink() ? `a symbolic link to ${kind}` : kind}`, { ...describe, fix: 'remove it, then try again', notRegular: true })
+    }
+    text = readFileSync(fd, 'utf8')
+  } catch (error) {
+    if (error instanceof SessionFileError) throw error
+    throw new SessionFileError(path, `cannot be read: ${(error as NodeJS.ErrnoException).code ?? (error as Error).message}`, { ...describe, cause: error })
+  } finally {
+    closeSync(fd)
+  }
+  try {
     return JSON.parse(text)
   } catch (error) {
     throw new SessionFileError(path, 'not valid JSON', { ...describe, cause: error })
   }
+}
+
+function fileKind(stats: Stats): string {
+  if (stats.isDirectory()) return 'a directory'
+  if (stats.isFIFO()) return 'a named pipe'
+  if (stats.isSocket()) return 'a socket'
+  if (stats.isCharacterDevice() || stats.isBlockDevice()) return 'a device'
+  return 'not a regular file'
 }
 
 async function writeOrFail(path: string, text: string): Promise<void> {

@@ -3,17 +3,24 @@
  * | file). Wraps the file store: the file always holds the non-secret part of the session and says
  * where the secrets are (`"storage": "keychain"`); the lock, settings and provider cache stay files.
  *
+ * With the keychain (PRODUCT.md, Storage), what can mint tokens — the refresh token, the client
+ * secret, the access tokens of other APIs with them — is in the keychain only. The session's current
+ * access and ID tokens are cached in the 0600 file beside it, as gcloud and az keep theirs, so that
+ * a cached `token` reads one file and loads no keychain binding (the fast path); with
+ * `keychainAccessToken`, they are in the keychain only (the file then has no `accessToken`: that
+ * absence is how a later write knows to keep them there).
+ *
  * Keychain items, service = the tool's appName, account = <profile>/<item> (keychain.ts):
- * - `<profile>/access_token`: the session's own access token, alone, so that a `token` with a fresh
- *   token reads one small item (the fast path);
- * - `<profile>/secrets`: JSON of everything else secret: refresh token, ID token, client secret and
- *   the access tokens of other APIs (`targets`).
+ * - `<profile>/secrets`: JSON of the refresh token, client secret, an ID token still to verify and
+ *   the access tokens of other APIs (`targets`); with keychainAccessToken, the ID token too;
+ * - `<profile>/access_token`: with keychainAccessToken only, the session's own access token, alone
+ *   (one small item for the fast path).
  * Both go through setLarge (split under Windows' 2,560-byte cap).
  *
  * Write order, so that a crash or a keychain that fails midway never loses the rotated refresh
  * token nor leaves a file pointing at secrets that are not there: secrets item, access token item,
- * then the file (the commit; its marker says where the secrets are). Moving a session to the file
- * writes the file first and deletes the items after.
+ * then the file (the commit; its marker says where the secrets are); an access token item no longer
+ * needed goes last. Moving a session to the file writes the file first and deletes the items after.
  */
 import { KeychainError, SessionFileError } from '../errors.ts'
 import { deleteLarge, getLarge, keychainAccount, nativeKeychain, probeKeychain, SESSION_ITEMS, setLarge, type Keychain } from './keychain.ts'
@@ -40,12 +47,18 @@ export interface KeychainSessionStoreOptions {
   env?: NodeJS.ProcessEnv
   /** What messages tell the user to run (the tool's login command). */
   loginCommand: string
+  /**
+   * Keep the access and ID tokens in the keychain only (true), or cache them in the 0600 file too
+   * (false); undefined: as the stored session has them (a new one: cached).
+   */
+  keychainAccessToken?: boolean
   debug?: (line: string) => void
 }
 
 interface StoredSecrets {
   refreshToken?: string
   idToken?: string
+  unverifiedIdToken?: string
   clientSecret?: string
   /** targets' access tokens, by target key. */
   targets?: Record<string, string>
@@ -60,6 +73,7 @@ export class KeychainSessionStore implements SessionStore {
   private readonly keychain: Keychain
   private readonly env: NodeJS.ProcessEnv | undefined
   private readonly loginCommand: string
+  private readonly keychainAccessToken: boolean | undefined
   private readonly debug: (line: string) => void
   /** `auto`: what the probe said, once per instance. */
   private probed: Promise<StorageDecision> | undefined
@@ -71,6 +85,7 @@ export class KeychainSessionStore implements SessionStore {
     this.env = options.env
     this.keychain = options.keychain ?? nativeKeychain({ env: options.env, probeService: options.service })
     this.loginCommand = options.loginCommand
+    this.keychainAccessToken = options.keychainAccessToken
     this.debug = options.debug ?? (() => {})
   }
 
@@ -92,21 +107,33 @@ export class KeychainSessionStore implements SessionStore {
    * without a new login, leaving no secret in the old place. Takes the profile's lock.
    */
   async moveSession(profile: string): Promise<void> {
-    if (this.mode === 'auto') return
     const peek = await this.files.readSession(profile).catch(() => undefined)
-    if (!peek || storageOf(peek) === this.mode) return
+    if (!peek || !this.isMisplaced(peek)) return
     await this.files.withLock(profile, async () => {
       const stored = await this.files.readSession(profile)
-      if (!stored || storageOf(stored) === this.mode) return
+      if (!stored || !this.isMisplaced(stored)) return
       const session = await this.withSecrets(profile, stored)
-      this.debug(`storage: moving the session of profile "${profile}" to the ${this.mode === 'keychain' ? 'keychain' : 'file'}`)
-      if (this.mode === 'keychain') {
-        await this.writeToKeychain(profile, session)
+      const to = this.mode === 'file' ? 'file' : 'keychain'
+      this.debug(`storage: moving the session of profile "${profile}" to the ${to}${to === 'keychain' ? (this.keychainAccessToken ? ', its tokens in the keychain only' : ', its tokens cached in the file') : ''}`)
+      if (to === 'keychain') {
+        await this.writeToKeychain(profile, session, this.keychainAccessToken ?? tokensInKeychainOnly(stored), stored)
       } else {
         await this.files.writeSession(profile, withoutMarker(session))
         await this.deleteItems(profile)
       }
     })
+  }
+
+  /** The stored session is not where the options put it: another storage, or its tokens on the wrong side. */
+  private isMisplaced(stored: Session): boolean {
+    if (this.mode !== 'auto' && storageOf(stored) !== this.mode) return true
+    return storageOf(stored) === 'keychain' && this.keychainAccessToken !== undefined && this.keychainAccessToken !== tokensInKeychainOnly(stored)
+  }
+
+  /** Whether the profile's session keeps its access and ID tokens in the keychain only (false for a file session or none). */
+  async keepsTokensInKeychainOnly(profile: string): Promise<boolean> {
+    const stored = await this.files.readSession(profile).catch(() => undefined)
+    return stored !== undefined && storageOf(stored) === 'keychain' && tokensInKeychainOnly(stored)
   }
 
   async readSession(profile: string): Promise<Session | undefined> {
@@ -122,7 +149,10 @@ export class KeychainSessionStore implements SessionStore {
   async writeSession(profile: string, session: Session): Promise<void> {
     const current = await this.files.readSession(profile).catch(() => undefined)
     const target = await this.targetFor(current)
-    if (target === 'keychain') return this.writeToKeychain(profile, session)
+    if (target === 'keychain') {
+      const keychainOnly = this.keychainAccessToken ?? (current !== undefined && storageOf(current) === 'keychain' && tokensInKeychainOnly(current))
+      return this.writeToKeychain(profile, session, keychainOnly, current)
+    }
     await this.files.writeSession(profile, withoutMarker(session))
     if (current && storageOf(current) === 'keychain') {
       // A new session in the file replaces one in the keychain (a login with auto and the keychain
@@ -199,11 +229,15 @@ export class KeychainSessionStore implements SessionStore {
     return this.probed
   }
 
-  private async writeToKeychain(profile: string, session: Session): Promise<void> {
-    const { file, secrets, accessToken } = splitSecrets(session)
+  /** `before`: the file as it was (an access token item it relied on is deleted once the file caches the token). */
+  private async writeToKeychain(profile: string, session: Session, keychainOnly: boolean, before: Session | undefined): Promise<void> {
+    const { file, secrets, accessToken } = splitSecrets(session, keychainOnly)
     await setLarge(this.keychain, this.service, keychainAccount(profile, SECRETS_ITEM), JSON.stringify(secrets))
-    await setLarge(this.keychain, this.service, keychainAccount(profile, ACCESS_TOKEN_ITEM), accessToken)
+    if (accessToken !== undefined) await setLarge(this.keychain, this.service, keychainAccount(profile, ACCESS_TOKEN_ITEM), accessToken)
     await this.files.writeSession(profile, file)
+    if (!keychainOnly && before && storageOf(before) === 'keychain' && tokensInKeychainOnly(before)) {
+      await deleteLarge(this.keychain, this.service, keychainAccount(profile, ACCESS_TOKEN_ITEM))
+    }
   }
 
   private async withSecrets(profile: string, stored: Session): Promise<Session> {
@@ -217,7 +251,8 @@ export class KeychainSessionStore implements SessionStore {
         throw error
       }
     }
-    const accessToken = await read(ACCESS_TOKEN_ITEM)
+    // Cached in the file, unless the session keeps them in the keychain only.
+    const accessToken = tokensInKeychainOnly(stored) ? await read(ACCESS_TOKEN_ITEM) : stored.accessToken
     const secretsText = await read(SECRETS_ITEM)
     const missing = (what: string) =>
       new SessionFileError(this.files.describe(profile), `${what} in the keychain (service "${this.service}", account "${keychainAccount(profile, '…')}")`, { fix: `run ${this.loginCommand}` })
@@ -244,15 +279,23 @@ function storageOf(session: Session): 'keychain' | 'file' {
   return session.storage === 'keychain' ? 'keychain' : 'file'
 }
 
+/** A keychain session's file without its access token: the tokens are in the keychain only. */
+function tokensInKeychainOnly(stored: Session): boolean {
+  return stored.accessToken === undefined
+}
+
 function withoutMarker(session: Session): Session {
   const { storage: _storage, ...rest } = session
   return rest
 }
 
-/** The session's secrets apart from what the file keeps; the file part is marked `storage: keychain`. */
-function splitSecrets(session: Session): { file: Session; secrets: StoredSecrets; accessToken: string } {
-  const { accessToken, refreshToken, idToken, clientSecret, targets, storage: _storage, ...rest } = session
-  const secrets: StoredSecrets = { refreshToken, idToken, clientSecret }
+/**
+ * The session's secrets apart from what the file keeps; the file part is marked `storage: keychain`
+ * and, unless `keychainOnly`, caches the access and ID tokens (the access token item is then not needed).
+ */
+function splitSecrets(session: Session, keychainOnly: boolean): { file: Session; secrets: StoredSecrets; accessToken: string | undefined } {
+  const { accessToken, refreshToken, idToken, unverifiedIdToken, clientSecret, targets, storage: _storage, ...rest } = session
+  const secrets: StoredSecrets = { refreshToken, idToken: keychainOnly ? idToken : undefined, unverifiedIdToken, clientSecret }
   let fileTargets: Record<string, TargetToken> | undefined
   if (targets) {
     secrets.targets = {}
@@ -262,15 +305,17 @@ function splitSecrets(session: Session): { file: Session; secrets: StoredSecrets
       fileTargets[key] = target as TargetToken
     }
   }
-  const file = { ...rest, ...(fileTargets ? { targets: fileTargets } : {}), storage: 'keychain' } as Session
-  return { file, secrets: JSON.parse(JSON.stringify(secrets)) as StoredSecrets, accessToken }
+  const cached = keychainOnly ? {} : { accessToken, ...(idToken !== undefined ? { idToken } : {}) }
+  const file = { ...rest, ...cached, ...(fileTargets ? { targets: fileTargets } : {}), storage: 'keychain' } as Session
+  return { file, secrets: JSON.parse(JSON.stringify(secrets)) as StoredSecrets, accessToken: keychainOnly ? accessToken : undefined }
 }
 
 function joinSecrets(stored: Session, accessToken: string, secrets: StoredSecrets): Session {
   const session: Session = { ...stored, accessToken }
-  for (const key of ['refreshToken', 'idToken', 'clientSecret'] as const) {
+  for (const key of ['refreshToken', 'idToken', 'unverifiedIdToken', 'clientSecret'] as const) {
     if (typeof secrets[key] === 'string') session[key] = secrets[key]
-    else delete session[key]
+    // The ID token is cached in the file unless the session keeps its tokens in the keychain only.
+    else if (key !== 'idToken' || tokensInKeychainOnly(stored)) delete session[key]
   }
   if (stored.targets) {
     const targets: Record<string, TargetToken> = {}

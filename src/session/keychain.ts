@@ -27,9 +27,7 @@
  * - Errors are plain `Error`s with `code: 'GenericFailure'` and a message such as
  *   `Platform failure: DBus error: The name org.freedesktop.secrets was not provided by any .service files`.
  */
-import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
-import { connect, type NetConnectOpts } from 'node:net'
+import type { NetConnectOpts } from 'node:net'
 import { join } from 'node:path'
 import type * as Binding from '@napi-rs/keyring'
 import { ErrorCode, KeychainError } from '../errors.ts'
@@ -207,7 +205,7 @@ export async function probeKeychain(keychain: Keychain, options: ProbeOptions = 
   if (keychain.probe) return keychain.probe({ timeoutMs })
   const service = options.service ?? 'cli-login'
   const account = probeAccount()
-  const value = randomBytes(12).toString('base64url')
+  const value = builtin('node:crypto').randomBytes(12).toString('base64url')
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<ProbeResult>((resolve) => {
     timer = setTimeout(() => resolve({ ok: false, reason: `no answer from the keychain within ${timeoutMs} ms` }), timeoutMs)
@@ -227,7 +225,7 @@ export async function probeKeychain(keychain: Keychain, options: ProbeOptions = 
 
 function probeAccount(): string {
   // A profile name cannot start with '.', so the probe never collides with a real profile's item.
-  return `.probe/${process.pid}-${randomBytes(4).toString('hex')}`
+  return `.probe/${process.pid}-${builtin('node:crypto').randomBytes(4).toString('hex')}`
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -242,6 +240,15 @@ function probeAccount(): string {
 function nodeRequire(): NodeJS.Require {
   // node:module only now (not imported at the top): loading it costs every command memory.
   return typeof import.meta.url === 'string' ? process.getBuiltinModule('node:module').createRequire(import.meta.url) : require
+}
+
+/**
+ * A Node built-in loaded when first used: this module is part of every command that may touch a
+ * session (the CLI bundles it), while the probe's child process, the bus check's socket and its
+ * random names are needed only with the keychain.
+ */
+function builtin<T extends 'node:crypto' | 'node:net' | 'node:child_process'>(name: T) {
+  return process.getBuiltinModule(name) as T extends 'node:crypto' ? typeof import('node:crypto') : T extends 'node:net' ? typeof import('node:net') : typeof import('node:child_process')
 }
 
 type BindingModule = typeof Binding
@@ -337,7 +344,7 @@ export async function checkSessionBus(env: NodeJS.ProcessEnv, timeoutMs: number)
   if (!target) return undefined
   const where = 'path' in target ? target.path.replace('\0', '@') : `${target.host}:${target.port}`
   return new Promise((resolve) => {
-    const socket = connect(target)
+    const socket = builtin('node:net').connect(target)
     let settled = false
     const finish = (problem: string | undefined): void => {
       if (settled) return
@@ -385,7 +392,7 @@ function probeInChild(options: { timeoutMs: number; env: NodeJS.ProcessEnv; serv
     return Promise.resolve({ ok: false, reason: `the keychain module @napi-rs/keyring is not installed for ${process.platform}-${process.arch}` })
   }
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, ['-e', PROBE_CHILD, modulePath, options.service, probeAccount()], {
+    const child = builtin('node:child_process').spawn(process.execPath, ['-e', PROBE_CHILD, modulePath, options.service, probeAccount()], {
       env: options.env,
       stdio: ['ignore', 'pipe', 'ignore'],
     })

@@ -1,4 +1,5 @@
 import type { ExplicitEndpoints } from '../protocol/provider.ts'
+import { LAST_RFC3339_S } from '../time.ts'
 
 /** What a successful login leaves on disk for a profile. Times are epoch seconds. */
 export interface Session {
@@ -23,6 +24,12 @@ export interface Session {
   idTokenExpiresAt?: number
   /** The ID token's claims, verified when it was received. */
   claims?: Record<string, unknown>
+  /**
+   * The ID token of a refresh whose answer was stored before it could be verified (its JWKS
+   * unreachable for a moment): not used, and verified at the next refresh (idToken and claims are
+   * still the previous ones).
+   */
+  unverifiedIdToken?: string
   user: SessionUser
   /** Tokens for other APIs or narrower scopes from the same login, by targetKey(). */
   targets?: Record<string, TargetToken>
@@ -166,6 +173,7 @@ function serverFieldsProblem(s: Record<string, unknown>): string | undefined {
   if (s.registration !== undefined) {
     const r = s.registration as Record<string, unknown> | null
     if (typeof r !== 'object' || r === null || !Array.isArray(r.redirectUris) || !r.redirectUris.every((u) => typeof u === 'string')) return '"registration" has no "redirectUris"'
+    if (r.hasSecret !== undefined && typeof r.hasSecret !== 'boolean') return '"registration.hasSecret" is not true or false'
   }
   return undefined
 }
@@ -183,21 +191,40 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   }
   // Empty for a server without metadata that was asked for no scope.
   if (typeof s.requestedScope !== 'string') return '"requestedScope" is missing'
-  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'resource', 'resourceUrl'] as const) {
+  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
   }
   for (const key of ['expiresAt', 'idTokenExpiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
-    if (s[key] !== undefined && !Number.isFinite(s[key])) return `"${key}" is not a number`
+    const problem = timeProblem(s[key])
+    if (problem) return `"${key}" ${problem}`
   }
-  if (typeof s.user !== 'object' || s.user === null) return '"user" is missing'
+  if (typeof s.user !== 'object' || s.user === null || Array.isArray(s.user)) return '"user" is missing'
+  for (const key of ['sub', 'email', 'name'] as const) {
+    const value = (s.user as Record<string, unknown>)[key]
+    if (value !== undefined && typeof value !== 'string') return `"user.${key}" is not a string`
+  }
   for (const key of ['claims', 'targets'] as const) {
     if (s[key] !== undefined && (typeof s[key] !== 'object' || s[key] === null || Array.isArray(s[key]))) return `"${key}" is not an object`
   }
-  for (const target of Object.values((s.targets ?? {}) as Record<string, Record<string, unknown>>)) {
-    if (typeof target !== 'object' || target === null || (!inKeychain && typeof target.accessToken !== 'string') || typeof target.tokenType !== 'string') return '"targets" holds a token without "accessToken"'
-    if (target.expiresAt !== undefined && !Number.isFinite(target.expiresAt)) return '"targets" holds a token whose "expiresAt" is not a number'
+  for (const [name, target] of Object.entries((s.targets ?? {}) as Record<string, Record<string, unknown>>)) {
+    const field = (key: string) => `"targets[${JSON.stringify(name)}].${key}"`
+    if (typeof target !== 'object' || target === null || Array.isArray(target)) return `"targets[${JSON.stringify(name)}]" is not an object`
+    if ((!inKeychain || target.accessToken !== undefined) && typeof target.accessToken !== 'string') return `${field('accessToken')} is not a string`
+    for (const key of ['tokenType'] as const) if (typeof target[key] !== 'string') return `${field(key)} is not a string`
+    for (const key of ['audience', 'resource', 'scope'] as const) if (target[key] !== undefined && typeof target[key] !== 'string') return `${field(key)} is not a string`
+    for (const key of ['expiresAt', 'refreshedAt'] as const) {
+      const problem = timeProblem(target[key])
+      if (problem) return `${field(key)} ${problem}`
+    }
   }
   return serverFieldsProblem(s)
+}
+
+/** Stored times are epoch seconds a date can hold (PRODUCT.md: every printed time is RFC 3339). */
+function timeProblem(value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'number' || !Number.isFinite(value)) return 'is not a number'
+  return value < 0 || value > LAST_RFC3339_S ? 'is not a time a date can hold' : undefined
 }
 
 /** The provider's discovery document as fetched for a profile, so the next login or refresh can skip the request. */
@@ -208,4 +235,6 @@ export interface ProviderMetadataCache {
   metadata: Record<string, unknown>
   /** Found by OpenID discovery (an OpenID provider); absent in caches written before this was kept. */
   openid?: boolean
+  /** The key set at the metadata's jwks_uri, so that verifying an ID token needs no request. */
+  jwks?: { keys: unknown[]; fetchedAt: number }
 }

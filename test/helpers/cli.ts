@@ -33,8 +33,8 @@ export interface CliResult {
 }
 
 /** Runs the built CLI to completion. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000): Promise<CliResult> {
-  return startCli(args, env, timeoutMs).result
+export function runCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 30_000, cwd?: string): Promise<CliResult> {
+  return startCli(args, env, timeoutMs, cwd).result
 }
 
 export interface RunningCli {
@@ -46,8 +46,8 @@ export interface RunningCli {
   result: Promise<CliResult>
 }
 
-export function startCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000): RunningCli {
-  const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+export function startCli(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 60_000, cwd?: string): RunningCli {
+  const child = spawn(process.execPath, [BIN, ...args], { env, cwd, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   const stderrLines: string[] = []

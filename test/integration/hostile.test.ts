@@ -7,11 +7,11 @@
 import { after, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { execFileSync } from 'node:child_process'
-import { chmod, chown, lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises'
+import { chmod, chown, lstat, mkdir, readdir, readFile, stat, symlink, writeFile } from 'node:fs/promises'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { cleanEnv, lastLine, makeTempHome, runCli, type CliResult } from '../helpers/cli.ts'
+import { cleanEnv, lastLine, makeTempHome, runCli, startCli, type CliResult } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 import { CLIENT_ID, json, startHostileProvider, type HostileProvider } from '../helpers/hostile-provider.ts'
 import { CliLogin } from '../../src/index.ts'
@@ -20,6 +20,8 @@ const RECORDING_BROWSER = fileURLToPath(new URL('../helpers/recording-browser.mj
 // C0 controls but \n, DEL and C1 controls: none may reach the terminal.
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u0009\u000b-\u001f\u007f-\u009f]/
+// Bidirectional marks, overrides and isolates, zero-width and other invisible characters: none may reach the terminal raw.
+const BIDI_OR_INVISIBLE = /[\u061c\u200b-\u200f\u202a-\u202e\u2060-\u206f\ufeff\u3164]/
 const IS_ROOT = process.getuid?.() === 0
 const NOBODY = 65534
 
@@ -151,6 +153,29 @@ describe('strings from the provider or the callback never reach the terminal raw
     assert.equal(parsed.claims.name, name)
   })
 
+  test('text that reorders or hides itself (bidi overrides, isolates, zero-width and invisible characters): escaped by login, status, status --json and in error lines', async () => {
+    const idp = await provider()
+    const name = 'Admin\u202etxt.exe\u2066\u2069'
+    const email = 'a\u200b@exam\u2060ple.com\ufeff'
+    idp.claims = { name, email }
+    idp.tokenAnswer = { scope: 'openid offline_access \u061cread\u3164' }
+    const s = await setup(idp)
+    const login = await runCli(s.loginArgs, s.env)
+    assert.equal(login.code, 0, login.stderr)
+    assert.match(login.stderr, /as Admin\\u202etxt\.exe\\u2066\\u2069 <a\\u200b@exam\\u2060ple\.com\\ufeff>/)
+    const status = await runCli(['status'], s.env)
+    assert.match(status.stdout, /^Scope: openid offline_access \\u061cread\\u3164$/m)
+    const statusJson = await runCli(['status', '--json'], s.env)
+    for (const result of [login, status, statusJson]) assert.doesNotMatch(result.stdout + result.stderr, BIDI_OR_INVISIBLE)
+    assert.match(statusJson.stdout, /"name":"Admin\\u202etxt\.exe\\u2066\\u2069"/, 'JSON keeps them as \\u escapes')
+    assert.equal(JSON.parse(statusJson.stdout).name, name)
+    assert.equal(JSON.parse(statusJson.stdout).claims.email, email)
+    idp.handlers['/token'] = (_req, res) => json(res, 400, { error: 'invalid_grant', error_description: 'go to \u202emoc.live\u202c now' })
+    const refused = await runCli((await setup(idp)).loginArgs, s.env)
+    assert.doesNotMatch(refused.stderr, BIDI_OR_INVISIBLE)
+    assert.match(refused.stderr, /go to \\u202emoc\.live\\u202c now/)
+  })
+
   test('device flow: verification URI and user code escaped; a verification URI that is not https is not opened', async () => {
     const idp = await provider()
     idp.handlers['/device'] = (_req, res) =>
@@ -185,6 +210,48 @@ describe('ID tokens are verified', () => {
     assertOneLine(result, 1, /token refresh/)
     assert.equal(result.stdout, '')
     assert.equal(await readFile(s.sessionFile, 'utf8'), before)
+  })
+
+  for (const [label, claims, why] of [
+    ['another subject', { sub: 'user-2' }, /another account \(subject "user-2", not "user-1"\)/],
+    ['another issuer', { iss: 'https://evil.example/' }, /another account \(an ID token from another issuer\)/],
+    ['another audience', { aud: 'someone-else' }, /another account \(an ID token for another audience\)/],
+  ] as const) {
+    test(`a refreshed ID token for ${label} ends the session: exit 4, one line, the session deleted`, async () => {
+      const idp = await provider()
+      const s = await loggedIn(idp)
+      idp.claims = { ...claims }
+      const result = await runCli(['token', '--force-refresh'], s.env)
+      assertOneLine(result, 4, why)
+      assert.match(lastLine(result.stderr), /so the session was ended: run cli-login login$/)
+      assert.equal(result.stdout, '')
+      assert.equal(existsSync(s.sessionFile), false)
+    })
+  }
+
+  test('an ID token the JWKS could not verify at its refresh is verified at the next one: another subject there ends the session', async () => {
+    const idp = await provider()
+    const s = await loggedIn(idp)
+    // As if the key set cached at login were older than a day: this refresh fetches it.
+    const cacheFile = join(s.profileDir, 'provider.json')
+    const cache = JSON.parse(await readFile(cacheFile, 'utf8'))
+    delete cache.jwks
+    await writeFile(cacheFile, JSON.stringify(cache))
+    idp.handlers['/jwks'] = (_req, res) => {
+      delete idp.handlers['/jwks']
+      json(res, 503, {})
+    }
+    idp.claims = { sub: 'user-2' }
+    const unverified = await runCli(['token', '--force-refresh'], s.env)
+    assert.equal(unverified.code, 0, unverified.stderr)
+    assert.equal(unverified.stdout.trim(), 'access-token-1', 'the new tokens are in use')
+    const kept = JSON.parse(await readFile(s.sessionFile, 'utf8'))
+    assert.equal(kept.user.sub, 'user-1', 'the previous claims stay')
+    assert.equal(typeof kept.unverifiedIdToken, 'string')
+    idp.claims = {}
+    const next = await runCli(['token', '--force-refresh'], s.env)
+    assertOneLine(next, 4, /another account \(subject "user-2", not "user-1"\)/)
+    assert.equal(existsSync(s.sessionFile), false)
   })
 
   test('every openid authorization request carries a fresh nonce; an ID token with another nonce → exit 1, nothing stored', async () => {
@@ -377,6 +444,220 @@ describe('hostile surroundings', () => {
   }
 })
 
+describe('files that are not what they seem', () => {
+  test("symlinks planted at the profile's files are never followed: status reports the link, a login replaces it; the targets are neither written, truncated nor chmod-ed", async () => {
+    const idp = await provider()
+    const s = await setup(idp)
+    await mkdir(s.profileDir, { recursive: true, mode: 0o700 })
+    const outside = join(s.home, '..', 'precious')
+    await mkdir(outside)
+    const names = ['session.json', 'settings.json', 'provider.json']
+    for (const name of names) {
+      await writeFile(join(outside, name), `precious ${name}\n`, { mode: 0o644 })
+      await chmod(join(outside, name), 0o644)
+      await symlink(join(outside, name), join(s.profileDir, name))
+    }
+    const status = await runCli(['status'], s.env)
+    assertOneLine(status, 1, /session\.json is not a valid session \(a symbolic link, and its target can be read by other users; nothing is changed through a link\): remove the link, or log in again to replace it$/)
+    const token = await runCli(['token'], s.env)
+    assertOneLine(token, 1, /a symbolic link, and its target can be read by other users/)
+    const login = await runCli(s.loginArgs, s.env)
+    assert.equal(login.code, 0, login.stderr)
+    for (const name of names) {
+      assert.equal(await readFile(join(outside, name), 'utf8'), `precious ${name}\n`, `${name}: target unchanged`)
+      assert.equal((await stat(join(outside, name))).mode & 0o777, 0o644, `${name}: target not chmod-ed`)
+      assert.ok((await lstat(join(s.profileDir, name))).isFile(), `${name}: the link was replaced by a file of ours`)
+    }
+  })
+
+  for (const [label, plant, kind] of [
+    ['a named pipe (fifo)', async (path: string) => execFileSync('mkfifo', ['-m', '600', path]), /not a regular file: a named pipe/],
+    ['a directory', async (path: string) => mkdir(path, { mode: 0o700 }), /not a regular file: a directory/],
+    ['a symlink to a device', async (path: string) => symlink('/dev/zero', path), /not a regular file: a symbolic link to a device/],
+  ] as const) {
+    test(`${label} at the session's path: status, token (fast path and full CLI) and logout report it at once (exit 1)`, async () => {
+      const idp = await provider()
+      const s = await setup(idp)
+      await mkdir(s.profileDir, { recursive: true, mode: 0o700 })
+      await plant(s.sessionFile)
+      for (const args of [['status'], ['status', '--json'], ['token'], ['token', '--force-refresh'], ['logout']]) {
+        const started = Date.now()
+        const result = await runCli(args, s.env, 10_000)
+        assertOneLine(result, 1, new RegExp(`${s.sessionFile} is not a valid session \\(${kind.source}\\): remove it, then try again$`))
+        assert.equal(result.stdout, '')
+        assert.ok(Date.now() - started < 5000, `${args.join(' ')}: at once`)
+      }
+      assert.ok(existsSync(s.sessionFile), 'logout left what is not a session of ours')
+    })
+  }
+
+  for (const [field, value, named] of [
+    ['user', { sub: 'user-1', name: { first: 'Mallory' } }, '"user.name" is not a string'],
+    ['user', { sub: 'user-1', email: 42 }, '"user.email" is not a string'],
+    ['user', { sub: ['user-1'] }, '"user.sub" is not a string'],
+    ['user', ['user-1'], '"user" is missing'],
+    ['expiresAt', 1e20, '"expiresAt" is not a time a date can hold'],
+    ['expiresAt', -1, '"expiresAt" is not a time a date can hold'],
+    ['idTokenExpiresAt', 1e308, '"idTokenExpiresAt" is not a time a date can hold'],
+    ['createdAt', 'yesterday', '"createdAt" is not a number'],
+    ['targets', { 'audience=x': { tokenType: 'Bearer', accessToken: 't', scope: 7 } }, '"targets["audience=x"].scope" is not a string'],
+    ['targets', { 'audience=x': { tokenType: 'Bearer', accessToken: 't', expiresAt: 1e15 } }, '"targets["audience=x"].expiresAt" is not a time a date can hold'],
+    ['registration', { redirectUris: ['http://127.0.0.1:4242/callback'], hasSecret: 'yes' }, '"registration.hasSecret" is not true or false'],
+  ] as const) {
+    test(`a session whose ${field} is ${JSON.stringify(value)}: unreadable, naming the file and ${named} (status, token), never [object Object]`, async () => {
+      const idp = await provider()
+      const s = await setup(idp)
+      await writeSession(s, { [field]: value })
+      for (const args of [['status'], ['status', '--json'], ['token'], ['token', '--format', 'k8s']]) {
+        const result = await runCli(args, s.env)
+        assertOneLine(result, 1, new RegExp(`${s.sessionFile} is not a valid session \\(${named.replace(/[[\]().]/g, '\\$&')}\\)`))
+        assert.doesNotMatch(result.stdout + result.stderr, /\[object Object\]/)
+        assert.equal(result.stdout, '')
+      }
+    })
+  }
+})
+
+describe('numbers from the provider', () => {
+  for (const expiresIn of [1e20, 1e308]) {
+    test(`expires_in ${expiresIn}: clamped to a year; status, token --format json and k8s print real times (RFC 3339)`, async () => {
+      const idp = await provider()
+      idp.tokenAnswer = { expires_in: expiresIn }
+      const s = await loggedIn(idp)
+      const yearFromNow = Math.floor(Date.now() / 1000) + 365 * 24 * 3600
+      const session = JSON.parse(await readFile(s.sessionFile, 'utf8'))
+      assert.ok(Number.isInteger(session.expiresAt) && Math.abs(session.expiresAt - yearFromNow) < 60, `stored ${session.expiresAt}`)
+      const status = await runCli(['status'], s.env)
+      assert.equal(status.code, 0, status.stderr)
+      assert.match(status.stdout, /^Access token expires \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(in \d+ h\)$/m)
+      const json = JSON.parse((await runCli(['token', '--format', 'json'], s.env)).stdout)
+      assert.equal(json.expires_at, session.expiresAt)
+      const k8s = JSON.parse((await runCli(['token', '--format', 'k8s'], s.env)).stdout)
+      assert.match(k8s.status.expirationTimestamp, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+    })
+  }
+
+  for (const [label, expiresIn, problem] of [
+    ['a word', 'soon', /with an "expires_in" that is not a number/],
+    ['negative', -5, /with an "expires_in" that is not a non-negative number/],
+  ] as const) {
+    test(`expires_in ${label}: the login fails with one line naming it, before the browser is told all is well; nothing stored`, async () => {
+      const idp = await provider()
+      idp.tokenAnswer = { expires_in: expiresIn }
+      const s = await setup(idp)
+      const result = await runCli(s.loginArgs, s.env)
+      assertOneLine(result, 1, problem)
+      assert.equal(existsSync(s.sessionFile), false)
+      const hops = (await s.recorded())?.hops ?? []
+      assert.notEqual(hops[hops.length - 1]?.status, 200, 'the success page was not sent')
+    })
+  }
+
+  test('--format k8s never prints a timestamp that is not RFC 3339: the last second of year 9999 prints, a stored expiry beyond it is an unreadable session', async () => {
+    const idp = await provider()
+    const s = await setup(idp)
+    await writeSession(s, { expiresAt: 253_402_300_799 })
+    const last = await runCli(['token', '--format', 'k8s'], s.env)
+    assert.equal(last.code, 0, last.stderr)
+    assert.equal(JSON.parse(last.stdout).status.expirationTimestamp, '9999-12-31T23:59:59Z')
+    await writeSession(s, { expiresAt: 300_000_000_000 })
+    const beyond = await runCli(['token', '--format', 'k8s'], s.env)
+    assertOneLine(beyond, 1, /"expiresAt" is not a time a date can hold/)
+    assert.equal(beyond.stdout, '')
+  })
+})
+
+describe('clocks', () => {
+  const now = () => Math.floor(Date.now() / 1000)
+  for (const [label, claims] of [
+    ['ahead by 4 min (an ID token not valid before then)', () => ({ iat: now() + 240, nbf: now() + 240, exp: now() + 240 + 3600 })],
+    ['behind by 4 min (a short-lived ID token already expired by this clock)', () => ({ iat: now() - 240, exp: now() - 240 + 60 })],
+  ] as const) {
+    test(`the provider's clock ${label}: tolerated, the login succeeds`, async () => {
+      const idp = await provider()
+      idp.claims = claims()
+      const s = await setup(idp)
+      const result = await runCli(s.loginArgs, s.env)
+      assert.equal(result.code, 0, result.stderr)
+    })
+  }
+  for (const [label, claims, said] of [
+    ['ahead by 10 min', () => ({ iat: now() + 600, nbf: now() + 600, exp: now() + 600 + 3600 }), /the clocks differ: the provider's clock is ahead of this machine's by about 10 min/],
+    ['behind by 10 min', () => ({ iat: now() - 600, exp: now() - 600 + 60 }), /the clocks differ: the provider's clock is behind this machine's by about 10 min/],
+  ] as const) {
+    test(`the provider's clock ${label}: one line naming the clock difference, exit 1, nothing stored`, async () => {
+      const idp = await provider()
+      idp.claims = claims()
+      const s = await setup(idp)
+      const result = await runCli(s.loginArgs, s.env)
+      assertOneLine(result, 1, said)
+      assert.match(lastLine(result.stderr), /set this machine's clock right/)
+      assert.equal(existsSync(s.sessionFile), false)
+    })
+  }
+})
+
+describe('the environment', () => {
+  test('a relative or empty XDG_CONFIG_HOME is ignored (~/.config); nothing is written under the current directory', async () => {
+    const idp = await provider()
+    for (const xdg of ['relative/config', '']) {
+      const s = await setup(idp, 'follow', { CLI_LOGIN_HOME: undefined, XDG_CONFIG_HOME: xdg })
+      const cwd = join(s.home, '..', 'cwd')
+      await mkdir(cwd, { recursive: true })
+      const login = await runCli(s.loginArgs, s.env, 30_000, cwd)
+      assert.equal(login.code, 0, login.stderr)
+      assert.deepEqual(await readdir(cwd), [], 'nothing under the current directory')
+      assert.ok(existsSync(join(s.env.HOME!, '.config', 'cli-login', 'profiles', 'default', 'session.json')))
+    }
+  })
+
+  for (const home of ['', 'relative/home']) {
+    test(`HOME ${home ? 'relative' : 'empty'} (and no --home): one line naming HOME, exit 1, for token (fast path too), status and login`, async () => {
+      const idp = await provider()
+      const s = await setup(idp, 'follow', { CLI_LOGIN_HOME: undefined, HOME: home })
+      const cwd = join(s.recordFile, '..', 'cwd')
+      await mkdir(cwd, { recursive: true })
+      for (const args of [['token'], ['status'], s.loginArgs]) {
+        const result = await runCli(args, s.env, 30_000, cwd)
+        assertOneLine(result, 1, new RegExp(`the environment variable HOME ${home ? 'is a relative path' : 'is empty'}.*set HOME to an absolute path$`))
+      }
+      assert.deepEqual(await readdir(cwd), [])
+      assert.equal(await s.recorded(), undefined, 'no browser was opened')
+    })
+  }
+})
+
+describe('who logged in', () => {
+  test('an ID token without name and email: they come from userinfo at login, are kept, and status shows them without asking again (also after a refresh)', async () => {
+    const idp = await provider()
+    idp.metadata = { userinfo_endpoint: `${idp.issuer}/userinfo` }
+    idp.handlers['/userinfo'] = (_req, res) => json(res, 200, { sub: 'user-1', name: 'Uma Userinfo', email: 'uma@example.com' })
+    const userinfoRequests = () => idp.requests.filter((r) => r.path === '/userinfo').length
+    const s = await setup(idp)
+    const login = await runCli(s.loginArgs, s.env)
+    assert.equal(login.code, 0, login.stderr)
+    assert.match(login.stderr, /^Logged in to \S+ as Uma Userinfo <uma@example\.com> \(profile "default"\)$/m)
+    assert.equal(userinfoRequests(), 1)
+    assert.match((await runCli(['status'], s.env)).stdout, /as Uma Userinfo <uma@example\.com>/)
+    const json1 = JSON.parse((await runCli(['status', '--json'], s.env)).stdout)
+    assert.deepEqual([json1.subject, json1.name, json1.email], ['user-1', 'Uma Userinfo', 'uma@example.com'])
+    assert.equal((await runCli(['token', '--force-refresh'], s.env)).code, 0)
+    assert.match((await runCli(['status'], s.env)).stdout, /as Uma Userinfo <uma@example\.com>/, 'kept through a refresh whose ID token lacks them too')
+    assert.equal(userinfoRequests(), 1, 'status and refresh use what was kept')
+  })
+
+  test("userinfo for another subject than the ID token's is not believed", async () => {
+    const idp = await provider()
+    idp.metadata = { userinfo_endpoint: `${idp.issuer}/userinfo` }
+    idp.handlers['/userinfo'] = (_req, res) => json(res, 200, { sub: 'someone-else', name: 'Eve', email: 'eve@example.com' })
+    const s = await setup(idp)
+    const login = await runCli(s.loginArgs, s.env)
+    assert.equal(login.code, 0, login.stderr)
+    assert.match(login.stderr, /as user-1 \(profile "default"\)/)
+    assert.doesNotMatch(login.stderr, /Eve/)
+  })
+})
+
 describe('provider answers are bounded', () => {
   test('a discovery document over 1 MiB → exit 1, one line', async () => {
     const idp = await provider()
@@ -446,6 +727,36 @@ describe('child processes get no secret', () => {
     assert.equal(endSession.searchParams.get('id_token_hint'), session.idToken)
     assert.equal((await fetch(given).catch(() => undefined))?.status ?? 'closed', 'closed', 'the one-shot URL still answers')
     assert.ok(!logout.stderr.includes(session.idToken))
+  })
+
+  test('logout --browser with a browser that never loads the page: says what it waits for and how to skip it, gives up 10 s after the browser started', async () => {
+    const idp = await provider()
+    const s = await loggedIn(idp)
+    const env = { ...s.env, BROWSER: s.env.BROWSER!.replace(/ follow$/, ' record') }
+    const started = Date.now()
+    const logout = await runCli(['logout', '--browser'], env, 30_000)
+    const took = Date.now() - started
+    assert.equal(logout.code, 0, logout.stderr)
+    assert.match(logout.stderr, /^Waiting up to 10 s for the browser to load the provider's sign-out page \(Ctrl-C skips this: you are logged out here already\)\.\.\.$/m)
+    assert.match(lastLine(logout.stderr), /browser session was not ended \(the browser did not load the page within 10 s\)/)
+    assert.ok(took >= 9_500 && took < 20_000, `took ${took} ms`)
+    assert.equal(existsSync(s.sessionFile), false)
+  })
+
+  test('logout --browser, Ctrl-C while it waits for the browser: the local logout is done, exit 130', async () => {
+    const idp = await provider()
+    const s = await loggedIn(idp)
+    const env = { ...s.env, BROWSER: s.env.BROWSER!.replace(/ follow$/, ' record') }
+    const running = startCli(['logout', '--browser'], env, 30_000)
+    for (let i = 0; i < 1000 && !running.stderrLines.some((line) => line.startsWith('Waiting up to 10 s')); i++) await new Promise((resolve) => setTimeout(resolve, 10))
+    const started = Date.now()
+    running.child.kill('SIGINT')
+    const result = await running.result
+    assert.equal(result.code, 130, result.stderr)
+    assert.ok(Date.now() - started < 3000, 'at once')
+    assert.match(lastLine(result.stderr), /^Stopped waiting for the browser \(Ctrl-C\): you are logged out here/)
+    assert.match(result.stderr, /Logged out of profile "default"/)
+    assert.equal(existsSync(s.sessionFile), false)
   })
 })
 

@@ -89,29 +89,38 @@ function requests(): number {
   return Object.values(provider.stats.requests).reduce((a, b) => a + b, 0)
 }
 
-/** The secrets as the keychain holds them, read with secret-tool. */
-function keychainSecrets(bus: SecretService): { accessToken: string; refreshToken: string; idToken: string } {
-  const accessToken = lookup(bus, 'default/access_token')
+/**
+ * The session's tokens: the refresh token as the keychain holds it (read with secret-tool); the
+ * access and ID tokens from the keychain too when it keeps them there only, else from the 0600 file
+ * that caches them (and then the keychain has no access token item).
+ */
+async function sessionTokens(bus: SecretService, h: Home): Promise<{ accessToken: string; refreshToken: string; idToken: string }> {
   const secrets = lookup(bus, 'default/secrets')
-  assert.ok(accessToken && secrets, `both items are in the keychain: ${items(bus)}`)
-  const { refreshToken, idToken } = JSON.parse(secrets) as { refreshToken: string; idToken: string }
-  assert.ok(refreshToken && idToken)
-  return { accessToken, refreshToken, idToken }
+  assert.ok(secrets, `the secrets item is in the keychain: ${items(bus)}`)
+  const inKeychain = JSON.parse(secrets) as { refreshToken: string; idToken?: string }
+  const file = await h.file()
+  const accessToken = file.accessToken === undefined ? lookup(bus, 'default/access_token') : (file.accessToken as string)
+  if (file.accessToken !== undefined) assert.equal(lookup(bus, 'default/access_token'), undefined, 'no access token item while the file caches it')
+  const idToken = inKeychain.idToken ?? (file.idToken as string | undefined)
+  assert.ok(accessToken && inKeychain.refreshToken && idToken)
+  return { accessToken, refreshToken: inKeychain.refreshToken, idToken }
 }
 
 describe('storage auto with a Secret Service: the secrets go to the keychain', { skip }, () => {
-  test('login says so once; secret-tool finds the tokens; no file holds one; status --json says keychain; token is served without a request', async () => {
+  test('login says so once; secret-tool finds the refresh token, no file holds it; the 0600 file caches the access and ID tokens; status --json says keychain; token is served without a request', async () => {
     const h = await newHome(keyring.env)
     const result = await login(h.env)
     assert.equal(result.code, 0, result.stderr)
     assert.equal(result.stderr.match(/OS keychain/g)?.length, 1, result.stderr)
-    assert.match(result.stderr, /The tokens are in the OS keychain \(service "cli-login"\); .*session\.json holds no secret/)
+    assert.match(result.stderr, /The refresh token is in the OS keychain \(service "cli-login"\); .*session\.json \(0600\) caches the current access and ID tokens \(--keychain-access-token keeps them in the keychain only\)\./)
 
-    const secrets = keychainSecrets(keyring)
+    const secrets = await sessionTokens(keyring, h)
     const file = await h.file()
     assert.equal(file.storage, 'keychain')
-    for (const key of ['accessToken', 'refreshToken', 'idToken', 'clientSecret']) assert.equal(file[key], undefined, key)
-    assert.deepEqual(await filesHolding([h.home, keyring.dir], Object.values(secrets)), [], 'no file under the home (or the keyring directory) holds a token')
+    for (const key of ['refreshToken', 'clientSecret']) assert.equal(file[key], undefined, key)
+    assert.equal(file.accessToken, secrets.accessToken)
+    assert.equal(file.idToken, secrets.idToken)
+    assert.deepEqual(await filesHolding([h.home, keyring.dir], [secrets.refreshToken]), [], 'no file under the home (or the keyring directory) holds the refresh token')
 
     const status = await runCli(['status', '--json'], h.env)
     assert.equal(status.code, 0, status.stderr)
@@ -126,13 +135,37 @@ describe('storage auto with a Secret Service: the secrets go to the keychain', {
     assert.equal(token.stdout, `${secrets.accessToken}\n`)
     const id = await runCli(['token', '--token-type', 'id'], h.env)
     assert.equal(id.stdout, `${secrets.idToken}\n`)
-    assert.equal(requests(), before, 'a fresh token from the keychain costs no request to the provider')
+    assert.equal(requests(), before, 'a fresh token costs no request to the provider')
+  })
+
+  test('--keychain-access-token: login keeps every token in the keychain, no file holds one; token reads it from there; the choice stays with the session and can be undone', async () => {
+    const h = await newHome(keyring.env)
+    const result = await login(h.env, ['--keychain-access-token'])
+    assert.equal(result.code, 0, result.stderr)
+    assert.match(result.stderr, /The tokens are in the OS keychain \(service "cli-login"\); .*session\.json holds no secret/)
+    const secrets = await sessionTokens(keyring, h)
+    assert.ok(lookup(keyring, 'default/access_token'))
+    const file = await h.file()
+    for (const key of ['accessToken', 'refreshToken', 'idToken', 'clientSecret']) assert.equal(file[key], undefined, key)
+    assert.deepEqual(await filesHolding([h.home, keyring.dir], Object.values(secrets)), [], 'no file holds a token')
+    assert.equal((await runCli(['token'], h.env)).stdout, `${secrets.accessToken}\n`)
+    assert.equal((await runCli(['token', '--token-type', 'id'], h.env)).stdout, `${secrets.idToken}\n`)
+    // A refresh without the flag keeps them in the keychain.
+    const refreshed = await runCli(['token', '--force-refresh'], h.env)
+    assert.equal(refreshed.code, 0, refreshed.stderr)
+    assert.equal((await h.file()).accessToken, undefined)
+    assert.equal(lookup(keyring, 'default/access_token'), refreshed.stdout.trim())
+    // Turned off: the tokens are cached in the file again, the access token item is gone.
+    const cached = await runCli(['token'], { ...h.env, CLI_LOGIN_KEYCHAIN_ACCESS_TOKEN: 'false' })
+    assert.equal(cached.stdout, refreshed.stdout)
+    assert.equal((await h.file()).accessToken, refreshed.stdout.trim())
+    assert.equal(lookup(keyring, 'default/access_token'), undefined)
   })
 
   test('20 token processes on an expired session: one refresh grant; the rotated refresh token is in the keychain, not on disk', async () => {
     const h = await newHome(keyring.env)
     assert.equal((await login(h.env)).code, 0)
-    const old = keychainSecrets(keyring)
+    const old = await sessionTokens(keyring, h)
     const file = await h.file()
     file.expiresAt = Math.floor(Date.now() / 1000) - 1
     await writeFile(h.sessionFile, JSON.stringify(file))
@@ -142,20 +175,20 @@ describe('storage auto with a Secret Service: the secrets go to the keychain', {
     const printed = new Set(results.map((r) => r.stdout.trim()))
     assert.equal(printed.size, 1, 'everyone printed the one refreshed token')
     assert.equal(provider.stats.grants.refresh_token ?? 0, grants + 1, 'exactly one refresh grant')
-    const now = keychainSecrets(keyring)
+    const now = await sessionTokens(keyring, h)
     assert.equal(now.accessToken, [...printed][0])
     assert.notEqual(now.refreshToken, old.refreshToken, 'rotated refresh token stored in the keychain')
     assert.equal((await provider.verifyAccessToken(now.accessToken))?.sub, alice.sub)
-    assert.deepEqual(await filesHolding([h.home], [now.accessToken, now.refreshToken, old.refreshToken]), [])
+    assert.deepEqual(await filesHolding([h.home], [now.refreshToken, old.refreshToken]), [])
     const later = await runCli(['token', '--force-refresh'], h.env)
     assert.equal(later.code, 0, later.stderr)
-    assert.equal(keychainSecrets(keyring).accessToken, later.stdout.trim(), 'the rotated refresh token works')
+    assert.equal((await sessionTokens(keyring, h)).accessToken, later.stdout.trim(), 'the rotated refresh token works')
   })
 
   test('switching storage both ways moves the session without a new login and leaves no secret behind; logout leaves no item', async () => {
     const h = await newHome(keyring.env)
     assert.equal((await login(h.env)).code, 0)
-    const secrets = keychainSecrets(keyring)
+    const secrets = await sessionTokens(keyring, h)
     const logins = provider.stats.grants.authorization_code
 
     const toFile = await runCli(['status', '--json', '--storage', 'file'], h.env)
@@ -173,9 +206,9 @@ describe('storage auto with a Secret Service: the secrets go to the keychain', {
     const toKeychain = await runCli(['token', '--storage', 'keychain'], h.env)
     assert.equal(toKeychain.code, 0, toKeychain.stderr)
     assert.equal(toKeychain.stdout, `${secrets.accessToken}\n`)
-    assert.deepEqual(keychainSecrets(keyring), secrets)
+    assert.deepEqual(await sessionTokens(keyring, h), secrets)
     assert.equal((await h.file()).storage, 'keychain')
-    assert.deepEqual(await filesHolding([h.home], Object.values(secrets)), [])
+    assert.deepEqual(await filesHolding([h.home], [secrets.refreshToken]), [])
     assert.equal(provider.stats.grants.authorization_code, logins, 'no new login')
 
     const revocations = provider.stats.revocations
@@ -186,24 +219,28 @@ describe('storage auto with a Secret Service: the secrets go to the keychain', {
     assert.equal(await readFile(h.sessionFile).catch(() => 'gone'), 'gone')
   })
 
-  test('a keychain daemon gone after login: token exits 1 with one line, writes nothing to disk', async () => {
-    const own = await startSecretService()
-    cleanups.push(() => own.stop())
-    const h = await newHome(own.env)
-    assert.equal((await login(h.env)).code, 0)
-    const secrets = keychainSecrets(own)
-    const before = await readFile(h.sessionFile, 'utf8')
-    await own.killKeyring()
-    for (const args of [['token'], ['token', '--force-refresh'], ['status']]) {
-      const result = await runCli(args, h.env)
-      assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`)
-      assert.equal(result.stdout, '')
-      assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr)
-      assert.match(result.stderr, /^cli-login: could not read the keychain item "cli-login default\/access_token" \(.+\): check that the OS keychain is running and unlocked, or run cli-login login again with --storage file\n$/)
-    }
-    assert.equal(await readFile(h.sessionFile, 'utf8'), before, 'the session file is untouched')
-    assert.deepEqual(await filesHolding([h.home], Object.values(secrets)), [], 'no fallback that writes a secret to disk')
-  })
+  for (const keychainOnly of [false, true]) {
+    test(`a keychain daemon gone after login${keychainOnly ? ' (--keychain-access-token)' : ''}: ${keychainOnly ? '' : 'a cached token is still served from the file; '}what needs the keychain exits 1 with one line, writes nothing to disk`, async () => {
+      const own = await startSecretService()
+      cleanups.push(() => own.stop())
+      const h = await newHome(own.env)
+      assert.equal((await login(h.env, keychainOnly ? ['--keychain-access-token'] : [])).code, 0)
+      const secrets = await sessionTokens(own, h)
+      const before = await readFile(h.sessionFile, 'utf8')
+      await own.killKeyring()
+      if (!keychainOnly) assert.equal((await runCli(['token'], h.env)).stdout, `${secrets.accessToken}\n`, 'the cached token needs no keychain')
+      const item = keychainOnly ? 'access_token' : 'secrets'
+      for (const args of [...(keychainOnly ? [['token']] : []), ['token', '--force-refresh'], ['status']]) {
+        const result = await runCli(args, h.env)
+        assert.equal(result.code, 1, `${args.join(' ')}: ${result.stderr}`)
+        assert.equal(result.stdout, '')
+        assert.equal(result.stderr.trimEnd().split('\n').length, 1, result.stderr)
+        assert.match(result.stderr, new RegExp(`^cli-login: could not read the keychain item "cli-login default/${item}" \\(.+\\): check that the OS keychain is running and unlocked, or run cli-login login again with --storage file\n$`))
+      }
+      assert.equal(await readFile(h.sessionFile, 'utf8'), before, 'the session file is untouched')
+      assert.deepEqual(await filesHolding([h.home], [secrets.refreshToken]), [], 'no fallback that writes a secret to disk')
+    })
+  }
 })
 
 describe('no session bus at all', { skip }, () => {

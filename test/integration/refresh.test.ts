@@ -2,15 +2,16 @@
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
 import { join } from 'node:path'
 import { tmpdir } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'clilogin-testkit'
-import { cleanEnv, lastLine, makeTempHome, runCli } from '../helpers/cli.ts'
+import { lastLine, makeTempHome, runCli } from '../helpers/cli.ts'
 import { runMain } from '../helpers/in-process.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
+import { expire, loggedIn as logIn } from '../helpers/logged-in.ts'
 
 const [alice] = DEMO_USERS
 const RECORD_LOADS = fileURLToPath(new URL('../helpers/record-loads.cjs', import.meta.url))
@@ -26,26 +27,7 @@ after(async () => {
   await provider.close()
 })
 
-async function loggedIn(target: DemoProvider = provider) {
-  const home = await makeTempHome()
-  cleanups.push(home.cleanup)
-  const env = cleanEnv(home.dir)
-  const port = await findFreePortRange(3)
-  const login = await runMain(['login', '--issuer', target.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port), '--port-attempts', '3'], env, {
-    username: alice.username,
-    password: alice.password,
-  })
-  assert.equal(login.code, 0, login.stderr)
-  const sessionFile = join(home.dir, 'cli-login', 'profiles', 'default', 'session.json')
-  return { env, home: join(home.dir, 'cli-login'), sessionFile, session: async () => JSON.parse(await readFile(sessionFile, 'utf8')) }
-}
-
-/** Makes the stored access token look expired (as if time had passed), keeping the refresh token. */
-async function expire(sessionFile: string) {
-  const session = JSON.parse(await readFile(sessionFile, 'utf8'))
-  session.expiresAt = Math.floor(Date.now() / 1000) - 1
-  await writeFile(sessionFile, JSON.stringify(session))
-}
+const loggedIn = (target: DemoProvider = provider) => logIn(target, cleanups)
 
 function refreshGrants() {
   return provider.stats.grants.refresh_token ?? 0
@@ -118,7 +100,7 @@ describe('refresh', () => {
 
   test('a revoked session → exit 4 "session expired", one line; status says so', async () => {
     const { env, sessionFile, session } = await loggedIn()
-    await revokeAtProvider((await session()).refreshToken)
+    await revokeAtProvider((await session()).refreshToken!)
     await expire(sessionFile)
     const result = await runCli(['token'], env)
     assert.equal(result.code, 4)
@@ -134,7 +116,7 @@ describe('refresh', () => {
 
   test('reusing a rotated refresh token is caught by the provider: the session is revoked (what Auth0 does to a racy client)', async () => {
     const { env, sessionFile, session } = await loggedIn()
-    const stolen = (await session()).refreshToken
+    const stolen = (await session()).refreshToken!
     assert.equal((await runCli(['token', '--force-refresh'], env)).code, 0)
     const metadata = await (await fetch(new URL('.well-known/openid-configuration', provider.issuer.endsWith('/') ? provider.issuer : `${provider.issuer}/`))).json()
     const reuse = await fetch(metadata.token_endpoint, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: stolen, client_id: DEMO_CLIENT_ID }) })

@@ -1,7 +1,7 @@
 /** The contract's exit-code table: every ErrorCode the library can throw → the code the CLI exits with. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { KeychainError,
+import { AccountChangedError, KeychainError,
   AuthorizationError,
   CallbackValidationError,
   CliLoginError,
@@ -43,6 +43,7 @@ const TABLE = {
   SESSION_FILE_INVALID: [new SessionFileError('/x/session.json', 'not JSON'), 1],
   STORAGE_FAILED: [new StorageError('disk full'), 1],
   LOCK_TIMEOUT: [new LockTimeoutError('default', 60_000), 1],
+  ACCOUNT_CHANGED: [new AccountChangedError({ profile: 'default', loginCommand: 'acme login' }, 'subject "bob", not "alice"'), 4],
   KEYCHAIN_UNAVAILABLE: [new KeychainError('get', 'acme', 'default/access_token', 'the Secret Service is not running'), 1],
   INTERNAL: [new CliLoginError(ErrorCode.INTERNAL, 'internal error: boom'), 1],
 } satisfies Record<ErrorCode, [CliLoginError, number]>

@@ -19,6 +19,17 @@ test('terminalText escapes C0, DEL, C1 and line separators; terminalLines keeps 
   assert.equal(JSON.parse(json).name, 'x\u009by\u007f')
 })
 
+test('bidirectional overrides and isolates, zero-width and other invisible characters are escaped; JSON stays the same JSON', () => {
+  const hidden = 'ad\u202emin\u2066x\u2069\u200b\u200d\u2060\ufeff\u061c\u00ad\u3164\u{e0041}'
+  assert.equal(terminalText(hidden), 'ad\\u202emin\\u2066x\\u2069\\u200b\\u200d\\u2060\\ufeff\\u061c\\u00ad\\u3164\\udb40\\udc41')
+  assert.equal(terminalLines(`a\n${hidden}`).split('\n').length, 2)
+  // eslint-disable-next-line no-misleading-character-class
+  assert.doesNotMatch(terminalLines(hidden), /[\u202e\u2066\u2069\u200b\u200d\u2060\ufeff\u061c\u00ad\u3164]|\u{e0041}/u)
+  assert.equal(terminalText('Zoë Ærøskøbing 日本 العربية 👩‍'), 'Zoë Ærøskøbing 日本 العربية 👩\\u200d', 'letters of every script stay; the ZWJ is escaped')
+  const json = terminalLines(JSON.stringify({ name: hidden }))
+  assert.equal(JSON.parse(json).name, hidden)
+})
+
 test('endpoint policy: https anywhere, http only on loopback, endpoint by endpoint', () => {
   const base = { issuer: 'http://127.0.0.1:9000', authorization_endpoint: 'http://127.0.0.1:9000/a', token_endpoint: 'http://localhost:9000/t' } as client.ServerMetadata
   assert.equal(insecureEndpoint(base), undefined)

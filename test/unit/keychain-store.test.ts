@@ -5,7 +5,7 @@
  * rotated refresh token, moving a session, deleting every part, and the failures as one-line errors.
  */
 import assert from 'node:assert/strict'
-import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises'
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -66,17 +66,19 @@ function session(overrides: Partial<Session> = {}): Session {
 }
 
 const secretsOf = (s: Session) => [s.accessToken, s.refreshToken!, s.idToken!, s.clientSecret!, ...Object.values(s.targets ?? {}).map((t) => t.accessToken)]
+/** What can mint tokens (and the other APIs' tokens got with it): never in a file with the keychain. */
+const mintingSecretsOf = (s: Session) => [s.refreshToken!, s.clientSecret!, ...Object.values(s.targets ?? {}).map((t) => t.accessToken)]
 
 let dir: string
 before(async () => { dir = await mkdtemp(join(tmpdir(), 'cli-login-keychain-store-')) })
 after(() => rm(dir, { recursive: true, force: true }))
 
 let homes = 0
-function stores(mode: StorageMode, keychain: Keychain = new FakeKeychain()) {
+function stores(mode: StorageMode, keychain: Keychain = new FakeKeychain(), keychainAccessToken?: boolean) {
   const home = join(dir, `home-${++homes}`)
   const files = new FileSessionStore(home, { loginCommand: 'acme login' })
-  const store = new KeychainSessionStore(files, { service: 'acme', mode, keychain, loginCommand: 'acme login' })
-  const storeAs = (other: StorageMode) => new KeychainSessionStore(files, { service: 'acme', mode: other, keychain, loginCommand: 'acme login' })
+  const store = new KeychainSessionStore(files, { service: 'acme', mode, keychain, loginCommand: 'acme login', keychainAccessToken })
+  const storeAs = (other: StorageMode, keychainOnly = keychainAccessToken) => new KeychainSessionStore(files, { service: 'acme', mode: other, keychain, loginCommand: 'acme login', keychainAccessToken: keychainOnly })
   return { home, files, store, storeAs, sessionFile: join(home, 'profiles', 'default', 'session.json') }
 }
 
@@ -91,9 +93,25 @@ async function filesHolding(home: string, secrets: string[]): Promise<string[]> 
 }
 
 describe('KeychainSessionStore (Windows-capped fake keychain)', () => {
-  it('keychain: every secret in the keychain under appName and profile, split where long; the file holds none; read gives the session back', async () => {
+  it('keychain: what can mint tokens is in the keychain only; the current access and ID tokens are cached in the 0600 file (no access token item); read gives the session back', async () => {
     const keychain = new FakeKeychain()
-    const { home, store, files } = stores('keychain', keychain)
+    const { home, store, files, sessionFile } = stores('keychain', keychain)
+    const s = session()
+    await store.writeSession('default', s)
+    assert.deepEqual(await store.readSession('default'), { ...s, storage: 'keychain' })
+    assert.deepEqual(await filesHolding(home, mintingSecretsOf(s)), [])
+    const file = await files.readSession('default')
+    assert.equal(file?.storage, 'keychain')
+    assert.equal(file?.accessToken, s.accessToken)
+    assert.equal(file?.idToken, s.idToken)
+    assert.equal((await stat(sessionFile)).mode & 0o777, 0o600)
+    assert.deepEqual(keychain.accounts(), ['default/secrets'], 'one item: no access token item to read or write')
+    assert.equal(await stores('keychain', keychain).store.keepsTokensInKeychainOnly('default'), false)
+  })
+
+  it('keychainAccessToken: every secret in the keychain under appName and profile, split where long; the file holds none; read gives the session back', async () => {
+    const keychain = new FakeKeychain()
+    const { home, store, files } = stores('keychain', keychain, true)
     const s = session()
     await store.writeSession('default', s)
     assert.deepEqual(await store.readSession('default'), { ...s, storage: 'keychain' })
@@ -118,7 +136,7 @@ describe('KeychainSessionStore (Windows-capped fake keychain)', () => {
 
   it('a refresh that fails midway keeps the rotated refresh token: the secrets item is written before the access token and the file', async () => {
     const keychain = new FakeKeychain()
-    const { store, sessionFile } = stores('keychain', keychain)
+    const { store, sessionFile } = stores('keychain', keychain, true)
     await store.writeSession('default', session())
     const fileBefore = await readFile(sessionFile, 'utf8')
     keychain.failSetOf = /^default\/access_token/
@@ -171,11 +189,29 @@ describe('KeychainSessionStore (Windows-capped fake keychain)', () => {
     assert.deepEqual(keychain.accounts(), [])
     await storeAs('keychain').moveSession('default')
     assert.equal((await files.readSession('default'))?.storage, 'keychain')
-    assert.deepEqual(await filesHolding(home, secretsOf(s)), [])
+    assert.deepEqual(await filesHolding(home, mintingSecretsOf(s)), [])
     assert.deepEqual(await storeAs('auto').readSession('default'), { ...s, storage: 'keychain' })
     await storeAs('file').moveSession('default')
     assert.deepEqual(keychain.accounts(), [])
     assert.deepEqual(await files.readSession('default'), s)
+  })
+
+  it('keychainAccessToken moves the tokens of a stored session both ways; a session keeps its choice when the option is not given', async () => {
+    const keychain = new FakeKeychain()
+    const { home, storeAs, files } = stores('keychain', keychain)
+    const s = session()
+    await storeAs('keychain').writeSession('default', s)
+    await storeAs('auto', true).moveSession('default')
+    assert.deepEqual(await filesHolding(home, secretsOf(s)), [], 'now in the keychain only')
+    assert.ok(keychain.accounts().includes('default/access_token'))
+    // A later write without the option (a refresh by another instance) keeps them there.
+    await storeAs('auto', undefined).writeSession('default', session({ refreshToken: 'rt-secret-6' }))
+    assert.equal((await files.readSession('default'))?.accessToken, undefined)
+    assert.deepEqual(await storeAs('auto', undefined).readSession('default'), { ...s, refreshToken: 'rt-secret-6', storage: 'keychain' })
+    await storeAs('auto', false).moveSession('default')
+    assert.equal((await files.readSession('default'))?.accessToken, s.accessToken, 'cached in the file again')
+    assert.deepEqual(keychain.accounts(), ['default/secrets'], 'the access token item is gone')
+    assert.deepEqual(await storeAs('auto', undefined).readSession('default'), { ...s, refreshToken: 'rt-secret-6', storage: 'keychain' })
   })
 
   it('auto: a new session goes where the probe says; an existing one stays where it is', async () => {

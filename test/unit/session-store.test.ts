@@ -6,7 +6,7 @@ import { join } from 'node:path'
 import { FileSessionStore } from '../../src/session/file-store.ts'
 import type { Session } from '../../src/session/session.ts'
 import { isFresh } from '../../src/session/token-decision.ts'
-import { SessionFileError, UsageError } from '../../src/errors.ts'
+import { SessionFileError, StorageError, UsageError } from '../../src/errors.ts'
 import { defaultHome } from '../../src/app.ts'
 
 function sampleSession(overrides: Partial<Session> = {}): Session {
@@ -38,9 +38,24 @@ test('home resolution: --home, CLI_LOGIN_HOME, XDG_CONFIG_HOME, APPDATA, ~/.conf
   // The library reads no CLI_LOGIN_* variable: CLI_LOGIN_HOME is the standalone CLI's (--home).
   assert.equal(defaultHome('acme', { CLI_LOGIN_HOME: '/env', XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/xdg/acme')
   assert.equal(defaultHome('cli-login', { XDG_CONFIG_HOME: '/xdg' }, 'linux'), '/xdg/cli-login')
-  assert.equal(defaultHome('acme', { APPDATA: 'C:\\Users\\me\\AppData\\Roaming', HOME: '/h' }, 'win32'), join('C:\\Users\\me\\AppData\\Roaming', 'acme'))
+  assert.equal(defaultHome('acme', { APPDATA: 'C:\\Users\\me\\AppData\\Roaming', HOME: '/h' }, 'win32'), 'C:\\Users\\me\\AppData\\Roaming\\acme')
   assert.equal(defaultHome('acme', { HOME: '/home/me' }, 'darwin'), '/home/me/.config/acme')
   assert.equal(defaultHome('acme', { HOME: '/home/me' }, 'linux'), '/home/me/.config/acme')
+})
+
+test('home resolution never lands under the current directory: a relative or empty XDG_CONFIG_HOME is ignored; a relative or empty HOME or APPDATA is refused, by name', () => {
+  assert.equal(defaultHome('acme', { XDG_CONFIG_HOME: 'rel/xdg', HOME: '/home/me' }, 'linux'), '/home/me/.config/acme')
+  assert.equal(defaultHome('acme', { XDG_CONFIG_HOME: '', HOME: '/home/me' }, 'linux'), '/home/me/.config/acme')
+  assert.equal(defaultHome('acme', { XDG_CONFIG_HOME: '/xdg', HOME: '' }, 'linux'), '/xdg/acme', 'HOME is not needed then')
+  for (const [env, platform, name] of [
+    [{ HOME: '' }, 'linux', /HOME is empty/],
+    [{ HOME: 'me' }, 'darwin', /HOME is a relative path \("me"\)/],
+    [{ XDG_CONFIG_HOME: './x', HOME: '.' }, 'linux', /HOME is a relative path/],
+    [{ APPDATA: '' }, 'win32', /APPDATA is empty/],
+    [{ APPDATA: 'AppData\\Roaming' }, 'win32', /APPDATA is a relative path/],
+  ] as const) {
+    assert.throws(() => defaultHome('acme', env, platform), (error: unknown) => error instanceof StorageError && name.test(error.message) && /set \w+ to an absolute path$/.test(error.message))
+  }
 })
 
 test('sessions are written 0600 in 0700 directories and read back', async () => {

@@ -1,3 +1,4 @@
+import { rfc3339 } from '../../time.ts'
 import type { AccessToken } from '../../session/session.ts'
 
 /**
@@ -33,7 +34,7 @@ function execCredential(token: AccessToken) {
     kind: 'ExecCredential',
     status: {
       token: token.access_token,
-      ...(token.expires_at !== null ? { expirationTimestamp: new Date(token.expires_at * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z') } : {}),
+      ...(token.expires_at !== null ? { expirationTimestamp: rfc3339(token.expires_at) } : {}),
     },
   }
 }

@@ -3,18 +3,25 @@ import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { baseOptions } from './shared.ts'
 import { CliLoginError, ErrorCode, ProviderError } from '../../errors.ts'
+import { ExitCode } from '../exit-codes.ts'
 
 export async function runLogout(flags: CommandOptions<'logout'>, ctx: CliContext): Promise<number> {
   const { options, call } = libraryOptions('logout', flags)
   const base = { ...baseOptions(ctx), ...options }
   const profiles = flags.all ? await new CliLogin(base).listProfiles() : [new CliLogin(base).profile]
   if (profiles.length === 0) ctx.err('Not logged in on any profile; nothing to do.')
+  const onBrowserWait = ({ waitS }: { waitS: number }) =>
+    ctx.err(`Waiting up to ${waitS} s for the browser to load the provider's sign-out page (Ctrl-C skips this: you are logged out here already)...`)
   for (const profile of profiles) {
-    const result = await new CliLogin({ ...base, profile }).logout(call)
+    const result = await new CliLogin({ ...base, profile }).logout({ ...call, onBrowserWait })
     if (result.refreshTokenLeftValid) ctx.err(`The refresh token was not revoked: ${whyNotRevoked(result.revocationError)}; it stays valid at the provider until it expires.`)
     if (result.deleted) ctx.err(`Logged out of profile "${profile}"${result.revoked ? ' (refresh token revoked)' : ''}.`)
     else ctx.err(`Not logged in (profile "${profile}"); nothing to do.`)
     const end = result.endSession
+    if (end && !end.opened && end.reason === 'cancelled') {
+      ctx.err("Stopped waiting for the browser (Ctrl-C): you are logged out here; the provider's browser session may still be signed in.")
+      return ExitCode.INTERRUPTED
+    }
     if (end && !end.opened) {
       const why =
         end.reason === 'unsupported' ? 'the provider has no end-session endpoint'
@@ -26,8 +33,12 @@ export async function runLogout(flags: CommandOptions<'logout'>, ctx: CliContext
     } else if (end?.opened) {
       ctx.err("Opened the browser to end the provider's session.")
     }
+    if (ctx.signal.aborted) {
+      ctx.err(`Interrupted: profile "${profile}" is logged out here.`)
+      return ExitCode.INTERRUPTED
+    }
   }
-  return 0
+  return ExitCode.OK
 }
 
 function whyNotRevoked(error: CliLoginError | undefined): string {

@@ -3,6 +3,7 @@ import type { SessionStatus } from '../../session/session.ts'
 import type { CliContext } from '../io.ts'
 import { CLI_APP } from '../cli-app.ts'
 import { terminalText } from '../../terminal-text.ts'
+import { rfc3339 } from '../../time.ts'
 
 /**
  * The CliLogin options every command shares that are no flag's: cli-login's identity, profile
@@ -75,7 +76,7 @@ export function describeStatus(status: SessionStatus, nowS: number): string[] {
     lines.push('Access token: no expiry given by the provider')
   } else {
     const left = status.expires_at - nowS
-    const when = new Date(status.expires_at * 1000).toISOString()
+    const when = rfc3339(status.expires_at)
     lines.push(left > 0 ? `Access token expires ${when} (in ${formatDuration(left)})` : `Access token expired ${when}${status.has_refresh_token ? ' (it is refreshed on the next cli-login token)' : ''}`)
   }
   lines.push(`Refresh token: ${status.has_refresh_token ? 'yes' : 'no'}`)

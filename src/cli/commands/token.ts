@@ -7,7 +7,14 @@ import { ErrorCode, ProviderError } from '../../errors.ts'
 
 export async function runToken(flags: CommandOptions<'token'>, ctx: CliContext): Promise<number> {
   const { options, call } = libraryOptions('token', flags)
-  const token = await new CliLogin({ ...baseOptions(ctx), ...options }).getAccessToken(call)
+  const auth = new CliLogin({ ...baseOptions(ctx), ...options })
+  let token
+  try {
+    token = await auth.getAccessToken(call)
+  } finally {
+    // Ctrl-C or SIGTERM ends the wait at once, not a refresh under way: the process exits once it is stored.
+    await auth.settled()
+  }
   const problem = tokenProblem(token.access_token)
   if (problem) {
     const what = flags['token-type'] === 'id' ? 'ID token' : 'access token'

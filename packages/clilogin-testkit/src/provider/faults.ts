@@ -21,6 +21,25 @@ export async function tokenEndpointFault(kit: Kit, ctx: KoaContext): Promise<boo
   return true
 }
 
+/** `tokenAnswerDelayMs`: a successful answer (the grant made, a refresh token rotated) held before it is sent. */
+export async function tokenAnswerDelay(kit: Kit, ctx: KoaContext): Promise<void> {
+  if (ctx.status === 200 && kit.faults.tokenAnswerDelayMs) await sleep(kit.faults.tokenAnswerDelayMs)
+}
+
+/** `jwks`: GET of the key set delayed, or answered with a status instead, for the next `times` requests. */
+export function jwksFault(kit: Kit): Middleware {
+  return async (ctx, next) => {
+    const fault = kit.faults.jwks
+    if (!fault || ctx.path !== ROUTES.jwks || ctx.method !== 'GET') return next()
+    if ((fault.times ?? 1) <= 1) delete kit.faults.jwks
+    else fault.times = (fault.times ?? 1) - 1
+    if (fault.delayMs) await sleep(fault.delayMs)
+    if (fault.status === undefined) return next()
+    ctx.status = fault.status
+    ctx.body = {}
+  }
+}
+
 /** `deviceSlowDown`: a device-code poll (its request body given) answered slow_down (true: answered). */
 export function deviceSlowDownFault(kit: Kit, ctx: KoaContext, body: Buffer | undefined): boolean {
   const { faults, stats } = kit

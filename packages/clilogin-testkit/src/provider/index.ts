@@ -36,7 +36,7 @@ import { providerConfiguration } from './configuration.ts'
 import { testControls } from './controls.ts'
 import { DEMO_API_SCOPE, DEMO_AUDIENCE, DEMO_SECOND_API_SCOPE, DEMO_SECOND_AUDIENCE, DEMO_USERS } from './demo.ts'
 import { discoveryDocuments } from './discovery.ts'
-import { authorizationResponseIssFault } from './faults.ts'
+import { authorizationResponseIssFault, jwksFault } from './faults.ts'
 import { interactionRoutes } from './interactions.ts'
 import { generateSigningKey } from './keys.ts'
 import type { Kit } from './kit.ts'
@@ -107,6 +107,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     countRequests(kit.stats),
     discoveryDocuments(kit),
     offlineAccessWithoutConsentPrompt(),
+    jwksFault(kit),
     tokenEndpoint(kit),
     userinfoForApiTokens(kit, verifyAccessToken),
     apiMe(kit, verifyAccessToken),

@@ -3,7 +3,7 @@
  * request spelling, then oidc-provider, then what the answer is recorded as.
  */
 import { audienceAsResource } from './auth0.ts'
-import { deviceSlowDownFault, tokenEndpointFault } from './faults.ts'
+import { deviceSlowDownFault, tokenAnswerDelay, tokenEndpointFault } from './faults.ts'
 import { peekBody } from './http.ts'
 import type { Kit } from './kit.ts'
 import type { Middleware } from './oidc-provider.ts'
@@ -20,5 +20,6 @@ export function tokenEndpoint(kit: Kit): Middleware {
     if (kit.plainOAuth2 && ctx.status === 200 && ctx.body && typeof ctx.body === 'object') delete (ctx.body as Record<string, unknown>).id_token
     const issued = ctx.status === 200 ? (ctx.body as { access_token?: unknown } | undefined)?.access_token : undefined
     if (typeof issued === 'string') kit.issuedAccessTokens.add(issued)
+    await tokenAnswerDelay(kit, ctx)
   }
 }

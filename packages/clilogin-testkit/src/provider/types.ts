@@ -61,6 +61,17 @@ export interface TestProviderFaults {
   tokenEndpoint?: { status: number; body: string; contentType?: string; times?: number }
   /** When set, every POST /oauth/token waits this long before it is handled (or faulted). */
   tokenEndpointDelayMs?: number
+  /**
+   * When set, a successful token answer is held this long after the grant was made (a refresh
+   * token rotated, the old one already spent) before it is sent: the moment a client must not lose it.
+   */
+  tokenAnswerDelayMs?: number
+  /**
+   * When set, GET of the JWKS waits `delayMs` (default 0), then answers `status` (an empty JSON
+   * object) instead of the key set, or the key set when no status is given; for the next `times`
+   * requests (default 1), then the fault clears itself.
+   */
+  jwks?: { status?: number; delayMs?: number; times?: number }
   /** When set, the `iss` parameter of the authorization response redirect to the client is replaced by this value. */
   authorizationResponseIss?: string
   /** Answer the next N device-code token polls with error=slow_down (HTTP 400) before handling normally. */
