@@ -272,8 +272,8 @@ export function toProviderError(error: unknown, what: string): ProviderError {
   if (networkCode) {
     return new ProviderError(ErrorCode.PROVIDER_UNREACHABLE, `could not reach the provider for ${what}: ${networkCode}; check the issuer URL, your network and proxy settings`, { cause: error })
   }
-  const refused = invalidAnswer(error)
-  if (refused) return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: the provider's answer ${refused}`, { cause: error })
+  const mismatch = mismatchedAnswer(error)
+  if (mismatch) return new ProviderError(ErrorCode.PROVIDER_ERROR, `${what} failed: the provider's answer ${mismatch}`, { cause: error })
   if (code === 'OAUTH_RESPONSE_IS_NOT_CONFORM' || code === 'OAUTH_RESPONSE_IS_NOT_JSON' || code === 'OAUTH_PARSE_ERROR') {
     const status = (error as { cause?: { status?: number } }).cause?.status
     const got = typeof status === 'number' ? `HTTP ${status}` : 'an invalid answer'
@@ -284,18 +284,14 @@ export function toProviderError(error: unknown, what: string): ProviderError {
 }
 
 /**
- * What is wrong with an answer openid-client refused as invalid ("invalid response encountered"):
- * the field and the rule, from the error it wraps ('"response" body "client_id" property must be a
- * string'), or the value that does not match the expected one.
+ * A provider's answer that openid-client found to compare wrongly ("invalid response encountered"):
+ * the value that does not match the expected one.
  */
-function invalidAnswer(error: unknown): string | undefined {
-  const code = (error as { code?: string }).code
-  if (code !== 'OAUTH_INVALID_RESPONSE' && code !== 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') return undefined
-  const inner = causeChain(error).filter((e): e is Error => e instanceof Error).at(-1)
-  const detail = inner?.message.replace(/^"response" body /, 'has its ').replace(/ property /, ' ')
-  const { expected, attribute, body } = (inner?.cause ?? {}) as { expected?: unknown; attribute?: string; body?: Record<string, unknown> }
-  if (code === 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED' && attribute && body) return `names ${JSON.stringify(body[attribute])} as its "${attribute}", not ${JSON.stringify(expected)}`
-  return detail
+function mismatchedAnswer(error: unknown): string | undefined {
+  const comparison = processingError(error, 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED')
+  const { expected, attribute, body } = (comparison?.cause ?? {}) as { expected?: unknown; attribute?: string; body?: Record<string, unknown> }
+  if (!attribute || !body) return undefined
+  return `names ${JSON.stringify(body[attribute])} as its "${attribute}", not ${JSON.stringify(expected)}`
 }
 
 /** The processing error of oauth4webapi's inside openid-client's wrapper: its code and its data. */
@@ -328,7 +324,8 @@ function invalidField(error: unknown): string | undefined {
   const match = invalid && /"response" body "([A-Za-z0-9_]+)" property must be (?:an? )?(.+)$/.exec(invalid.message)
   if (!match) return undefined
   const [, field, kind] = match
-  return `an "${field}" that is not ${/^[aeiou]/.test(kind) ? 'an' : 'a'} ${kind}`
+  const article = (word: string) => (/^[aeiou]/i.test(word) ? 'an' : 'a')
+  return `${article(field)} "${field}" that is not ${article(kind)} ${kind}`
 }
 
 /** The ID token names another issuer or audience (or authorized party) than expected. */

@@ -50,8 +50,8 @@ test('a registration with a client secret but no client_secret_expires_at: taken
 
 test('a registration the server answers wrongly or refuses: the message names the field or the status', async () => {
   const cases: Array<[ScriptedConfig['registrationAnswer'], RegExp]> = [
-    [() => ({ status: 201, body: { client_secret: 'x' } }), /the client registration failed: the provider's answer has its "client_id" must be a string/],
-    [() => ({ status: 201, body: { client_id: 'c', client_secret: 'x', client_secret_expires_at: 'soon' } }), /"client_secret_expires_at" must be a number/],
+    [() => ({ status: 201, body: { client_secret: 'x' } }), /the provider answered the client registration with a "client_id" that is not a string/],
+    [() => ({ status: 201, body: { client_id: 'c', client_secret: 'x', client_secret_expires_at: 'soon' } }), /a "client_secret_expires_at" that is not a number/],
     [() => ({ status: 500, body: 'database down' }), /the client registration with HTTP 500/],
     [() => ({ status: 400, body: { error: 'invalid_redirect_uri', error_description: 'loopback only' } }), /the client registration with invalid_redirect_uri: loopback only/],
   ]
