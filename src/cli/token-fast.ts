@@ -22,6 +22,7 @@ import { DEFAULTS } from '../options.ts'
 import { isOwnAndTight, LOOSE_DIRECTORY_BITS, LOOSE_SESSION_FILE_BITS } from '../session/dir-safety.ts'
 import { isLockHeld, takeLockForHandover } from '../session/lock.ts'
 import { profilePaths, profilesDir } from '../session/paths.ts'
+import { readDefaultProfile } from '../session/home-config.ts'
 import { isSessionExpired, sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
 
@@ -45,8 +46,9 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
     if (help || bool(options, 'force-refresh')) return false
     // Another API or scope is resolved against the session by the library: not here.
     if (str(options, 'audience') !== undefined || str(options, 'resource') !== undefined || str(options, 'scope') !== undefined) return false
-    const profile = str(options, 'profile') ?? DEFAULTS.profile
     const home = cliHome(str(options, 'home'), env, process.platform)
+    // As the library does: no profile named, the home's default (cli-login use), else "default".
+    const profile = str(options, 'profile') ?? readDefaultProfile(home) ?? DEFAULTS.profile
     const paths = profilePaths(home, profile)
     if (!looksSafe([home, profilesDir(home), paths.dir], paths.session)) return false
     const read = readSession(paths.session)

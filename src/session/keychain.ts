@@ -67,9 +67,10 @@ export const KEYCHAIN_UNAVAILABLE = ErrorCode.KEYCHAIN_UNAVAILABLE
  */
 /**
  * The items a session keeps (session/keychain-store.ts): its own access token alone, so that the
- * token fast path (cli/token-fast.ts) reads one small item, and every other secret in one JSON item.
+ * token fast path (cli/token-fast.ts) reads one small item, and every other secret in one JSON item;
+ * a login started and not yet finished has its own (session/pending-login.ts).
  */
-export const SESSION_ITEMS = { accessToken: 'access_token', secrets: 'secrets' } as const
+export const SESSION_ITEMS = { accessToken: 'access_token', secrets: 'secrets', pendingLogin: 'pending_login' } as const
 
 export function keychainAccount(profile: string, item: string): string {
   if (profile.includes('/') || profile.length === 0) throw new TypeError(`invalid profile for a keychain account: ${JSON.stringify(profile)}`)

@@ -5,6 +5,8 @@ import { bool, num, str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { CLI_APP } from '../cli-app.ts'
 import { terminalText } from '../../terminal-text.ts'
+import { pastedLines, type PasteInput } from '../paste-back.ts'
+import { noQrReason, type QrRenderer } from '../qr.ts'
 
 /** The CliLogin options every command shares: cli-login's identity, profile, home, profile memory and the system seams. */
 export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
@@ -38,8 +40,25 @@ export function redirectOptions(options: ParsedOptions): Pick<CliLoginOptions, '
   }
 }
 
+/** What a login shows and reads besides its flags: the QR encoder (--qr) and the terminal to paste on. */
+export interface LoginTerminal {
+  qr?: QrRenderer
+  /** While waiting for the redirect, addresses pasted here complete the login. */
+  pasteFrom?: PasteInput
+}
+
 /** Login flags (already merged with CLI_LOGIN_* env vars) as library options. */
-export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
+export function loginOptions(options: ParsedOptions, ctx: CliContext, terminal: LoginTerminal = {}): CliLoginOptions {
+  const { qr, pasteFrom } = terminal
+  const waiting = pasteFrom
+    ? 'Waiting for the login to complete (Ctrl-C to cancel). If the browser is on another machine, paste here the address it ended on and press Enter:'
+    : 'Waiting for the login to complete (Ctrl-C to cancel)...'
+  const showQr = (url: string): void => {
+    if (!qr) return
+    const why = noQrReason(url)
+    if (why) ctx.err(why)
+    else for (const line of qr(url)) ctx.err(line)
+  }
   return {
     ...baseOptions(options, ctx),
     ...redirectOptions(options),
@@ -56,6 +75,7 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
     audience: str(options, 'audience'),
     scope: str(options, 'scope'),
     prompt: str(options, 'prompt'),
+    loginHint: str(options, 'login-hint'),
     timeoutS: num(options, 'timeout'),
     noBrowser: bool(options, 'no-browser'),
     device: bool(options, 'device'),
@@ -65,6 +85,7 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
       const userCode = terminalText(device.userCode)
       const { browser } = device
       if (browser.opened) ctx.err("Opened the browser at the provider's device login page.")
+      showQr(verificationUriComplete ?? verificationUri)
       if (verificationUriComplete) {
         ctx.err(`To log in, open this URL on any device and check that it shows the code ${userCode}:`)
         ctx.err(verificationUriComplete)
@@ -75,7 +96,9 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
       }
       ctx.err('Waiting for the login to be approved (Ctrl-C to cancel)...')
     },
+    ...(pasteFrom ? { pastedAddresses: pastedLines(pasteFrom), onPastedAddressRejected: ({ message }) => ctx.err(`cli-login: ${message}; paste it again, or finish in the browser.`) } : {}),
     onAuthorizationUrl: ({ url, redirectUri, browser }) => {
+      showQr(url)
       if (browser.opened) {
         ctx.err('Opening the browser to log in. If it does not open, visit this URL:')
       } else if (browser.reason === 'ssh' || browser.reason === 'no-display') {
@@ -83,8 +106,8 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
         const why = browser.reason === 'ssh' ? 'This is an SSH session' : 'There is no display here'
         ctx.err(`${why}, so no browser is opened. Open this URL in a browser on this machine:`)
         ctx.err(url)
-        ctx.err(`From another machine, forward the port first (ssh -L ${port}:127.0.0.1:${port} <this host>), or log in with --device.`)
-        ctx.err('Waiting for the login to complete (Ctrl-C to cancel)...')
+        ctx.err(`From another machine, forward the port first (ssh -L ${port}:127.0.0.1:${port} <this host>), or log in with --device${pasteFrom ? ', or paste the address the browser ends on below' : ''}.`)
+        ctx.err(waiting)
         return
       } else if (browser.reason === 'failed') {
         ctx.err(`Could not start a browser${browser.detail ? ` (${browser.detail})` : ''}. Open this URL to log in:`)
@@ -92,7 +115,7 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext): CliLoginO
         ctx.err('Open this URL in a browser to log in:')
       }
       ctx.err(url)
-      ctx.err('Waiting for the login to complete (Ctrl-C to cancel)...')
+      ctx.err(waiting)
     },
   }
 }
