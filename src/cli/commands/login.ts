@@ -3,7 +3,8 @@ import { UsageError } from '../../errors.ts'
 import type { LoginResult } from '../../library-options.ts'
 import { bool, str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
-import { loginOptions, describeStatus } from './shared.ts'
+import { loginOptions, describeStatus, printQrCode } from './shared.ts'
+import type { QrRenderer } from '../qr.ts'
 import { nowSeconds } from '../../system.ts'
 import { terminalText } from '../../terminal-text.ts'
 
@@ -17,14 +18,15 @@ export async function runLogin(options: ParsedOptions, ctx: CliContext): Promise
   // A person at a terminal can paste the address the browser ended on instead of waiting for the redirect.
   const pasteFrom = !noWait && finish === undefined && !bool(options, 'device') ? ctx.terminalInput() : undefined
   const auth = new CliLogin(loginOptions(options, ctx, { qr, pasteFrom }))
-  if (noWait) return startLogin(auth, options, ctx)
+  if (noWait) return startLogin(auth, options, ctx, qr)
   const result = finish === undefined ? await auth.login() : await auth.finishLogin(finish)
   reportLogin(auth, result, ctx)
   return 0
 }
 
-async function startLogin(auth: CliLogin, options: ParsedOptions, ctx: CliContext): Promise<number> {
+async function startLogin(auth: CliLogin, options: ParsedOptions, ctx: CliContext, qr: QrRenderer | undefined): Promise<number> {
   const { url, loginId, expiresAt } = await auth.startLogin()
+  if (qr) printQrCode(ctx, qr, url)
   if (bool(options, 'json')) ctx.out(JSON.stringify({ url, login_id: loginId, expires_at: expiresAt }))
   else ctx.out(url)
   const profile = auth.profile === 'default' ? '' : ` --profile ${auth.profile}`

@@ -54,10 +54,7 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext, terminal: 
     ? 'Waiting for the login to complete (Ctrl-C to cancel). If the browser is on another machine, paste here the address it ended on and press Enter:'
     : 'Waiting for the login to complete (Ctrl-C to cancel)...'
   const showQr = (url: string): void => {
-    if (!qr) return
-    const why = noQrReason(url)
-    if (why) ctx.err(why)
-    else for (const line of qr(url)) ctx.err(line)
+    if (qr) printQrCode(ctx, qr, url)
   }
   return {
     ...baseOptions(options, ctx),
@@ -118,6 +115,13 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext, terminal: 
       ctx.err(waiting)
     },
   }
+}
+
+/** The URL as a QR code on stderr, or the one line saying why there is none. */
+export function printQrCode(ctx: CliContext, qr: QrRenderer, url: string): void {
+  const why = noQrReason(url)
+  if (why) ctx.err(why)
+  else for (const line of qr(url)) ctx.err(line)
 }
 
 /** Human-readable status lines. */
