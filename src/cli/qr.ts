@@ -2,6 +2,7 @@
  * `--qr`: the URL to open as a QR code in the terminal, for a phone's camera. The encoder (uqr, no
  * dependencies of its own) is loaded only when asked: never on `token`'s path.
  */
+import { nodeRequire } from '../node-require.ts'
 
 /** Longer URLs make QR codes too dense to scan from a terminal (the contract's limit). */
 export const QR_MAX_URL_LENGTH = 256
@@ -9,8 +10,9 @@ export const QR_MAX_URL_LENGTH = 256
 /** The QR code's lines (Unicode half blocks), for a URL of at most QR_MAX_URL_LENGTH characters. */
 export type QrRenderer = (url: string) => string[]
 
-export async function loadQrRenderer(): Promise<QrRenderer> {
-  const { renderUnicodeCompact } = await import('uqr')
+export function loadQrRenderer(): QrRenderer {
+  // As CommonJS, like the rest of the CLI (its ESM build would go through the slower ESM loader).
+  const { renderUnicodeCompact } = nodeRequire()('uqr') as typeof import('uqr')
   // A quiet zone of 2 modules: enough for phone cameras, and the code stays small.
   return (url) => renderUnicodeCompact(url, { border: 2, ecc: 'L' }).split('\n')
 }

@@ -33,6 +33,7 @@ import { connect, type NetConnectOpts } from 'node:net'
 import { join } from 'node:path'
 import type * as Binding from '@napi-rs/keyring'
 import { ErrorCode, KeychainError } from '../errors.ts'
+import { nodeRequire } from '../node-require.ts'
 
 export interface Keychain {
   /** The secret, or undefined when there is no such item. */
@@ -234,16 +235,6 @@ function probeAccount(): string {
 // ---------------------------------------------------------------------------------------------
 // The native keychain
 // ---------------------------------------------------------------------------------------------
-
-/**
- * `require` for loading the binding. ESM (tsc's output, the tests): from import.meta.url. The CLI
- * bundle is CommonJS (scripts/bundle-cli.mjs, esbuild), where import.meta is empty and `require`
- * is the module's own — resolving from the bundle's place, next to node_modules.
- */
-function nodeRequire(): NodeJS.Require {
-  // node:module only now (not imported at the top): loading it costs every command memory.
-  return typeof import.meta.url === 'string' ? process.getBuiltinModule('node:module').createRequire(import.meta.url) : require
-}
 
 type BindingModule = typeof Binding
 let binding: BindingModule | undefined

@@ -3,7 +3,10 @@
  * two modules, top and bottom; █ both light, ▀ top light, ▄ bottom light, space both dark) with an
  * independent decoder (jsQR, not the encoder's own code): the picture a phone's camera would see.
  */
-import jsQR from 'jsqr'
+import { createRequire } from 'node:module'
+
+// CommonJS whose module.exports is the function itself (its types declare only a default export).
+const jsQR = createRequire(import.meta.url)('jsqr') as typeof import('jsqr').default
 
 const LIGHT_TOP = new Set(['█', '▀'])
 const LIGHT_BOTTOM = new Set(['█', '▄'])

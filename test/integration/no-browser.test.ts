@@ -13,7 +13,9 @@ import { PassThrough } from 'node:stream'
 import { approveDeviceOverHttp, authorizeOverHttp, DEMO_CLIENT_ID, DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
 import { main } from '../../src/cli/main.ts'
 import { defaultSystem } from '../../src/system.ts'
-import { cleanEnv, lastLine, makeTempHome, runCli } from '../helpers/cli.ts'
+import { BIN, cleanEnv, lastLine, makeTempHome, runCli } from '../helpers/cli.ts'
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { runMain } from '../helpers/in-process.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 import { decodeTerminalQr, qrLines } from '../helpers/terminal-qr.ts'
@@ -269,6 +271,20 @@ describe('--qr', () => {
     assert.ok(url.length <= 256, `${url.length}: ${url}`)
     assert.equal(decodeTerminalQr(qrLines(result.stderr)), url)
   })
+})
+
+test('the QR encoder is loaded only with --qr', async () => {
+  const { env, port, home } = await setup()
+  const hook = fileURLToPath(new URL('../helpers/record-loads.cjs', import.meta.url))
+  const loadsOf = async (extra: string[]) => {
+    const record = join(home, `loads-${extra.length}.json`)
+    const args = ['--require', hook, BIN, 'login', '--no-wait', ...extra, '--authorization-endpoint', `${provider.issuer}authorize`, '--token-endpoint', `${provider.issuer}token`, '--client-id', 'c', '--port', String(port)]
+    const run = spawnSync(process.execPath, args, { env: { ...env, RECORD_LOADS_FILE: record }, encoding: 'utf8' })
+    assert.equal(run.status, 0, run.stderr)
+    return (JSON.parse(await readFile(record, 'utf8')) as { requests: string[] }).requests
+  }
+  assert.ok((await loadsOf(['--qr'])).includes('uqr'), 'the control: --qr loads it')
+  assert.ok(!(await loadsOf([])).includes('uqr'))
 })
 
 describe('accounts', () => {

@@ -14,7 +14,7 @@ export async function runLogin(options: ParsedOptions, ctx: CliContext): Promise
   if (noWait && finish !== undefined) throw new UsageError('--no-wait and --finish go in two separate runs: login --no-wait prints the URL, login --finish <url> completes it')
   if (noWait && bool(options, 'device')) throw new UsageError('--no-wait cannot be used with --device: the device flow waits for the approval (run login --device alone)')
   if (bool(options, 'json') && !noWait) throw new UsageError('--json goes with --no-wait (status --json describes a finished login)')
-  const qr = bool(options, 'qr') ? await (await import('../qr.ts')).loadQrRenderer() : undefined
+  const qr = bool(options, 'qr') ? (await import('../qr.ts')).loadQrRenderer() : undefined
   // A person at a terminal can paste the address the browser ended on instead of waiting for the redirect.
   const pasteFrom = !noWait && finish === undefined && !bool(options, 'device') ? ctx.terminalInput() : undefined
   const auth = new CliLogin(loginOptions(options, ctx, { qr, pasteFrom }))
