@@ -123,6 +123,10 @@ export const FIGURES = [
     id: '7b', group: 7, label: 'context: token (cached) wall, file storage, same runs', unit: 'ms', baseline: NODE,
     shows: 'context: 7a\'s command on file storage, same runs',
   },
+  {
+    id: '8a', group: 8, label: 'login tool-only time, zero configuration (first, --resource)', unit: 'ms', baseline: 'first login --issuer --client-id', target: { kind: 'ratio<=', limit: 1.2 },
+    shows: 'login tool-only time (as 3a) of a **zero-configuration first login**, `login --resource <the test kit\'s protected resource>` on an empty profile (its resource metadata, the authorization server\'s metadata and a dynamic client registration included), against `login --issuer <that provider> --client-id <pre-registered>` on an empty profile, against the same registration-enabled provider; alternating, 12 runs each; fails unless every zero-configuration login registered a client',
+  },
 ] as const satisfies readonly FigureSpec[]
 
 export type FigureId = (typeof FIGURES)[number]['id']

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'clilogin-testkit'
+import { DEMO_CLIENT_ID, DEMO_USERS, startProtectedResource, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'clilogin-testkit'
 import { authorizeOverHttp } from 'clilogin-testkit'
 import { findFreePortRange } from '../test/helpers/ports.ts'
 import { cleanEnv } from '../test/helpers/cli.ts'
@@ -227,7 +227,7 @@ type LoginTool = 'cli-login' | 'baseline' | 'appauth'
  * One login through a spawned tool: BROWSER records when it was invoked; the bench signs in over
  * HTTP, then requests the callback itself and waits for the tool to exit.
  */
-async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; withRss?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<LoginTiming> {
+async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; withRss?: boolean; env?: NodeJS.ProcessEnv; target?: string[] } = {}): Promise<LoginTiming> {
   const n = ++ctx.runCount
   const logFile = join(ctx.dir, `browser-${n}.log`)
   const rssFile = join(ctx.dir, `rss-${n}.txt`)
@@ -237,7 +237,7 @@ async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; w
   const env = { ...base, BROWSER: ctx.browserScript, BENCH_BROWSER_LOG: logFile, PATH: `${join(ctx.dir, 'bin')}:${base.PATH ?? ''}` }
   const toolArgs =
     tool === 'cli-login'
-      ? [BIN, 'login', '--issuer', ctx.provider.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port), '--profile', opts.profile ?? 'login']
+      ? [BIN, 'login', ...(opts.target ?? ['--issuer', ctx.provider.issuer, '--client-id', DEMO_CLIENT_ID]), '--port', String(port), '--profile', opts.profile ?? 'login']
       : [tool === 'appauth' ? BASELINE_APPAUTH : BASELINE_LOGIN, ctx.provider.issuer, DEMO_CLIENT_ID, String(port), join(ctx.dir, `${tool}-login-session.json`)]
   const started = opts.withRss ? start('/usr/bin/time', ['-f', '%M', '-o', rssFile, NODE, ...toolArgs], env) : start(NODE, toolArgs, env)
   try {
@@ -397,6 +397,41 @@ async function figureLogin(ctx: Ctx): Promise<void> {
   addFigure('3e', { samples: pick('first', 'toolOnlyMs'), baseline: pick('baseline', 'toolOnlyMs') })
   addFigure('3d', { samples: rss['cli-login'], baseline: rss.baseline })
   addFigure('3f', { samples: rss['cli-login'], baseline: rss.appauth })
+}
+
+/**
+ * 8. A zero-configuration first login (`login --resource`: resource metadata, authorization server
+ * metadata, a registration) against the first login with the issuer and a pre-registered client
+ * given, both on an empty profile, against the same registration-enabled provider; alternating.
+ */
+async function figureZeroConfiguration(ctx: Ctx): Promise<void> {
+  console.error('8. zero-configuration first login')
+  const provider = await startDemoProvider({ registration: true })
+  const api = await startProtectedResource({ authorizationServer: provider })
+  try {
+    const zeroConfig = { ...ctx, provider }
+    const kinds = {
+      resource: () => timedLogin(zeroConfig, 'cli-login', { profile: `zero-${ctx.runCount + 1}`, target: ['--resource', api.url] }),
+      issuer: () => timedLogin(zeroConfig, 'cli-login', { profile: `issuer-${ctx.runCount + 1}` }),
+    }
+    await kinds.resource()
+    await kinds.issuer()
+    const registrations = provider.stats.registrations
+    const t: Record<keyof typeof kinds, number[]> = { resource: [], issuer: [] }
+    for (let i = 0; i < RUNS.login; i++) {
+      for (const kind of (i % 2 ? ['issuer', 'resource'] : ['resource', 'issuer']) as Array<keyof typeof kinds>) t[kind].push((await kinds[kind]()).toolOnlyMs)
+    }
+    const checksOk = provider.stats.registrations === registrations + RUNS.login
+    addFigure('8a', {
+      samples: t.resource,
+      baseline: t.issuer,
+      checksOk,
+      notes: checksOk ? [] : [`expected ${RUNS.login} registrations, the provider counted ${provider.stats.registrations - registrations}`],
+    })
+  } finally {
+    await api.close()
+    await provider.close()
+  }
 }
 
 /** 4. `cli-login token` on an expired session (one refresh) vs bench/baseline-refresh.mjs. */
@@ -669,6 +704,7 @@ async function main(): Promise<void> {
     if (wanted(5)) await figureConcurrent(ctx)
     if (wanted(6)) await figureFootprint()
     if (wanted(7)) await figureTokenKeychain(ctx)
+    if (wanted(8)) await figureZeroConfiguration(ctx)
 
     const totalS = (nowMs() - began) / 1000
     const notes = notesOf(figures)

@@ -1,5 +1,6 @@
 import { UsageError } from './errors.ts'
 import type { ExplicitEndpoints } from './protocol/provider.ts'
+import { issuerFromDomain } from './protocol/quirks.ts'
 import { isLoopbackHttp } from './protocol/url.ts'
 import type { ClientRegistration, ProfileSettings } from './session/session.ts'
 
@@ -118,7 +119,8 @@ export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: P
     audience: given.audience ?? remembered.audience,
     organization: given.organization ?? remembered.organization,
     // A server without metadata gets no scope unless one is given (there is no knowing what it has).
-    scope: scope !== undefined ? normalizeScope(scope) : found?.endpoints ? '' : DEFAULTS.scope,
+    // '' (found or remembered): the server names no scope, so none is sent.
+    scope: scope === '' ? '' : scope !== undefined ? normalizeScope(scope) : found?.endpoints ? '' : DEFAULTS.scope,
     prompt: given.prompt || undefined,
     loginHint: given.loginHint || undefined,
     ...redirect,
@@ -184,14 +186,6 @@ export function issuerFrom(given: Pick<LoginSettingsInput, 'issuer' | 'domain'>)
   if (given.issuer && given.domain) throw UsageError.forOption('domain', 'cannot be given together with "issuer"')
   if (given.domain) return issuerFromDomain(given.domain)
   return given.issuer
-}
-
-/** Auth0's --domain: `tenant.eu.auth0.com` → `https://tenant.eu.auth0.com/`. */
-export function issuerFromDomain(domain: string): string {
-  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$/.test(domain)) {
-    throw UsageError.forOption('domain', `must be a host name such as tenant.eu.auth0.com (no scheme or path), not ${JSON.stringify(domain)}`)
-  }
-  return `https://${domain}/`
 }
 
 function validateIssuer(issuer: string): string {

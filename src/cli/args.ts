@@ -1,38 +1,38 @@
 import type { CommandSpec, OptionSpec } from './option-parser.ts'
-import { parseSpecArgs, type ParsedOptions } from './option-parser.ts'
+import { libraryOptionsOf, parseSpecArgs, type FedBy, type ParsedOf } from './option-parser.ts'
 import { COMMON, STORAGE, TOKEN_SPEC } from './token-options.ts'
 
-export { bool, envVarFor, num, str, type CommandSpec, type OptionSpec, type ParsedOptions, type ParsedValue } from './option-parser.ts'
+export { envVarFor, type CommandSpec, type OptionSpec, type ParsedOf, type ParsedOptions, type ParsedValue } from './option-parser.ts'
 
 const REDIRECT = {
-  port: { kind: 'integer', value: '<n>', help: 'first loopback port to try (default 4242)' },
-  'port-attempts': { kind: 'integer', value: '<n>', help: 'how many ports to try (default 50)' },
-  'redirect-host': { kind: 'string', choices: ['127.0.0.1', 'localhost'], value: '<host>', help: '127.0.0.1 (default) or localhost' },
-  'redirect-path': { kind: 'string', value: '<path>', help: 'default /callback' },
+  port: { kind: 'integer', feeds: 'port', value: '<n>', help: 'first loopback port to try (default 4242)' },
+  'port-attempts': { kind: 'integer', feeds: 'portAttempts', value: '<n>', help: 'how many ports to try (default 50)' },
+  'redirect-host': { kind: 'string', feeds: 'redirectHost', choices: ['127.0.0.1', 'localhost'], value: '<host>', help: '127.0.0.1 (default) or localhost' },
+  'redirect-path': { kind: 'string', feeds: 'redirectPath', value: '<path>', help: 'default /callback' },
 } as const satisfies Record<string, OptionSpec>
 
 const BROWSER_LOGIN = {
-  audience: { kind: 'string', value: '<api>', help: 'Auth0 API identifier to get an access token for' },
-  scope: { kind: 'string', value: '<list>', help: 'default "openid profile email offline_access"' },
-  prompt: { kind: 'string', value: '<value>', help: 'e.g. login (pick another account) or consent' },
-  timeout: { kind: 'number', value: '<seconds>', help: 'give up waiting for the browser (default 300)' },
-  'no-browser': { kind: 'boolean', help: 'print the URL instead of opening a browser' },
-  device: { kind: 'boolean', help: 'device authorization flow (enter a code on any device)' },
+  audience: { kind: 'string', feeds: 'audience', value: '<api>', help: 'Auth0 API identifier to get an access token for' },
+  scope: { kind: 'string', feeds: 'scope', value: '<list>', help: 'default "openid profile email offline_access"' },
+  prompt: { kind: 'string', feeds: 'prompt', value: '<value>', help: 'e.g. login (pick another account) or consent' },
+  timeout: { kind: 'number', feeds: 'timeoutS', value: '<seconds>', help: 'give up waiting for the browser (default 300)' },
+  'no-browser': { kind: 'boolean', feeds: 'noBrowser', help: 'print the URL instead of opening a browser' },
+  device: { kind: 'boolean', feeds: 'device', help: 'device authorization flow (enter a code on any device)' },
   qr: { kind: 'boolean', help: 'also show the URL to open as a QR code (the device flow\'s, or a short authorization URL)' },
-  'login-hint': { kind: 'string', value: '<email>', help: 'who should sign in (default on a new login: the profile\'s email)' },
+  'login-hint': { kind: 'string', feeds: 'loginHint', value: '<email>', help: 'who should sign in (default on a new login: the profile\'s email)' },
 } as const satisfies Record<string, OptionSpec>
 
 const LOGIN = {
-  issuer: { kind: 'string', value: '<url>', help: 'the provider (discovery at <url>/.well-known/openid-configuration)' },
-  domain: { kind: 'string', value: '<host>', help: 'Auth0 shorthand: tenant.eu.auth0.com is issuer https://tenant.eu.auth0.com/' },
-  'client-id': { kind: 'string', value: '<id>', help: "the application's client id (without it: dynamic client registration, where the server offers it)" },
-  'client-secret': { kind: 'string', value: '<secret>', help: 'only for providers that demand one (better: CLI_LOGIN_CLIENT_SECRET)' },
-  organization: { kind: 'string', value: '<id>', help: 'Auth0 organization' },
-  resource: { kind: 'string', value: '<url>', help: 'the API (e.g. an MCP server) to log in to: without --issuer, where to log in is found from its URL (RFC 9728); sent as resource (RFC 8707)' },
-  'authorization-endpoint': { kind: 'string', value: '<url>', help: 'for a server without metadata: its authorization endpoint (with --token-endpoint and --client-id)' },
-  'token-endpoint': { kind: 'string', value: '<url>', help: 'for a server without metadata: its token endpoint (its origin is the issuer)' },
-  'device-authorization-endpoint': { kind: 'string', value: '<url>', help: 'for a server without metadata: its device authorization endpoint, if any' },
-  'revocation-endpoint': { kind: 'string', value: '<url>', help: 'for a server without metadata: its revocation endpoint, if any' },
+  issuer: { kind: 'string', feeds: 'issuer', value: '<url>', help: 'the provider (discovery at <url>/.well-known/openid-configuration)' },
+  domain: { kind: 'string', feeds: 'domain', value: '<host>', help: 'Auth0 shorthand: tenant.eu.auth0.com is issuer https://tenant.eu.auth0.com/' },
+  'client-id': { kind: 'string', feeds: 'clientId', value: '<id>', help: "the application's client id (without it: dynamic client registration, where the server offers it)" },
+  'client-secret': { kind: 'string', feeds: 'clientSecret', value: '<secret>', help: 'only for providers that demand one (better: CLI_LOGIN_CLIENT_SECRET)' },
+  organization: { kind: 'string', feeds: 'organization', value: '<id>', help: 'Auth0 organization' },
+  resource: { kind: 'string', feeds: 'resource', value: '<url>', help: 'the API (e.g. an MCP server) to log in to: without --issuer, where to log in is found from its URL (RFC 9728); sent as resource (RFC 8707)' },
+  'authorization-endpoint': { kind: 'string', feeds: 'authorizationEndpoint', value: '<url>', help: 'for a server without metadata: its authorization endpoint (with --token-endpoint and --client-id)' },
+  'token-endpoint': { kind: 'string', feeds: 'tokenEndpoint', value: '<url>', help: 'for a server without metadata: its token endpoint (its origin is the issuer)' },
+  'device-authorization-endpoint': { kind: 'string', feeds: 'deviceAuthorizationEndpoint', value: '<url>', help: 'for a server without metadata: its device authorization endpoint, if any' },
+  'revocation-endpoint': { kind: 'string', feeds: 'revocationEndpoint', value: '<url>', help: 'for a server without metadata: its revocation endpoint, if any' },
   ...BROWSER_LOGIN,
   'no-wait': { kind: 'boolean', help: 'print the URL on stdout and exit: finish later with --finish (--json for scripts)' },
   finish: { kind: 'string', value: '<url>', help: 'finish the pending login with the address the browser ended on', noEnv: true },
@@ -50,8 +50,8 @@ export const COMMAND_SPECS = {
     summary: 'revoke and delete the stored session (--all, --browser)',
     options: {
       all: { kind: 'boolean', help: 'every profile' },
-      browser: { kind: 'boolean', help: "also end the provider's session in the browser" },
-      'no-browser': { kind: 'boolean', help: 'never start a browser' },
+      browser: { kind: 'boolean', feedsCall: 'endBrowserSession', help: "also end the provider's session in the browser" },
+      'no-browser': { kind: 'boolean', feeds: 'noBrowser', help: 'never start a browser' },
       ...STORAGE,
       ...COMMON,
     },
@@ -85,10 +85,32 @@ export type CommandName = keyof typeof COMMAND_SPECS
 export const COMMANDS = Object.keys(COMMAND_SPECS) as CommandName[]
 
 
+type OptionsOf<C extends CommandName> = (typeof COMMAND_SPECS)[C]['options']
+
+/** A command's parsed flags (merged with CLI_LOGIN_* variables), typed by its specs. */
+export type CommandOptions<C extends CommandName> = ParsedOf<OptionsOf<C>>
+
 /**
  * Parses a command's arguments: flags beat CLI_LOGIN_* environment variables (the profile's memory
  * comes after both, in the library). Returns { help: true } for --help / -h.
  */
-export function parseCommandArgs(command: CommandName, args: string[], env: NodeJS.ProcessEnv): { help: boolean; options: ParsedOptions; positional?: string } {
-  return parseSpecArgs(COMMAND_SPECS[command], args, env)
+export function parseCommandArgs<C extends CommandName>(command: C, args: string[], env: NodeJS.ProcessEnv): { help: boolean; options: CommandOptions<C>; positional?: string } {
+  return parseSpecArgs<CommandSpec & { options: OptionsOf<C> }>(COMMAND_SPECS[command], args, env)
 }
+
+/**
+ * A command's flags as the library options they feed: `options` for `new CliLogin`, `call` for the
+ * command's call (getAccessToken, logout). The commands add only what is theirs (callbacks, seams).
+ */
+export function libraryOptions<C extends CommandName>(command: C, parsed: CommandOptions<C>): { options: FedBy<OptionsOf<C>, 'feeds'>; call: FedBy<OptionsOf<C>, 'feedsCall'> } {
+  return libraryOptionsOf<OptionsOf<C>>(COMMAND_SPECS[command].options, parsed)
+}
+
+/** Library option → the flag that sets it, from the specs (the CLI names its flags in the library's usage errors). */
+export const FLAG_FOR_OPTION: ReadonlyMap<string, string> = new Map(
+  COMMANDS.flatMap((command) =>
+    Object.entries((COMMAND_SPECS[command] as CommandSpec).options).flatMap(([flag, spec]) =>
+      [spec.feeds, spec.feedsCall].filter((option) => option !== undefined).map((option) => [option, flag] as const),
+    ),
+  ),
+)

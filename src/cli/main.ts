@@ -1,6 +1,6 @@
 import { causeChain, CliLoginError, LoginCancelledError, UsageError } from '../errors.ts'
 import { defaultSystem, type System } from '../system.ts'
-import { COMMANDS, parseCommandArgs, type CommandName, type ParsedOptions } from './args.ts'
+import { COMMANDS, parseCommandArgs, type CommandName, type CommandOptions } from './args.ts'
 import { exitCodeFor, ExitCode } from './exit-codes.ts'
 import type { CliContext } from './io.ts'
 import { writeAllSync } from './write-sync.ts'
@@ -19,10 +19,10 @@ export interface MainIo {
   terminalInput?: () => PasteInput | undefined
 }
 
-type Runner = (options: ParsedOptions, ctx: CliContext, positional?: string) => Promise<number>
+type Runner<C extends CommandName> = (flags: CommandOptions<C>, ctx: CliContext, positional?: string) => Promise<number>
 
 /** Each command's module is loaded only when it runs, so `token` never loads what `login` needs. */
-const RUNNERS: Record<CommandName, () => Promise<Runner>> = {
+const RUNNERS: { [C in CommandName]: () => Promise<Runner<C>> } = {
   login: async () => (await import('./commands/login.ts')).runLogin,
   token: async () => (await import('./commands/token.ts')).runToken,
   status: async () => (await import('./commands/status.ts')).runStatus,
@@ -31,7 +31,7 @@ const RUNNERS: Record<CommandName, () => Promise<Runner>> = {
   use: async () => (await import('./commands/profiles.ts')).runUse,
   'callback-urls': async () => (await import('./commands/callback-urls.ts')).runCallbackUrls,
   demo: async () => (await import('./commands/demo.ts')).runDemo,
-  completion: async () => async (_options, ctx, shell) => (await import('./commands/completion.ts')).runCompletion(shell ?? 'bash', ctx),
+  completion: async () => async (_flags, ctx, shell) => (await import('./commands/completion.ts')).runCompletion(shell ?? 'bash', ctx),
 }
 
 /**
@@ -64,16 +64,21 @@ export async function main(argv: string[], system: System = defaultSystem(), io:
     return ExitCode.USAGE
   }
   try {
-    const { help, options, positional } = parseCommandArgs(command, args, system.env)
-    if (help) {
-      ctx.out(commandUsage(command))
-      return ExitCode.OK
-    }
-    return await (await RUNNERS[command]())(options, ctx, positional)
+    return await runCommand(command, args, ctx)
   } catch (error) {
     reportError(error, command, ctx)
     return exitCodeFor(error)
   }
+}
+
+async function runCommand<C extends CommandName>(command: C, args: string[], ctx: CliContext): Promise<number> {
+  const { help, options, positional } = parseCommandArgs(command, args, ctx.system.env)
+  if (help) {
+    ctx.out(commandUsage(command))
+    return ExitCode.OK
+  }
+  const run: Runner<C> = await RUNNERS[command]()
+  return run(options, ctx, positional)
 }
 
 function reportError(error: unknown, command: CommandName, ctx: CliContext): void {

@@ -4,36 +4,7 @@
  * keyed by error code.
  */
 import { CliLoginError, ErrorCode, LoginTimeoutError, PendingLoginError, PortsUnavailableError, ProfileNotFoundError, ProviderError, UsageError } from '../errors.ts'
-import { envVarFor } from './args.ts'
-
-/** Library option → the flag that sets it. */
-const FLAG_FOR_OPTION: Record<string, string> = {
-  issuer: 'issuer',
-  domain: 'domain',
-  clientId: 'client-id',
-  clientSecret: 'client-secret',
-  audience: 'audience',
-  organization: 'organization',
-  scope: 'scope',
-  prompt: 'prompt',
-  loginHint: 'login-hint',
-  device: 'device',
-  port: 'port',
-  portAttempts: 'port-attempts',
-  redirectHost: 'redirect-host',
-  redirectPath: 'redirect-path',
-  timeoutS: 'timeout',
-  minTtlS: 'min-ttl',
-  tokenType: 'token-type',
-  resource: 'resource',
-  authorizationEndpoint: 'authorization-endpoint',
-  tokenEndpoint: 'token-endpoint',
-  deviceAuthorizationEndpoint: 'device-authorization-endpoint',
-  revocationEndpoint: 'revocation-endpoint',
-  profile: 'profile',
-  home: 'home',
-  storage: 'storage',
-}
+import { envVarFor, FLAG_FOR_OPTION } from './args.ts'
 
 export function cliMessage(error: CliLoginError): string {
   if (error instanceof UsageError) return usageMessage(error)
@@ -54,7 +25,7 @@ export function cliMessage(error: CliLoginError): string {
 }
 
 function usageMessage(error: UsageError): string {
-  const flag = error.option && FLAG_FOR_OPTION[error.option]
+  const flag = error.option && FLAG_FOR_OPTION.get(error.option)
   if (!flag) return error.message
   if (error.option === 'issuer' && /^is required/.test(error.problem)) {
     return `an issuer is required: pass --issuer <url>, --domain <host> or the API's --resource <url> (or set ${envVarFor('issuer')})`

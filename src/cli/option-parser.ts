@@ -5,16 +5,26 @@
  */
 import { parseArgs } from 'node:util'
 import { UsageError } from '../errors.ts'
+import type { CliLoginOptions, GetAccessTokenOptions, LogoutOptions } from '../library-options.ts'
 
 type Kind = 'string' | 'boolean' | 'integer' | 'number'
 
-/** One flag: how it parses, and the line `--help` shows for it (help is generated from these). */
+/**
+ * One flag: how it parses, the line `--help` shows for it (help and completion are generated from
+ * these), and the library option it sets, if any: `feeds` an option of `new CliLogin({…})`,
+ * `feedsCall` an option of the command's call (`getAccessToken({…})`, `logout({…})`). A flag with
+ * neither is the command's own (e.g. --format, --json, --all).
+ */
 export interface OptionSpec {
   kind: Kind
   choices?: readonly string[]
   /** The value's placeholder in help, e.g. `<url>`. */
   value?: string
   help: string
+  /** A one-letter alias, e.g. `X` for `-X` (not `h`: that is --help). */
+  short?: string
+  feeds?: keyof CliLoginOptions
+  feedsCall?: keyof GetAccessTokenOptions | keyof LogoutOptions
   /** Only the flag sets it, never a CLI_LOGIN_* variable (e.g. `login --finish`'s address). */
   noEnv?: true
 }
@@ -29,6 +39,40 @@ export interface CommandSpec {
 export type ParsedValue = string | number | boolean
 export type ParsedOptions = Record<string, ParsedValue | undefined>
 
+/** A flag's value type, from its spec: boolean, one of its `choices`, a number (integer, number) or a string. */
+export type ValueOf<S extends OptionSpec> = S extends { kind: 'boolean' }
+  ? boolean
+  : S extends { choices: readonly (infer C)[] }
+    ? C
+    : S extends { kind: 'integer' | 'number' }
+      ? number
+      : string
+
+/** What a command's flags parse to (flags merged with CLI_LOGIN_* variables), typed by its specs. */
+export type ParsedOf<O extends Record<string, OptionSpec>> = { -readonly [K in keyof O]?: ValueOf<O[K]> }
+
+/** The library options a command's flags set through `field` (`feeds` or `feedsCall`), typed by its specs. */
+export type FedBy<O extends Record<string, OptionSpec>, Field extends 'feeds' | 'feedsCall'> = {
+  -readonly [K in keyof O as O[K] extends { [F in Field]: infer Name extends string } ? Name : never]?: ValueOf<O[K]>
+}
+
+/**
+ * The one mapping from parsed flags to library options: each flag given (or set through its
+ * CLI_LOGIN_* variable) sets the option its spec `feeds` (for `new CliLogin`) or `feedsCall` (for
+ * the command's call). Flags not given set nothing.
+ */
+export function libraryOptionsOf<O extends Record<string, OptionSpec>>(specs: O, parsed: ParsedOf<O>): { options: FedBy<O, 'feeds'>; call: FedBy<O, 'feedsCall'> } {
+  const options: Record<string, ParsedValue> = {}
+  const call: Record<string, ParsedValue> = {}
+  for (const [name, spec] of Object.entries(specs)) {
+    const value = (parsed as ParsedOptions)[name]
+    if (value === undefined) continue
+    if (spec.feeds) options[spec.feeds] = value
+    if (spec.feedsCall) call[spec.feedsCall] = value
+  }
+  return { options, call } as { options: FedBy<O, 'feeds'>; call: FedBy<O, 'feedsCall'> }
+}
+
 /** The environment variable that stands for an option: --client-id → CLI_LOGIN_CLIENT_ID. */
 export function envVarFor(option: string): string {
   return `CLI_LOGIN_${option.toUpperCase().replace(/-/g, '_')}`
@@ -38,7 +82,7 @@ export function envVarFor(option: string): string {
  * Parses arguments by a command's spec: flags beat CLI_LOGIN_* environment variables (the profile's memory
  * comes after both, in the library). Returns { help: true } for --help / -h.
  */
-export function parseSpecArgs(spec: CommandSpec, args: string[], env: NodeJS.ProcessEnv): { help: boolean; options: ParsedOptions; positional?: string } {
+export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], env: NodeJS.ProcessEnv): { help: boolean; options: ParsedOf<S['options']>; positional?: string } {
   const specs = spec.options
   let parsed: ReturnType<typeof parseArgs>
   try {
@@ -47,7 +91,7 @@ export function parseSpecArgs(spec: CommandSpec, args: string[], env: NodeJS.Pro
       strict: true,
       allowPositionals: spec.positional !== undefined,
       options: {
-        ...Object.fromEntries(Object.entries(specs).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string' }])),
+        ...Object.fromEntries(Object.entries(specs).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string', ...(option.short ? { short: option.short } : {}) }])),
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -70,7 +114,7 @@ export function parseSpecArgs(spec: CommandSpec, args: string[], env: NodeJS.Pro
       options[name] = option.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, option, envVarFor(name))
     }
   }
-  return { help: false, options, positional: spec.positional ? positionalOf(spec.positional, parsed.positionals) : undefined }
+  return { help: false, options: options as ParsedOf<S['options']>, positional: spec.positional ? positionalOf(spec.positional, parsed.positionals) : undefined }
 }
 
 function positionalOf(positional: NonNullable<CommandSpec['positional']>, given: string[]): string {
@@ -118,19 +162,4 @@ function parseErrorMessage(error: unknown): string {
   const positional = /Unexpected argument '([^']+)'/.exec(message)
   if (positional) return `unexpected argument ${JSON.stringify(positional[1])}`
   return message.split('\n')[0].replace(/\. To specify.*$/, '')
-}
-
-export function str(options: ParsedOptions, name: string): string | undefined {
-  const value = options[name]
-  return typeof value === 'string' ? value : undefined
-}
-
-export function num(options: ParsedOptions, name: string): number | undefined {
-  const value = options[name]
-  return typeof value === 'number' ? value : undefined
-}
-
-export function bool(options: ParsedOptions, name: string): boolean | undefined {
-  const value = options[name]
-  return typeof value === 'boolean' ? value : undefined
 }

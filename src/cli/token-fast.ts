@@ -13,7 +13,7 @@
  */
 import { readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { dirname } from 'node:path'
-import { bool, num, parseSpecArgs, str } from './option-parser.ts'
+import { parseSpecArgs } from './option-parser.ts'
 import { TOKEN_SPEC } from './token-options.ts'
 import { CLI_APP, cliHome } from './cli-app.ts'
 import { formatToken, tokenProblem } from './commands/format-token.ts'
@@ -43,26 +43,26 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
   let session: Session
   try {
     const { help, options } = parseSpecArgs(TOKEN_SPEC, argv, env)
-    if (help || bool(options, 'force-refresh')) return false
+    if (help || options['force-refresh']) return false
     // Another API or scope is resolved against the session by the library: not here.
-    if (str(options, 'audience') !== undefined || str(options, 'resource') !== undefined || str(options, 'scope') !== undefined) return false
-    const home = cliHome(str(options, 'home'), env, process.platform)
+    if (options.audience !== undefined || options.resource !== undefined || options.scope !== undefined) return false
+    const home = cliHome(options.home, env, process.platform)
     // As the library does: no profile named, the home's default (cli-login use), else "default".
-    const profile = str(options, 'profile') ?? readDefaultProfile(home) ?? DEFAULTS.profile
+    const profile = options.profile ?? readDefaultProfile(home) ?? DEFAULTS.profile
     const paths = profilePaths(home, profile)
     if (!looksSafe([home, profilesDir(home), paths.dir], paths.session)) return false
     const read = readSession(paths.session)
     if (!read) return false
     session = read
     // An explicit --storage the session is not in: the full CLI moves it.
-    const storage = str(options, 'storage')
+    const storage = options.storage
     if (storage !== undefined && storage !== 'auto' && storage !== (session.storage ?? 'file')) return false
     const request: TokenRequest = {
-      tokenType: str(options, 'token-type') === 'id' ? 'id' : 'access',
+      tokenType: options['token-type'] === 'id' ? 'id' : 'access',
       nowS: nowS(),
-      minTtlS: num(options, 'min-ttl') ?? DEFAULTS.minTtlS,
+      minTtlS: options['min-ttl'] ?? DEFAULTS.minTtlS,
     }
-    asked = { request, format: str(options, 'format') ?? 'raw', profile, paths }
+    asked = { request, format: options.format ?? 'raw', profile, paths }
     const decision = decideToken(tokenView(session), request)
     if (decision.action === 'use') return printToken(asked, session, decision.token)
     if (decision.action !== 'refresh') return false

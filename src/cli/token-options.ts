@@ -5,24 +5,24 @@
 import type { CommandSpec, OptionSpec } from './option-parser.ts'
 
 export const COMMON = {
-  profile: { kind: 'string', value: '<name>', help: 'which stored session (default "default")' },
-  home: { kind: 'string', value: '<dir>', help: 'where sessions live (default ~/.config/cli-login)' },
+  profile: { kind: 'string', feeds: 'profile', value: '<name>', help: 'which stored session (default "default")' },
+  home: { kind: 'string', feeds: 'home', value: '<dir>', help: 'where sessions live (default ~/.config/cli-login)' },
 } as const satisfies Record<string, OptionSpec>
 
 export const STORAGE = {
-  storage: { kind: 'string', choices: ['auto', 'keychain', 'file'], value: '<where>', help: 'where the secrets go: auto (default: the OS keychain if usable), keychain, or file' },
+  storage: { kind: 'string', feeds: 'storage', choices: ['auto', 'keychain', 'file'], value: '<where>', help: 'where the secrets go: auto (default: the OS keychain if usable), keychain, or file' },
 } as const satisfies Record<string, OptionSpec>
 
 export const TOKEN_SPEC = {
   summary: 'print a valid access token (refreshing it when needed)',
   options: {
-    'min-ttl': { kind: 'number', value: '<seconds>', help: 'refresh when fewer seconds are left (default 60)' },
-    'force-refresh': { kind: 'boolean', help: 'refresh even when the token is fresh' },
+    'min-ttl': { kind: 'number', feedsCall: 'minTtlS', value: '<seconds>', help: 'refresh when fewer seconds are left (default 60)' },
+    'force-refresh': { kind: 'boolean', feedsCall: 'forceRefresh', help: 'refresh even when the token is fresh' },
     format: { kind: 'string', choices: ['raw', 'json', 'header', 'k8s'], value: '<format>', help: 'raw (default), json, header, or k8s (a kubectl ExecCredential)' },
-    'token-type': { kind: 'string', choices: ['access', 'id'], value: '<type>', help: 'access (default) or id (the ID token, e.g. for Kubernetes)' },
-    audience: { kind: 'string', value: '<api>', help: 'a token for another API, from the same login' },
-    resource: { kind: 'string', value: '<uri>', help: 'a token for another resource (RFC 8707), from the same login' },
-    scope: { kind: 'string', value: '<list>', help: 'a token with a narrower scope, from the same login' },
+    'token-type': { kind: 'string', feedsCall: 'tokenType', choices: ['access', 'id'], value: '<type>', help: 'access (default) or id (the ID token, e.g. for Kubernetes)' },
+    audience: { kind: 'string', feedsCall: 'audience', value: '<api>', help: 'a token for another API, from the same login' },
+    resource: { kind: 'string', feedsCall: 'resource', value: '<uri>', help: 'a token for another resource (RFC 8707), from the same login' },
+    scope: { kind: 'string', feedsCall: 'scope', value: '<list>', help: 'a token with a narrower scope, from the same login' },
     ...STORAGE,
     ...COMMON,
   },

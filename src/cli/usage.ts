@@ -15,7 +15,7 @@ Run cli-login <command> --help for a command's options; cli-login --version for 
 
 export function commandUsage(command: CommandName): string {
   const spec: CommandSpec = COMMAND_SPECS[command]
-  const flags = Object.entries(spec.options).map(([name, option]) => [`--${name}${option.value ? ` ${option.value}` : ''}`, option.help])
+  const flags = Object.entries(spec.options).map(([name, option]) => [`${option.short ? `-${option.short}, ` : ''}--${name}${option.value ? ` ${option.value}` : ''}`, option.help])
   const width = Math.max(0, ...flags.map(([flag]) => flag.length)) + 2
   const positional = spec.positional ? ` ${spec.positional.choices?.join('|') ?? `<${spec.positional.name}>`}` : ''
   const lines = [`usage: cli-login ${command}${positional}${flags.length ? ' [options]' : ''}`, '', spec.summary]

@@ -9,6 +9,7 @@ import { DEFAULTS, issuerFrom, normalizeScope, sameIssuer } from '../options.ts'
 import { refreshedSession, withTargetToken } from '../session/from-tokens.ts'
 import { isSessionExpired, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, resolveTarget, storedToken, targetKey, type TokenRequest, type TokenTarget } from '../session/token-decision.ts'
+import { wrongAudienceProblem } from '../protocol/quirks.ts'
 import { forgetProviderCache, loadProvider } from './provider-metadata.ts'
 
 export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenOptions = {}): Promise<AccessToken> {
@@ -172,7 +173,7 @@ async function refreshStored(ctx: LoginContext, current: Session, refreshToken: 
     await ctx.store.writeSession(ctx.profile, next)
     return next
   }
-  const wrongAudience = audienceProblem(tokens.accessToken, target)
+  const wrongAudience = wrongAudienceProblem(tokens.accessToken, target.resource ?? target.audience)
   if (wrongAudience) {
     // The refresh token may have rotated all the same: keep the new one, drop the wrong token.
     if (tokens.refreshToken) await ctx.store.writeSession(ctx.profile, { ...current, refreshToken: tokens.refreshToken })
@@ -189,32 +190,6 @@ function targetParameters(target: TokenTarget): Record<string, string> {
   if (target.resource !== undefined) parameters.resource = target.resource
   if (target.scope !== undefined) parameters.scope = target.scope
   return parameters
-}
-
-/**
- * A JWT access token whose `aud` lacks the API asked for is not a token for it: Auth0 silently
- * falls back to the default audience when no refresh-token policy allows the one asked.
- * Opaque tokens cannot be checked here.
- */
-function audienceProblem(accessToken: string, target: TokenTarget): string | undefined {
-  const wanted = target.resource ?? target.audience
-  if (wanted === undefined) return undefined
-  const aud = jwtAudience(accessToken)
-  if (aud === undefined || aud.includes(wanted)) return undefined
-  return `the provider issued a token for ${aud.map((a) => JSON.stringify(a)).join(', ') || 'no audience'} instead of ${JSON.stringify(wanted)}: allow that API for this application's refresh tokens at the provider`
-}
-
-function jwtAudience(token: string): string[] | undefined {
-  const parts = token.split('.')
-  if (parts.length !== 3) return undefined
-  try {
-    const payload = JSON.parse(Buffer.from(parts[1], 'base64url').toString('utf8')) as { aud?: unknown }
-    if (typeof payload.aud === 'string') return [payload.aud]
-    if (Array.isArray(payload.aud)) return payload.aud.filter((a): a is string => typeof a === 'string')
-    return []
-  } catch {
-    return undefined
-  }
 }
 
 /** Remembers that the provider rejected the refresh token, so status says so and token fails fast. */

@@ -15,6 +15,8 @@ export interface ClientChoice {
   clientSecret?: string
   /** Set when the client id is a registration of the tool's: it may be registered again. */
   registration?: ClientRegistration
+  /** Registered by this login, a moment ago: not worth asking the server whether it knows it. */
+  registeredNow?: boolean
 }
 
 /**
@@ -48,7 +50,7 @@ export async function chooseClient(
   const { registerClient } = await import('../protocol/registration.ts')
   const registered = await registerClient(metadata, { clientName: ctx.app.displayName, redirectUris, fetch: ctx.providerFetch() })
   ctx.debug(`client: registered as ${registered.clientId}`)
-  return { ...registered, registration: { redirectUris, ...(registered.clientSecret ? { hasSecret: true } : {}) } }
+  return { ...registered, registration: { redirectUris, ...(registered.clientSecret ? { hasSecret: true } : {}) }, registeredNow: true }
 }
 
 /**

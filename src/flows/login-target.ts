@@ -4,9 +4,8 @@
  * endpoints given for a server without metadata; then the client (given, remembered, a Client ID
  * Metadata Document or a registration) and the scope.
  */
-import type * as client from 'openid-client'
 import type { LoginContext } from '../context.ts'
-import { UsageError } from '../errors.ts'
+import { ErrorCode, ProviderError, UsageError } from '../errors.ts'
 import {
   issuerFrom,
   normalizeScope,
@@ -19,9 +18,10 @@ import {
   type LoginSettingsInput,
 } from '../options.ts'
 import type { ExplicitEndpoints } from '../protocol/provider.ts'
+import type { NoResourceMetadata } from '../protocol/resource-metadata.ts'
 import type { ProfileSettings } from '../session/session.ts'
 import { chooseClient, isRegistrationKnown } from './client-registration.ts'
-import { loadProvider, type CachedProvider } from './provider-metadata.ts'
+import { forClient, loadProvider, type CachedProvider } from './provider-metadata.ts'
 
 export interface PreparedLogin {
   settings: LoginSettings
@@ -42,32 +42,36 @@ export async function prepareLogin(ctx: LoginContext, { forceRegistration = fals
     if (given.clientId || (memoryApplies && remembered.clientId && !remembered.registration) || !(givenIssuer ?? remembered.issuer)) {
       const settings = resolveLoginSettings(given, remembered)
       const provider = await loadProvider(ctx, settings)
-      const scope = given.scope === undefined && !(memoryApplies && remembered.scope) ? defaultScope(undefined, provider.config.serverMetadata()) : undefined
+      const scope = given.scope === undefined && !(memoryApplies && remembered.scope !== undefined) ? defaultScope(undefined, provider) : undefined
       return { settings: scope === undefined ? settings : { ...settings, scope }, provider }
     }
   }
   const issuer = server?.issuer ?? issuerFrom(given) ?? (remembered.issuer as string)
   const memory = remembered.issuer !== undefined && sameIssuer(remembered.issuer, issuer) ? remembered : {}
   const redirect = resolveRedirectSettings(given, memory)
-  const discovery = await loadProvider(ctx, { issuer, clientId: given.clientId ?? NO_CLIENT_YET, endpoints: server?.endpoints })
+  const discovery = await loadProvider(ctx, { issuer, clientId: given.clientId ?? NO_CLIENT_YET, endpoints: server?.endpoints, resourceUrl: server?.resourceUrl })
   const metadata = discovery.config.serverMetadata()
-  let choice = await chooseClient(ctx, { issuer, metadata, redirect, given, remembered: memory, forceRegistration })
-  if (choice?.registration && !forceRegistration && !(await isRegistrationKnown(ctx, metadata, choice.clientId, redirect))) {
+  const choose = (force: boolean) => chooseClient(ctx, { issuer, metadata, redirect, given, remembered: memory, forceRegistration: force }).catch((error: unknown) => {
+    throw server?.withoutMetadata ? nothingThere(server, error) : error
+  })
+  let choice = await choose(forceRegistration)
+  // Only a registration made earlier may have been forgotten by the server since.
+  if (choice?.registration && !choice.registeredNow && !(await isRegistrationKnown(ctx, metadata, choice.clientId, redirect))) {
     ctx.debug(`client: the authorization server no longer knows ${choice.clientId}; registering again`)
-    choice = await chooseClient(ctx, { issuer, metadata, redirect, given, remembered: memory, forceRegistration: true })
+    choice = await choose(true)
   }
   const found: DiscoveredSettings = {
     issuer,
     clientId: choice?.clientId,
     clientSecret: choice?.clientSecret,
-    scope: defaultScope(server?.scope, metadata),
+    scope: defaultScope(server, discovery),
     resource: server?.resource,
     resourceUrl: server?.resourceUrl,
     endpoints: server?.endpoints,
     registration: choice?.registration,
   }
   const settings = resolveLoginSettings(given, remembered, found)
-  return { settings, provider: await loadProvider(ctx, settings) }
+  return { settings, provider: await forClient(ctx, discovery, settings) }
 }
 
 interface AuthorizationServer {
@@ -75,9 +79,12 @@ interface AuthorizationServer {
   endpoints?: ExplicitEndpoints
   /** The `resource` parameter to send. */
   resource?: string
+  /** Set when the server was found from this protected resource's URL (zero configuration). */
   resourceUrl?: string
   /** The scope the resource asks for. */
   scope?: string
+  /** The 2025-03-26 revision's defaults (no metadata anywhere): what was tried, for the message when they are not there either. */
+  withoutMetadata?: { tried: string[] }
 }
 
 /**
@@ -86,7 +93,8 @@ interface AuthorizationServer {
  */
 async function findAuthorizationServer(ctx: LoginContext, given: LoginSettingsInput, remembered: ProfileSettings): Promise<AuthorizationServer | undefined> {
   const givenIssuer = issuerFrom(given)
-  const endpoints = explicitEndpoints(given) ?? (givenIssuer || given.resource ? undefined : remembered.endpoints)
+  const rediscover = given.resource !== undefined || remembered.resourceDiscovery === true
+  const endpoints = explicitEndpoints(given) ?? (givenIssuer || rediscover ? undefined : remembered.endpoints)
   if (endpoints) {
     const issuer = givenIssuer ?? new URL(endpoints.tokenEndpoint).origin
     return { issuer, endpoints }
@@ -97,9 +105,43 @@ async function findAuthorizationServer(ctx: LoginContext, given: LoginSettingsIn
   validateServerUrl('resource', resourceUrl)
   const { discoverProtectedResource } = await import('../protocol/resource-metadata.ts')
   ctx.debug(`protected resource: looking up its metadata from ${resourceUrl}`)
-  const found = await discoverProtectedResource(resourceUrl, ctx.providerFetch())
-  ctx.debug(`protected resource: metadata at ${found.metadataUrl}; authorization server ${found.authorizationServers[0]}`)
-  return { issuer: found.authorizationServers[0], resource: found.resource, resourceUrl, scope: found.scope }
+  const found = await discoverProtectedResource(resourceUrl, ctx.providerFetch(), ctx.app.appName)
+  if ('authorizationServers' in found) {
+    ctx.debug(`protected resource: metadata at ${found.metadataUrl}; authorization server ${found.authorizationServers[0]}`)
+    return { issuer: found.authorizationServers[0], resource: found.resource, resourceUrl, scope: found.scope }
+  }
+  return olderRevisionServer(ctx, resourceUrl, found)
+}
+
+/**
+ * The 2025-03-26 revision (no protected resource metadata): the MCP server's origin is its own
+ * authorization server, with `/authorize`, `/token` and `/register` there when it publishes no
+ * RFC 8414 metadata either.
+ */
+async function olderRevisionServer(ctx: LoginContext, resourceUrl: string, found: NoResourceMetadata): Promise<AuthorizationServer> {
+  const issuer = new URL(resourceUrl).origin
+  ctx.debug(`protected resource: no metadata (tried ${found.tried.join(', ')}); ${issuer} as its own authorization server`)
+  const server: AuthorizationServer = { issuer, resource: resourceUrl, resourceUrl, scope: found.scope }
+  try {
+    const { config } = await loadProvider(ctx, { issuer, clientId: NO_CLIENT_YET, resourceUrl, originAsIssuer: true })
+    return { ...server, issuer: config.serverMetadata().issuer }
+  } catch (error) {
+    if (!(error instanceof ProviderError) || error.status === undefined || error.status < 400) throw error
+  }
+  ctx.debug(`authorization server: no metadata at ${issuer}; its default endpoints /authorize, /token, /register`)
+  const endpoints: ExplicitEndpoints = { authorizationEndpoint: `${issuer}/authorize`, tokenEndpoint: `${issuer}/token`, registrationEndpoint: `${issuer}/register` }
+  return { ...server, endpoints, withoutMetadata: { tried: found.tried } }
+}
+
+/** The registration at the 2025-03-26 default endpoint failed: most likely nothing is there at all. */
+function nothingThere(server: AuthorizationServer, error: unknown): unknown {
+  if (!(error instanceof ProviderError) || error.status === undefined || error.status < 400) return error
+  const tried = server.withoutMetadata?.tried.join(', ')
+  return new ProviderError(
+    ErrorCode.PROVIDER_ERROR,
+    `${server.resourceUrl} publishes no OAuth protected resource metadata (RFC 9728; tried ${tried}), ${server.issuer} no authorization server metadata, and its default registration endpoint answered HTTP ${error.status}: give the issuer of its authorization server`,
+    { error: 'no_resource_metadata', status: error.status, cause: error },
+  )
 }
 
 function explicitEndpoints(given: LoginSettingsInput): ExplicitEndpoints | undefined {
@@ -115,14 +157,17 @@ function explicitEndpoints(given: LoginSettingsInput): ExplicitEndpoints | undef
 }
 
 /**
- * The scope when none is given: what the resource asks for (its 401, else its metadata), or, from a
- * plain OAuth 2 server (no `openid` among its scopes), nothing OpenID-specific; `offline_access`
- * wherever the server lists it. Undefined: the usual default.
+ * The scope when none is given (PRODUCT.md, "Which scope is asked for"). Zero configuration (the
+ * server found from the resource): what the resource asks for (its 401, else its metadata's
+ * `scopes_supported`); an issuer given: the OpenID default from an OpenID provider (OpenID
+ * discovery answered, or `openid` listed). Anything else names no scope. `offline_access` is added
+ * wherever the authorization server lists it. Undefined: the usual default; '': no `scope` at all.
  */
-function defaultScope(resourceScope: string | undefined, metadata: client.ServerMetadata): string | undefined {
-  const listed = Array.isArray(metadata.scopes_supported) ? metadata.scopes_supported : undefined
-  const offline = listed?.includes('offline_access') ? ' offline_access' : ''
-  if (resourceScope) return normalizeScope(resourceScope + offline)
-  if (listed && !listed.includes('openid')) return offline ? 'offline_access' : undefined
-  return undefined
+function defaultScope(server: AuthorizationServer | undefined, provider: CachedProvider): string | undefined {
+  const metadata = provider.config.serverMetadata()
+  const listed = Array.isArray(metadata.scopes_supported) ? metadata.scopes_supported : []
+  const offline = listed.includes('offline_access') ? 'offline_access' : ''
+  if (server?.resourceUrl !== undefined) return server.scope ? normalizeScope(`${server.scope} ${offline}`) : offline
+  if (provider.openid || listed.includes('openid')) return undefined
+  return offline
 }

@@ -323,10 +323,11 @@ function idTokenExpected(settings: LoginSettings): boolean {
 
 /**
  * Without an ID token (plain OAuth 2), who logged in is what the userinfo endpoint says, when the
- * server has one and answers; otherwise nobody is named.
+ * server has one and answers; otherwise nobody is named. Not asked with a token made for another
+ * resource (RFC 8707: its audience is that API, not the authorization server's userinfo).
  */
 async function withUserinfo(ctx: LoginContext, provider: client.Configuration, session: Session): Promise<Session> {
-  if (session.idToken || !provider.serverMetadata().userinfo_endpoint) return session
+  if (session.idToken || session.resource || !provider.serverMetadata().userinfo_endpoint) return session
   try {
     const { fetchUserinfo } = await import('../protocol/userinfo.ts')
     const info = await fetchUserinfo(provider, session.accessToken, undefined)

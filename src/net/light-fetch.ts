@@ -6,6 +6,10 @@
  * 40 MiB). openid-client builds a `Headers` for every request and checks answers against `Response`
  * (by `Symbol.toStringTag` too), so the CLI installs these as the globals before anything uses them
  * (cli/main.ts); the library leaves the globals alone.
+ *
+ * What they do not do: stream (a body is held whole, `body` is null, `body?.cancel()` a no-op), tell
+ * of redirects (provider-fetch follows none: `redirected` is false, `url` empty), or take Blob,
+ * FormData or stream bodies.
  */
 type HeadersInitLike = Iterable<readonly [string, string]> | Record<string, string | readonly string[] | undefined> | undefined | null
 

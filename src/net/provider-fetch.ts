@@ -4,17 +4,42 @@ export function proxySettings(env: NodeJS.ProcessEnv): { httpProxy?: string; htt
   return { httpProxy: pick('HTTP_PROXY'), httpsProxy: pick('HTTPS_PROXY'), noProxy: pick('NO_PROXY') }
 }
 
+/** How long one request may take: to connect (TCP and TLS), then for the whole answer. */
+export interface RequestBounds {
+  connectMs: number
+  answerMs: number
+}
+
+export const DEFAULT_REQUEST_BOUNDS: RequestBounds = { connectMs: 30_000, answerMs: 30_000 }
+
 /**
  * The fetch used for every request to the provider. It honours HTTPS_PROXY, HTTP_PROXY and NO_PROXY
  * from the given environment — a provider on loopback included, unless NO_PROXY lists it. Without a
  * proxy it is a small fetch on node:http (below); with one, undici's fetch and proxy agent, loaded
  * only then. Certificates from NODE_EXTRA_CA_CERTS are trusted either way: Node adds them to its
  * default CA store at start-up.
+ *
+ * Each request is bounded: no connection within `bounds.connectMs`, or no whole answer within
+ * `bounds.answerMs` after it, fails with a RequestTimeoutError (the library reports the provider
+ * unreachable). Through a proxy the bound is both together, for the whole request.
+ *
+ * What it does not do, being made for small JSON exchanges with a provider: it follows no redirects
+ * (a 3xx is returned as it is, whatever `redirect` asks); it buffers every answer whole, capped at
+ * 1 MiB (no streaming: `body` is read at once); it sends string, form and byte bodies only.
  */
-export function createProviderFetch(env: NodeJS.ProcessEnv): typeof fetch {
+export function createProviderFetch(env: NodeJS.ProcessEnv, bounds: RequestBounds = DEFAULT_REQUEST_BOUNDS): typeof fetch {
   const { httpProxy, httpsProxy, noProxy } = proxySettings(env)
-  if (!httpProxy && !httpsProxy) return nodeHttpFetch
-  return cappedFetch(proxiedFetch(httpProxy, httpsProxy, noProxy))
+  if (!httpProxy && !httpsProxy) return (input, init) => nodeHttpFetch(input, init, bounds)
+  return boundedFetch(cappedFetch(proxiedFetch(httpProxy, httpsProxy, noProxy)), bounds.connectMs + bounds.answerMs)
+}
+
+/** A request that took longer than its bound. `code` as Node's own network errors have one. */
+export class RequestTimeoutError extends Error {
+  readonly code = 'ETIMEDOUT'
+  constructor(url: URL, phase: 'connect' | 'answer', ms: number) {
+    super(`${phase === 'connect' ? 'no connection to' : 'no answer from'} ${url.host} within ${ms / 1000} s`)
+    this.name = 'RequestTimeoutError'
+  }
 }
 
 /** Provider answers are capped: a hostile or broken provider cannot make us buffer without end. */
@@ -56,7 +81,20 @@ function proxiedFetch(httpProxy: string | undefined, httpsProxy: string | undefi
       const dispatcher = new EnvHttpProxyAgent({ httpProxy: httpProxy ?? '', httpsProxy: httpsProxy ?? httpProxy ?? '', noProxy: noProxy ?? '' })
       return ((url: Parameters<typeof fetch>[0], options?: RequestInit) => undiciFetch(url as string, { ...(options as object), dispatcher } as never)) as unknown as typeof fetch
     })
-    return (await proxied)(input, init)
+    return (await proxied)(input, { ...init, redirect: 'manual' })
+  }
+}
+
+/** The whole request, answer read to its end (cappedFetch buffers it), within `ms`. */
+function boundedFetch(inner: typeof fetch, ms: number): typeof fetch {
+  return async (input, init) => {
+    const deadline = new AbortController()
+    const timer = setTimeout(() => deadline.abort(new RequestTimeoutError(new URL(urlOf(input)), 'answer', ms)), ms)
+    try {
+      return await inner(input, { ...init, signal: init?.signal ? AbortSignal.any([init.signal, deadline.signal]) : deadline.signal })
+    } finally {
+      clearTimeout(timer)
+    }
   }
 }
 
@@ -65,15 +103,56 @@ function proxiedFetch(httpProxy: string | undefined, httpsProxy: string | undefi
  * compiles undici's llhttp WebAssembly on the first connection and V8 then waits for that
  * background compilation when the process exits (~65 ms on a 2-core machine).
  */
-async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestInit = {}): Promise<Response> {
+async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestInit = {}, bounds: RequestBounds): Promise<Response> {
   const url = new URL(urlOf(input))
-  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
   const headers: Record<string, string> = {}
   new Headers(init.headers).forEach((value, key) => (headers[key] = value))
   if (init.body instanceof URLSearchParams) headers['content-type'] ??= 'application/x-www-form-urlencoded;charset=UTF-8'
   const body = await requestBody(init.body)
-  return new Promise<Response>((resolve, reject) => {
+  try {
+    return await nodeHttpRequest(url, init, headers, body, bounds)
+  } catch (error) {
+    // A kept-alive connection the server closed as our request went out on it (its keep-alive
+    // timeout fired: it read none of the request): sent again once on a new connection, as Node's
+    // http documentation advises (`request.reusedSocket`).
+    if (!(error instanceof StaleConnectionError)) throw error
+    return nodeHttpRequest(url, init, headers, body, bounds).catch((again: unknown) => {
+      throw again instanceof StaleConnectionError ? again.cause : again
+    })
+  }
+}
+
+/** ECONNRESET on a reused keep-alive socket before any answer. */
+class StaleConnectionError extends Error {}
+
+async function nodeHttpRequest(url: URL, init: RequestInit, headers: Record<string, string>, body: string | Buffer | undefined, bounds: RequestBounds): Promise<Response> {
+  const { request } = url.protocol === 'https:' ? await import('node:https') : await import('node:http')
+  return new Promise<Response>((resolvePromise, rejectPromise) => {
+    let timer: NodeJS.Timeout | undefined
+    let settled = false
+    const resolve = (response: Response) => {
+      settled = true
+      clearTimeout(timer)
+      resolvePromise(response)
+    }
+    const reject = (error: unknown) => {
+      settled = true
+      clearTimeout(timer)
+      rejectPromise(error)
+    }
+    /** From now on, the request has `ms` for its `phase`. */
+    const bound = (phase: 'connect' | 'answer', ms: number) => {
+      clearTimeout(timer)
+      if (settled) return
+      timer = setTimeout(() => {
+        const error = new RequestTimeoutError(url, phase, ms)
+        reject(error)
+        req.destroy(error)
+      }, ms)
+    }
+    let answered = false
     const req = request(url, { method: init.method ?? 'GET', headers, signal: init.signal ?? undefined }, (res) => {
+      answered = true
       const chunks: Buffer[] = []
       let size = 0
       if (Number(res.headers['content-length']) > MAX_ANSWER_BYTES) {
@@ -102,7 +181,17 @@ async function nodeHttpFetch(input: Parameters<typeof fetch>[0], init: RequestIn
         resolve(new Response(nullBody ? null : Buffer.concat(chunks), { status, statusText: res.statusMessage, headers: responseHeaders }))
       })
     })
-    req.on('error', reject)
+    bound('connect', bounds.connectMs)
+    req.on('socket', (socket) => {
+      // A kept-alive socket is connected already; a new one counts as connected once TLS is set up too.
+      const connected = () => bound('answer', bounds.answerMs)
+      if (!socket.connecting) connected()
+      else socket.once(url.protocol === 'https:' ? 'secureConnect' : 'connect', connected)
+    })
+    req.on('error', (error: NodeJS.ErrnoException) => {
+      const stale = req.reusedSocket && error.code === 'ECONNRESET' && !answered
+      reject(stale ? new StaleConnectionError('the kept-alive connection was closed', { cause: error }) : error)
+    })
     req.end(body)
   })
 }

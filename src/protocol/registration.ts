@@ -22,7 +22,7 @@ export async function registerClient(
     if (options.method === 'GET' && new URL(url).pathname.includes('/.well-known/')) {
       return new Response(known, { status: 200, headers: { 'content-type': 'application/json' } })
     }
-    return params.fetch(url, options as RequestInit)
+    return withSecretExpiry(await params.fetch(url, options as RequestInit))
   }
   try {
     const config = await client.dynamicClientRegistration(
@@ -51,10 +51,31 @@ export async function registerClient(
 }
 
 /**
+ * RFC 7591 §3.2.1 requires `client_secret_expires_at` with a secret; servers omit it, and
+ * openid-client then refuses the whole registration. Its absence is taken as 0, "does not expire".
+ */
+async function withSecretExpiry(response: Response): Promise<Response> {
+  if (response.status !== 201 && response.status !== 200) return response
+  const text = await response.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    return new Response(text, response)
+  }
+  const answer = body as Record<string, unknown> | null
+  if (typeof answer === 'object' && answer !== null && typeof answer.client_secret === 'string' && answer.client_secret && answer.client_secret_expires_at === undefined) {
+    return new Response(JSON.stringify({ ...answer, client_secret_expires_at: 0 }), response)
+  }
+  return new Response(text, response)
+}
+
+/**
  * Whether the authorization endpoint still knows the client: asked with just client_id and
- * redirect_uri, a server that knows it redirects (to the redirect URI with an error, or to its
- * sign-in page); one that does not shows an error page (RFC 6749 §4.1.2.1: it must not redirect
- * to an unverified redirect URI). Nothing secret is sent; no browser is involved.
+ * redirect_uri, a server that knows it redirects back to the redirect URI (with an error: the
+ * request lacks everything else); one that does not shows an error page instead, as RFC 6749
+ * §4.1.2.1 requires (it must not redirect to an unverified redirect URI): a 4xx page, or a redirect
+ * to an error page of its own. Nothing secret is sent; no browser is involved.
  */
 export async function isClientKnown(authorizationEndpoint: string, clientId: string, redirectUri: string, fetchImpl: typeof fetch): Promise<boolean> {
   const url = new URL(authorizationEndpoint)
@@ -63,5 +84,8 @@ export async function isClientKnown(authorizationEndpoint: string, clientId: str
   url.searchParams.set('redirect_uri', redirectUri)
   const response = await fetchImpl(url.href, { method: 'GET', redirect: 'manual' })
   await response.body?.cancel().catch(() => {})
-  return response.status < 400
+  const location = response.status >= 300 && response.status < 400 ? URL.parse(response.headers.get('location') ?? '', url) : null
+  if (!location) return false
+  const back = new URL(redirectUri)
+  return location.origin === back.origin && location.pathname === back.pathname
 }

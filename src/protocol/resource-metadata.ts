@@ -2,7 +2,7 @@
  * Where to log in for a protected resource, from its URL alone: RFC 9728 protected resource
  * metadata, found the way the MCP authorization specification says.
  */
-import { ErrorCode, ProviderError } from '../errors.ts'
+import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
 
 export interface ProtectedResource {
@@ -15,20 +15,39 @@ export interface ProtectedResource {
   metadataUrl: string
 }
 
+/** A resource without protected resource metadata (the 2025-03-26 revision of MCP, or no OAuth at all). */
+export interface NoResourceMetadata {
+  /** The URLs tried, for the message when nothing else works either. */
+  tried: string[]
+  /** The 401's `scope`, when it named one. */
+  scope?: string
+}
+
 /** Provider answers are capped (see provider-fetch.ts); this is about JSON we parse ourselves. */
 const MAX_METADATA_BYTES = 1024 * 1024
 
+/** The revision whose `server/discover` is tried first, and the one `initialize` speaks. */
+const MCP_REVISION = '2026-07-28'
+const MCP_STATEFUL_REVISION = '2025-11-25'
+/** JSON-RPC errors of a 400 to `server/discover` that mean "an older server: try initialize". */
+const HEADER_MISMATCH = -32020
+const METHOD_NOT_FOUND = -32601
+
 /**
- * 1. an unauthenticated GET; when that is not a 401 with `resource_metadata`, a JSON-RPC
- *    `initialize` POST (Streamable HTTP MCP servers answer only POSTs);
- * 2. else `/.well-known/oauth-protected-resource` with the URL's path appended (RFC 9728 §3.1),
- * 3. else at the root.
+ * The MCP authorization spec's order (2026-07-28, and the revisions before it):
+ * 1. an unauthenticated GET: a 401 with `resource_metadata` is used;
+ * 2. else a POST of the 2026-07-28 `server/discover`, with its `MCP-Protocol-Version` and
+ *    `Mcp-Method` headers;
+ * 3. else a POST of the older JSON-RPC `initialize` — after a 400 from (2) only when its body says
+ *    HeaderMismatch or an unknown method (another 400 is the server's answer to (2));
+ * 4. else `/.well-known/oauth-protected-resource` with the URL's path appended (RFC 9728 §3.1),
+ *    then at the root.
+ * Nothing found: NoResourceMetadata (the caller falls back to the 2025-03-26 revision).
  */
-export async function discoverProtectedResource(resourceUrl: string, fetchImpl: typeof fetch): Promise<ProtectedResource> {
+export async function discoverProtectedResource(resourceUrl: string, fetchImpl: typeof fetch, clientName = 'mcp-client'): Promise<ProtectedResource | NoResourceMetadata> {
   const url = new URL(resourceUrl)
   assertAllowedUrl(url, 'the resource URL')
-  const get = await challengeOf(url, fetchImpl, 'GET')
-  const challenge = get?.resourceMetadata ? get : ((await challengeOf(url, fetchImpl, 'POST')) ?? get)
+  const challenge = await findChallenge(url, fetchImpl, clientName)
   const candidates: URL[] = []
   if (challenge?.resourceMetadata) {
     const fromHeader = URL.parse(challenge.resourceMetadata, url)
@@ -44,11 +63,33 @@ export async function discoverProtectedResource(resourceUrl: string, fetchImpl: 
       return { resource: found.resource, authorizationServers: found.authorizationServers, scope, metadataUrl: candidate.href }
     }
   }
-  throw new ProviderError(
-    ErrorCode.PROVIDER_ERROR,
-    `${url.href} publishes no OAuth protected resource metadata (RFC 9728; tried ${candidates.map((c) => c.href).join(', ')}): give the issuer of its authorization server`,
-    { error: 'no_resource_metadata' },
-  )
+  return { tried: candidates.map((c) => c.href), scope: challenge?.scope }
+}
+
+/** Steps 1–3: the first 401 that names the metadata, else the first 401 (for its scope). */
+async function findChallenge(url: URL, fetchImpl: typeof fetch, clientName: string): Promise<Challenge | undefined> {
+  const get = await probe(url, fetchImpl, { method: 'GET', headers: { accept: 'application/json, text/event-stream' } })
+  if (get.challenge?.resourceMetadata) return get.challenge
+  const discover = await probe(url, fetchImpl, jsonRpcPost('server/discover', MCP_REVISION, clientName))
+  if (discover.challenge?.resourceMetadata) return discover.challenge
+  const earlier = get.challenge ?? discover.challenge
+  if (discover.status === 400 && !discover.olderServer) return earlier
+  const initialize = await probe(url, fetchImpl, jsonRpcPost('initialize', MCP_STATEFUL_REVISION, clientName))
+  return initialize.challenge?.resourceMetadata ? initialize.challenge : (earlier ?? initialize.challenge)
+}
+
+function jsonRpcPost(method: 'server/discover' | 'initialize', revision: string, clientName: string): RequestInit {
+  const clientInfo = { name: clientName, version: '1.0.0' }
+  const headers: Record<string, string> = { accept: 'application/json, text/event-stream', 'content-type': 'application/json' }
+  if (method === 'server/discover') {
+    headers['mcp-protocol-version'] = revision
+    headers['mcp-method'] = method
+  }
+  const params =
+    method === 'server/discover'
+      ? { _meta: { 'io.modelcontextprotocol/protocolVersion': revision, 'io.modelcontextprotocol/clientInfo': clientInfo, 'io.modelcontextprotocol/clientCapabilities': {} } }
+      : { protocolVersion: revision, capabilities: {}, clientInfo }
+  return { method: 'POST', headers, body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params }) }
 }
 
 interface Challenge {
@@ -56,29 +97,44 @@ interface Challenge {
   scope?: string
 }
 
-async function challengeOf(url: URL, fetchImpl: typeof fetch, method: 'GET' | 'POST'): Promise<Challenge | undefined> {
-  const init: RequestInit = method === 'GET'
-    ? { method, headers: { accept: 'application/json, text/event-stream' }, redirect: 'manual' }
-    : {
-        method,
-        redirect: 'manual',
-        headers: { accept: 'application/json, text/event-stream', 'content-type': 'application/json' },
-        body: JSON.stringify({
-          jsonrpc: '2.0',
-          id: 1,
-          method: 'initialize',
-          params: { protocolVersion: '2025-06-18', capabilities: {}, clientInfo: { name: 'cli-login', version: '0' } },
-        }),
-      }
+interface ProbeAnswer {
+  status: number
+  /** A 401's Bearer challenge. */
+  challenge?: Challenge
+  /** A 400 whose JSON-RPC error says the server predates the request (HeaderMismatch, unknown method). */
+  olderServer?: boolean
+}
+
+async function probe(url: URL, fetchImpl: typeof fetch, init: RequestInit): Promise<ProbeAnswer> {
   let response: Response
   try {
-    response = await fetchImpl(url.href, init)
+    response = await fetchImpl(url.href, { ...init, redirect: 'manual' })
   } catch (error) {
     throw unreachable(url, error)
   }
-  await response.body?.cancel().catch(() => {})
-  if (response.status !== 401) return undefined
-  return parseBearerChallenge(response.headers.get('www-authenticate') ?? '')
+  if (response.status === 401) {
+    await response.body?.cancel().catch(() => {})
+    return { status: 401, challenge: parseBearerChallenge(response.headers.get('www-authenticate') ?? '') }
+  }
+  if (response.status !== 400) {
+    await response.body?.cancel().catch(() => {})
+    return { status: response.status }
+  }
+  const error = await jsonRpcError(response)
+  const olderServer = error !== undefined && (error.code === HEADER_MISMATCH || error.code === METHOD_NOT_FOUND || /HeaderMismatch/i.test(error.message ?? ''))
+  return { status: 400, olderServer }
+}
+
+async function jsonRpcError(response: Response): Promise<{ code?: unknown; message?: string } | undefined> {
+  try {
+    const text = await response.text()
+    if (text.length > MAX_METADATA_BYTES) return undefined
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown } }
+    if (typeof body?.error !== 'object' || body.error === null) return undefined
+    return { code: body.error.code, message: typeof body.error.message === 'string' ? body.error.message : undefined }
+  } catch {
+    return undefined
+  }
 }
 
 async function fetchMetadata(candidate: URL, resourceUrl: URL, fetchImpl: typeof fetch): Promise<{ resource: string; authorizationServers: string[]; scopes: string[] } | undefined> {
@@ -155,6 +211,6 @@ function invalid(url: URL, problem: string): ProviderError {
 }
 
 function unreachable(url: URL, error: unknown): ProviderError {
-  const code = (error as { cause?: { code?: string } }).cause?.code
+  const code = causeChain(error).map((e) => (e as { code?: unknown }).code).find((c): c is string => typeof c === 'string')
   return new ProviderError(ErrorCode.PROVIDER_UNREACHABLE, `could not reach ${url.origin} (${code ?? 'network error'}): check the resource URL, your network and proxy settings`, { cause: error })
 }

@@ -1,5 +1,6 @@
 import * as client from 'openid-client'
 import { toProviderError } from './provider.ts'
+import { fallbackEndSessionUrl } from './quirks.ts'
 
 /** Revokes a refresh token; a provider without a revocation endpoint is not an error (returns false). */
 export async function revokeRefreshToken(config: client.Configuration, refreshToken: string): Promise<boolean> {
@@ -13,19 +14,13 @@ export async function revokeRefreshToken(config: client.Configuration, refreshTo
 }
 
 /**
- * The provider's end-session URL (OIDC RP-initiated logout), or Auth0's /v2/logout for an Auth0
- * tenant that does not advertise one; undefined when there is none.
+ * The provider's end-session URL (OIDC RP-initiated logout), or where a provider that does not
+ * advertise one ends its session (quirks.ts: Auth0's /v2/logout); undefined when there is none.
  */
 export function endSessionUrl(config: client.Configuration, hint: { idToken?: string; clientId: string }): URL | undefined {
   const metadata = config.serverMetadata()
   if (metadata.end_session_endpoint) {
     return client.buildEndSessionUrl(config, hint.idToken ? { id_token_hint: hint.idToken } : { client_id: hint.clientId })
   }
-  const issuer = new URL(metadata.issuer)
-  if (/\.auth0\.com$/.test(issuer.hostname)) {
-    const url = new URL('/v2/logout', issuer)
-    url.searchParams.set('client_id', hint.clientId)
-    return url
-  }
-  return undefined
+  return fallbackEndSessionUrl(metadata.issuer, hint.clientId)
 }

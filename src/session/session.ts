@@ -159,7 +159,7 @@ function serverFieldsProblem(s: Record<string, unknown>): string | undefined {
   if (s.endpoints !== undefined) {
     const e = s.endpoints as Record<string, unknown> | null
     if (typeof e !== 'object' || e === null || typeof e.tokenEndpoint !== 'string') return '"endpoints" has no "tokenEndpoint"'
-    for (const key of ['authorizationEndpoint', 'deviceAuthorizationEndpoint', 'revocationEndpoint']) {
+    for (const key of ['authorizationEndpoint', 'deviceAuthorizationEndpoint', 'revocationEndpoint', 'registrationEndpoint']) {
       if (e[key] !== undefined && typeof e[key] !== 'string') return `"endpoints.${key}" is not a string`
     }
   }
@@ -206,4 +206,6 @@ export interface ProviderMetadataCache {
   /** Epoch seconds. */
   fetchedAt: number
   metadata: Record<string, unknown>
+  /** Found by OpenID discovery (an OpenID provider); absent in caches written before this was kept. */
+  openid?: boolean
 }

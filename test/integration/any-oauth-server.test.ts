@@ -3,41 +3,25 @@
  * oidc-provider (registration, resource indicators, plain OAuth 2 mode) and its protected resource,
  * signing in with the browser double.
  */
-import { after, before, test } from 'node:test'
+import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { CliLogin, ErrorCode, LoginRequiredError, type CliLoginError } from '../../src/index.ts'
+import { ErrorCode, LoginRequiredError, type CliLoginError } from '../../src/index.ts'
 import { createBrowserDouble, startProtectedResource, startTestProvider, DEMO_CLIENT_ID, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
-import { makeTempHome } from '../helpers/cli.ts'
-import { findFreePortRange } from '../helpers/ports.ts'
+import { libraryLogins } from '../helpers/library-logins.ts'
 
-let home: Awaited<ReturnType<typeof makeTempHome>>
-let firstPort: number
-const closers: Array<() => Promise<void>> = []
-
-before(async () => {
-  home = await makeTempHome()
-  firstPort = await findFreePortRange(4)
-})
-after(async () => {
-  for (const close of closers.reverse()) await close()
-  await home.cleanup()
-})
+const logins = libraryLogins()
+const auth = logins.auth
 
 async function provider(options: Parameters<typeof startTestProvider>[0] = {}): Promise<TestProvider> {
   const started = await startTestProvider({ registration: true, ...options })
-  closers.push(() => started.close())
+  logins.closeAfter(() => started.close())
   return started
 }
 
 async function resource(options: Omit<Parameters<typeof startProtectedResource>[0], 'authorizationServer'>, as: TestProvider): Promise<ProtectedResource> {
   const started = await startProtectedResource({ authorizationServer: as, ...options })
-  closers.push(() => started.close())
+  logins.closeAfter(() => started.close())
   return started
-}
-
-let profiles = 0
-function auth(options: Partial<ConstructorParameters<typeof CliLogin>[0]> = {}, browser = createBrowserDouble()) {
-  return new CliLogin({ appName: 'acme', home: home.dir, profile: `p${++profiles}`, port: firstPort, portAttempts: 4, openBrowser: browser.openBrowser, ...options })
 }
 
 async function callApi(api: ProtectedResource, token: string, method = 'GET'): Promise<number> {
@@ -68,13 +52,13 @@ test('from the resource URL alone (401 header): finds the server, registers, sen
   assert.equal(api.stats.requests['GET /.well-known/oauth-protected-resource/mcp'], undefined, 'the header named the metadata')
 })
 
-test('from the resource URL alone (MCP server, well-known metadata): initialize POST, then the well-known URL', async () => {
+test('from the resource URL alone (MCP server, well-known metadata): server/discover and initialize POSTs, then the well-known URL', async () => {
   const as = await provider()
   const api = await resource({ metadataDiscovery: 'well-known', protocol: 'mcp' }, as)
   const login = auth({ resource: api.url })
   await login.login()
   assert.equal(api.stats.requests['GET /mcp'], 1)
-  assert.equal(api.stats.requests['POST /mcp'], 1)
+  assert.equal(api.stats.requests['POST /mcp'], 2, 'a 401 without resource_metadata to server/discover: initialize is tried too')
   assert.equal(api.stats.requests['GET /.well-known/oauth-protected-resource/mcp'], 1)
   const { access_token } = await login.getAccessToken()
   assert.equal(await callApi(api, access_token, 'POST'), 200)
@@ -92,7 +76,7 @@ test('the registration is reused by the next login, and made again once the serv
 
   assert.equal(as.forgetClient(first as string), true)
   const browser = createBrowserDouble()
-  await auth({ resource: api.url, profile: `p${profiles}` }, browser).login()
+  await auth({ resource: api.url, profile: logins.lastProfile }, browser).login()
   assert.equal(as.stats.registrations, 2, 'registered again')
   assert.equal(browser.urls.length, 1, 'noticed before the browser opened: one browser visit')
   const second = as.stats.authorizationRequests.at(-1)?.get('client_id')
@@ -118,12 +102,12 @@ test('an interrupted login, then a successful one on another port of the range, 
   const as = await provider()
   const api = await resource({}, as)
   await auth({ resource: api.url }).login()
-  const profile = `p${profiles}`
+  const profile = logins.lastProfile
   const client = as.stats.authorizationRequests.at(-1)?.get('client_id')
   const interrupted = auth({ resource: api.url, profile, timeoutS: 0.5, openBrowser: async () => ({ opened: false, reason: 'disabled' }) })
   await assert.rejects(interrupted.login(), (error: CliLoginError) => error.code === ErrorCode.LOGIN_TIMEOUT)
   const { occupyPorts } = await import('../helpers/ports.ts')
-  const release = await occupyPorts([firstPort])
+  const release = await occupyPorts([logins.firstPort])
   try {
     await auth({ resource: api.url, profile }).login()
   } finally {
@@ -132,7 +116,7 @@ test('an interrupted login, then a successful one on another port of the range, 
   assert.equal(as.stats.registrations, 1)
   assert.equal(as.stats.authorizationRequests.at(-1)?.get('client_id'), client)
   const redirect = new URL(as.stats.authorizationRequests.at(-1)?.get('redirect_uri') as string)
-  assert.equal(redirect.port, String(firstPort + 1))
+  assert.equal(redirect.port, String(logins.firstPort + 1))
 })
 
 test('refresh sends the resource again and still gets a token for the API', async () => {
@@ -156,7 +140,7 @@ test('refresh sends the resource again and still gets a token for the API', asyn
   assert.equal((await login.getAccessToken({ resource: api.resource })).access_token, access_token)
   assert.equal(as.stats.grants.refresh_token, 1)
   // A library instance for another API refuses this session.
-  await assert.rejects(auth({ resource: 'https://other.example/mcp', profile: `p${profiles}` }).getAccessToken(), LoginRequiredError)
+  await assert.rejects(auth({ resource: 'https://other.example/mcp', profile: logins.lastProfile }).getAccessToken(), LoginRequiredError)
 })
 
 test('a plain OAuth 2 server (RFC 8414 only): --issuer works, the session has no ID token, status names nobody', async () => {
@@ -229,7 +213,7 @@ test('--issuer with --resource: the resource is only sent (never looked up), and
   const api = await resource({}, as)
   await auth({ issuer: as.issuer, clientId: DEMO_CLIENT_ID, resource: api.resource, rememberSettings: true }).login()
   assert.equal(as.stats.authorizationRequests.at(-1)?.get('resource'), api.resource)
-  const again = auth({ rememberSettings: true, profile: `p${profiles}` })
+  const again = auth({ rememberSettings: true, profile: logins.lastProfile })
   await again.login()
   assert.equal(as.stats.authorizationRequests.at(-1)?.get('resource'), api.resource)
   assert.deepEqual(api.stats.requests, {}, 'the resource itself was never asked')

@@ -5,6 +5,8 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { loginOverHttp, startProtectedResource, startTestProvider, DEMO_USERS, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
 import { cleanEnv, lastLine, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
@@ -89,10 +91,17 @@ test('no --client-id and a server that offers no registration: one line, exit 2'
   assert.doesNotMatch(result.stderr, /\n\s+at /)
 })
 
-test('a resource that publishes no metadata: one line naming what was tried, exit 1', async () => {
+test('a resource that publishes no metadata, on an origin that is no authorization server: one line naming what was tried, exit 1', async () => {
   const home = await makeTempHome()
   cleanups.push(home.cleanup)
-  const result = await runCli(['login', '--resource', `${as.issuer}api/me`], cleanEnv(home.dir))
+  const nothing = createServer((_req, res) => res.writeHead(404, { 'content-type': 'text/plain' }).end('not found'))
+  await new Promise<void>((resolve) => nothing.listen(0, '127.0.0.1', resolve))
+  cleanups.push(() => new Promise((resolve) => nothing.close(() => resolve())))
+  const origin = `http://127.0.0.1:${(nothing.address() as AddressInfo).port}`
+  const result = await runCli(['login', '--resource', `${origin}/api/me`], cleanEnv(home.dir))
   assert.equal(result.code, 1)
-  assert.match(lastLine(result.stderr), /publishes no OAuth protected resource metadata \(RFC 9728; tried .*\/\.well-known\/oauth-protected-resource\/api\/me, .*\): give the issuer/)
+  assert.match(
+    lastLine(result.stderr),
+    /publishes no OAuth protected resource metadata \(RFC 9728; tried .*\/\.well-known\/oauth-protected-resource\/api\/me, .*\), http:\/\/127\.0\.0\.1:\d+ no authorization server metadata, and its default registration endpoint answered HTTP 404: give the issuer/,
+  )
 })

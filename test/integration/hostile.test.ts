@@ -253,11 +253,25 @@ describe('plain http only for loopback, endpoint by endpoint', () => {
   })
 })
 
-describe('tokens that are not RFC 6750 b64token are never printed', () => {
+describe('tokens that are not visible ASCII are never printed; every visible ASCII token is', () => {
+  test('a token with ":" and other characters outside RFC 6750 b64token: printed by token (fast path and full CLI)', async () => {
+    const idp = await provider()
+    const accessToken = 'v1:abc.def!$*(x)=='
+    idp.tokenAnswer = { access_token: accessToken }
+    const s = await loggedIn(idp)
+    // The fresh token is printed by the fast path; --force-refresh goes through the full CLI.
+    for (const args of [['token'], ['token', '--format', 'header'], ['token', '--force-refresh']]) {
+      const result = await runCli(args, s.env)
+      assert.equal(result.code, 0, result.stderr)
+      assert.equal(result.stdout.trim(), args.includes('header') ? `Authorization: Bearer ${accessToken}` : accessToken)
+    }
+  })
+
   for (const [label, accessToken, problem] of [
     ['CR/LF (a second header line)', 'abc\r\nX-Injected: 1', /line break/],
     ['an escape sequence', 'abc\u001b[2Jdef', /control characters/],
     ['a space', 'abc def', /spaces/],
+    ['a non-ASCII letter', 'caf\u00e9', /other than visible ASCII/],
   ] as const) {
     test(`${label}: token (fast path and --format header) → exit 1 naming the problem, nothing on stdout`, async () => {
       const idp = await provider()

@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -199,4 +200,18 @@ test('no browser here: the two-step example runs as written (the address handed 
   const finish = await run('bash', ['-c', commands[1]], { ...env, ADDRESS: address }, dir)
   assert.equal(finish.code, 0, finish.stderr)
   assert.match(finish.stderr, /Logged in to .* as Alice Liddell/)
+})
+
+test("the README's map of the source names the flows, the per-call context and the quirks, and every path it names exists", () => {
+  const at = README.indexOf('Where things are:')
+  assert.ok(at >= 0, 'README has "Where things are"')
+  const paragraph = README.slice(at, README.indexOf('\n\n', at))
+  for (const path of ['src/flows/', 'src/context.ts', 'src/protocol/quirks.ts']) assert.ok(paragraph.includes(`\`${path}\``), `names ${path}`)
+  for (const name of ['login', 'access-token', 'logout', 'userinfo', 'login-target', 'client-registration', 'provider-metadata']) {
+    assert.ok(paragraph.includes(`\`${name}\``), `names the flow ${name}`)
+    assert.ok(existsSync(join(ROOT, 'src/flows', `${name}.ts`)), `src/flows/${name}.ts exists`)
+  }
+  const paths = [...paragraph.matchAll(/`((?:src|packages)\/[^`]+)`/g)].map((match) => match[1])
+  assert.ok(paths.length >= 10)
+  for (const path of paths) assert.ok(existsSync(join(ROOT, path)), `${path} exists`)
 })

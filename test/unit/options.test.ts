@@ -1,7 +1,8 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
 import { cliMessage } from '../../src/cli/messages.ts'
-import { callbackUrls, issuerFromDomain, normalizeScope, resolveLoginSettings, resolveRedirectSettings } from '../../src/options.ts'
+import { callbackUrls, normalizeScope, resolveLoginSettings, resolveRedirectSettings } from '../../src/options.ts'
+import { issuerFromDomain } from '../../src/protocol/quirks.ts'
 import { UsageError } from '../../src/errors.ts'
 
 test('defaults from the contract', () => {

@@ -49,10 +49,12 @@ test('no header: the initialize POST, then the well-known URL with the path, the
     'GET https://api.example/.well-known/oauth-protected-resource': { status: 200, body: { authorization_servers: ['https://as.example/'], scopes_supported: ['read', 'bad scope'] } },
   })
   const found = await discoverProtectedResource('https://api.example/v1/mcp', fetch)
+  assert.ok('resource' in found)
   assert.equal(found.resource, 'https://api.example/v1/mcp', 'no resource published: the URL given')
   assert.equal(found.scope, 'read')
   assert.deepEqual(asked, [
     'GET https://api.example/v1/mcp',
+    'POST https://api.example/v1/mcp',
     'POST https://api.example/v1/mcp',
     'GET https://api.example/.well-known/oauth-protected-resource/v1/mcp',
     'GET https://api.example/.well-known/oauth-protected-resource',
@@ -78,14 +80,83 @@ const metadata = (issuer: string) => ({ issuer, authorization_endpoint: `${issue
 
 test('authorization server metadata: OpenID appended, else RFC 8414 path inserted, else OpenID path inserted', async () => {
   const rfc8414 = stubFetch({ 'GET https://as.example/.well-known/oauth-authorization-server/t1': { status: 200, body: metadata('https://as.example/t1') } })
-  const config = await discoverProvider({ issuer: 'https://as.example/t1', clientId: 'c', fetch: rfc8414.fetch })
+  const { config } = await discoverProvider({ issuer: 'https://as.example/t1', clientId: 'c', fetch: rfc8414.fetch })
   assert.equal(config.serverMetadata().token_endpoint, 'https://as.example/t1/token')
   assert.deepEqual(rfc8414.asked, ['GET https://as.example/t1/.well-known/openid-configuration', 'GET https://as.example/.well-known/oauth-authorization-server/t1'])
 
   const inserted = stubFetch({ 'GET https://as.example/.well-known/openid-configuration/t1': { status: 200, body: metadata('https://as.example/t1') } })
-  assert.equal((await discoverProvider({ issuer: 'https://as.example/t1', clientId: 'c', fetch: inserted.fetch })).serverMetadata().issuer, 'https://as.example/t1')
+  assert.equal((await discoverProvider({ issuer: 'https://as.example/t1', clientId: 'c', fetch: inserted.fetch })).config.serverMetadata().issuer, 'https://as.example/t1')
 
   // Another issuer in the document found by path insertion is refused like anywhere else.
   const mixUp = stubFetch({ 'GET https://as.example/.well-known/openid-configuration/t1': { status: 200, body: metadata('https://as.example/t2') } })
-  await assert.rejects(discoverProvider({ issuer: 'https://as.example/t1', clientId: 'c', fetch: mixUp.fetch }), /discovery at https:\/\/as\.example\/t1\/\.well-known\/openid-configuration/)
+  await assert.rejects(discoverProvider({ issuer: 'https://as.example/t1', clientId: 'c', fetch: mixUp.fetch }), /discovery at https:\/\/as\.example\/\.well-known\/openid-configuration\/t1 for another issuer \("https:\/\/as\.example\/t2"\)/)
+})
+
+test('an MCP resource: GET, then server/discover with the 2026-07-28 headers, then initialize, each only while no 401 names the metadata', async () => {
+  const { fetch, asked } = stubFetch({
+    'GET https://api.example/mcp': { status: 405 },
+    'POST https://api.example/mcp': { status: 401, headers: { 'www-authenticate': 'Bearer resource_metadata="https://api.example/meta", scope="tools"' } },
+    'GET https://api.example/meta': { status: 200, body: { resource: 'https://api.example/mcp', authorization_servers: ['https://as.example/'] } },
+  })
+  const seen: RequestInit[] = []
+  const recording = ((input: string, init?: RequestInit) => (seen.push(init ?? {}), fetch(input, init))) as typeof fetch
+  const found = await discoverProtectedResource('https://api.example/mcp', recording, 'acme')
+  assert.ok('resource' in found)
+  assert.equal(found.scope, 'tools')
+  assert.deepEqual(asked, ['GET https://api.example/mcp', 'POST https://api.example/mcp', 'GET https://api.example/meta'])
+  const headers = new Headers(seen[1].headers)
+  assert.equal(headers.get('mcp-protocol-version'), '2026-07-28')
+  assert.equal(headers.get('mcp-method'), 'server/discover')
+  const body = JSON.parse(String(seen[1].body)) as { method: string; params: { _meta: Record<string, unknown> } }
+  assert.equal(body.method, 'server/discover')
+  assert.equal(body.params._meta['io.modelcontextprotocol/protocolVersion'], '2026-07-28')
+  assert.deepEqual(body.params._meta['io.modelcontextprotocol/clientInfo'], { name: 'acme', version: '1.0.0' })
+})
+
+test('a 400 to server/discover is read: HeaderMismatch or an unknown method means initialize, another answer does not', async () => {
+  const answers = (code: number) => {
+    let posts = 0
+    const asked: string[] = []
+    const fetchStub = (async (input: string, init?: RequestInit) => {
+      asked.push(`${init?.method ?? 'GET'} ${input}`)
+      if (init?.method !== 'POST') return new Response(null, { status: 404 })
+      posts += 1
+      return posts === 1
+        ? Response.json({ jsonrpc: '2.0', id: 1, error: { code, message: 'no' } }, { status: 400 })
+        : new Response(null, { status: 401, headers: { 'www-authenticate': 'Bearer resource_metadata="https://api.example/meta"' } })
+    }) as typeof fetch
+    return { fetchStub, asked }
+  }
+  for (const [code, initialize] of [[-32020, true], [-32601, true], [-32602, false]] as const) {
+    const { fetchStub, asked } = answers(code)
+    const found = await discoverProtectedResource('https://api.example/mcp', fetchStub)
+    assert.equal(asked.filter((a) => a.startsWith('POST')).length, initialize ? 2 : 1, String(code))
+    assert.equal(asked.includes('GET https://api.example/meta'), initialize, String(code))
+    if (!initialize) assert.deepEqual(found, { tried: ['https://api.example/.well-known/oauth-protected-resource/mcp', 'https://api.example/.well-known/oauth-protected-resource'], scope: undefined })
+  }
+})
+
+test('authorization server metadata of an issuer a resource names: the MCP order, and its issuer exactly', async () => {
+  const withPath = stubFetch({ 'GET https://as.example/t1/.well-known/openid-configuration': { status: 200, body: metadata('https://as.example/t1') } })
+  const found = await discoverProvider({ issuer: 'https://as.example/t1', clientId: 'c', fetch: withPath.fetch, order: 'mcp' })
+  assert.equal(found.openid, true)
+  assert.deepEqual(withPath.asked, [
+    'GET https://as.example/.well-known/oauth-authorization-server/t1',
+    'GET https://as.example/.well-known/openid-configuration/t1',
+    'GET https://as.example/t1/.well-known/openid-configuration',
+  ])
+  const root = stubFetch({ 'GET https://as.example/.well-known/openid-configuration': { status: 200, body: metadata('https://as.example') } })
+  assert.equal((await discoverProvider({ issuer: 'https://as.example', clientId: 'c', fetch: root.fetch, order: 'mcp' })).openid, true)
+  assert.deepEqual(root.asked, ['GET https://as.example/.well-known/oauth-authorization-server', 'GET https://as.example/.well-known/openid-configuration'])
+
+  const rfc8414 = stubFetch({ 'GET https://as.example/.well-known/oauth-authorization-server': { status: 200, body: metadata('https://as.example') } })
+  assert.equal((await discoverProvider({ issuer: 'https://as.example', clientId: 'c', fetch: rfc8414.fetch, order: 'mcp' })).openid, false)
+  assert.deepEqual(rfc8414.asked, ['GET https://as.example/.well-known/oauth-authorization-server'])
+
+  // Equal once normalized is not equal: the trailing slash makes it another issuer.
+  const slash = stubFetch({ 'GET https://as.example/.well-known/oauth-authorization-server': { status: 200, body: metadata('https://as.example/') } })
+  await assert.rejects(discoverProvider({ issuer: 'https://as.example', clientId: 'c', fetch: slash.fetch, order: 'mcp' }), /names another issuer \("https:\/\/as\.example\/"\)/)
+  assert.equal((await discoverProvider({ issuer: 'https://as.example', clientId: 'c', fetch: slash.fetch, order: 'mcp', originAsIssuer: true })).config.serverMetadata().issuer, 'https://as.example/', 'an origin taken as the issuer: either form')
+  const other = stubFetch({ 'GET https://as.example/.well-known/oauth-authorization-server': { status: 200, body: metadata('https://attacker.example') } })
+  await assert.rejects(discoverProvider({ issuer: 'https://as.example', clientId: 'c', fetch: other.fetch, order: 'mcp' }), /names "https:\/\/attacker\.example" as its "issuer"/)
 })

@@ -1,5 +1,5 @@
 /** `cli-login completion bash|zsh|fish`: completion scripts generated from the option specs. */
-import { COMMAND_SPECS, COMMANDS, type CommandSpec } from '../args.ts'
+import { COMMAND_SPECS, COMMANDS, type CommandSpec, type OptionSpec } from '../args.ts'
 import type { CliContext } from '../io.ts'
 
 export async function runCompletion(shell: string, ctx: CliContext): Promise<number> {
@@ -7,14 +7,19 @@ export async function runCompletion(shell: string, ctx: CliContext): Promise<num
   return 0
 }
 
+/** `--name`, and `-X` before it for a flag with a short alias. */
+function spellings(name: string, option: OptionSpec): string[] {
+  return option.short ? [`-${option.short}`, `--${name}`] : [`--${name}`]
+}
+
 function flagsOf(command: keyof typeof COMMAND_SPECS): string[] {
-  return [...Object.keys((COMMAND_SPECS[command] as CommandSpec).options).map((name) => `--${name}`), '--help']
+  return [...Object.entries((COMMAND_SPECS[command] as CommandSpec).options).flatMap(([name, option]) => spellings(name, option)), '--help']
 }
 
 function choicesOf(command: keyof typeof COMMAND_SPECS): Array<[string, readonly string[]]> {
   return Object.entries((COMMAND_SPECS[command] as CommandSpec).options)
     .filter(([, option]) => option.choices)
-    .map(([name, option]) => [`--${name}`, option.choices ?? []])
+    .flatMap(([name, option]) => spellings(name, option).map((flag): [string, readonly string[]] => [flag, option.choices ?? []]))
 }
 
 function bash(): string {
@@ -49,7 +54,7 @@ function zsh(): string {
     const args = Object.entries(spec.options).map(([name, option]) => {
       const help = option.help.replace(/[[\]:']/g, ' ')
       const value = option.kind === 'boolean' ? '' : option.choices ? `:${name}:(${option.choices.join(' ')})` : `:${name}:`
-      return `'--${name}[${help}]${value}'`
+      return option.short ? `'(-${option.short} --${name})'{-${option.short},--${name}}'[${help}]${value}'` : `'--${name}[${help}]${value}'`
     })
     if (spec.positional?.choices) args.push(`'1:${spec.positional.name}:(${spec.positional.choices.join(' ')})'`)
     return `    ${command}) _arguments ${args.join(' ')} ;;`
@@ -80,7 +85,7 @@ function fish(): string {
     const spec: CommandSpec = COMMAND_SPECS[command]
     for (const [name, option] of Object.entries(spec.options)) {
       const value = option.kind === 'boolean' ? '' : option.choices ? ` -x -a '${option.choices.join(' ')}'` : ' -r'
-      lines.push(`complete -c cli-login -n '__fish_seen_subcommand_from ${command}' -l ${name}${value} -d '${option.help.replace(/'/g, "\\'")}'`)
+      lines.push(`complete -c cli-login -n '__fish_seen_subcommand_from ${command}' ${option.short ? `-s ${option.short} ` : ''}-l ${name}${value} -d '${option.help.replace(/'/g, "\\'")}'`)
     }
     if (spec.positional?.choices) lines.push(`complete -c cli-login -n '__fish_seen_subcommand_from ${command}' -a '${spec.positional.choices.join(' ')}'`)
   }

@@ -1,13 +1,13 @@
 import { CliLogin } from '../../cli-login.ts'
 import { nowSeconds } from '../../system.ts'
-import { str, type ParsedOptions } from '../args.ts'
+import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
-import { describeStatus, loginOptions } from './shared.ts'
+import { baseOptions, describeStatus, loginCallbacks } from './shared.ts'
 
 type TestKit = typeof import('clilogin-testkit')
 
 /** Starts the test kit's identity provider on loopback and runs the whole login against it. */
-export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<number> {
+export async function runDemo(flags: CommandOptions<'demo'>, ctx: CliContext): Promise<number> {
   const kit = await loadTestKit()
   if (!kit) {
     ctx.err('cli-login demo needs the test kit: npm install --save-dev clilogin-testkit')
@@ -20,14 +20,13 @@ export async function runDemo(options: ParsedOptions, ctx: CliContext): Promise<
     ctx.err(`Demo identity provider running at ${provider.issuer}`)
     ctx.err(`Sign in as user "${user.username}" with password "${user.password}" (pre-filled).`)
     const auth = new CliLogin({
-      ...loginOptions(options, ctx),
+      ...baseOptions(ctx),
+      ...loginCallbacks(ctx),
+      ...libraryOptions('demo', flags).options,
       rememberSettings: false,
       issuer: provider.issuer,
-      domain: undefined,
       clientId: DEMO_CLIENT_ID,
-      clientSecret: undefined,
-      organization: undefined,
-      profile: str(options, 'profile') ?? 'demo',
+      profile: flags.profile ?? 'demo',
     })
     await auth.login()
     const status = await auth.status()

@@ -1,17 +1,21 @@
 import type { AccessToken } from '../../session/session.ts'
 
-/** RFC 6750 b64token: what a bearer token may contain, so that it cannot break a header line. */
-const B64TOKEN = /^[A-Za-z0-9\-._~+/]+=*$/
+/**
+ * What a printed token may contain: visible ASCII without spaces, 0x21–0x7E (RFC 6749 Appendix
+ * A.12's characters less the space), so that it cannot break a header line or reach the terminal as
+ * an escape. Not RFC 6750's narrower b64token: real servers mint tokens with `:` and more.
+ */
+const VISIBLE_ASCII = /^[\x21-\x7e]+$/
 
 /** Why the token must not be printed (CR/LF would inject a header line, escapes would reach the terminal), or undefined. */
 export function tokenProblem(token: string): string | undefined {
-  if (B64TOKEN.test(token)) return undefined
+  if (VISIBLE_ASCII.test(token)) return undefined
   if (token === '') return 'it is empty'
   if (/[\r\n]/.test(token)) return 'it contains a line break'
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f-\u009f]/.test(token)) return 'it contains control characters'
   if (/\s/.test(token)) return 'it contains spaces'
-  return 'it contains characters a bearer token may not have'
+  return 'it contains characters other than visible ASCII'
 }
 
 /** `token --format raw|json|header|k8s`. */

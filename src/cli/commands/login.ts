@@ -1,33 +1,33 @@
 import { CliLogin } from '../../cli-login.ts'
 import { UsageError } from '../../errors.ts'
 import type { LoginResult } from '../../library-options.ts'
-import { bool, str, type ParsedOptions } from '../args.ts'
+import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
-import { loginOptions, describeStatus, printQrCode } from './shared.ts'
+import { baseOptions, describeStatus, loginCallbacks, printQrCode } from './shared.ts'
 import type { QrRenderer } from '../qr.ts'
 import { nowSeconds } from '../../system.ts'
 import { terminalText } from '../../terminal-text.ts'
 
-export async function runLogin(options: ParsedOptions, ctx: CliContext): Promise<number> {
-  const noWait = bool(options, 'no-wait') === true
-  const finish = str(options, 'finish')
+export async function runLogin(flags: CommandOptions<'login'>, ctx: CliContext): Promise<number> {
+  const noWait = flags['no-wait'] === true
+  const { finish } = flags
   if (noWait && finish !== undefined) throw new UsageError('--no-wait and --finish go in two separate runs: login --no-wait prints the URL, login --finish <url> completes it')
-  if (noWait && bool(options, 'device')) throw new UsageError('--no-wait cannot be used with --device: the device flow waits for the approval (run login --device alone)')
-  if (bool(options, 'json') && !noWait) throw new UsageError('--json goes with --no-wait (status --json describes a finished login)')
-  const qr = bool(options, 'qr') ? (await import('../qr.ts')).loadQrRenderer() : undefined
+  if (noWait && flags.device) throw new UsageError('--no-wait cannot be used with --device: the device flow waits for the approval (run login --device alone)')
+  if (flags.json && !noWait) throw new UsageError('--json goes with --no-wait (status --json describes a finished login)')
+  const qr = flags.qr ? (await import('../qr.ts')).loadQrRenderer() : undefined
   // A person at a terminal can paste the address the browser ended on instead of waiting for the redirect.
-  const pasteFrom = !noWait && finish === undefined && !bool(options, 'device') ? ctx.terminalInput() : undefined
-  const auth = new CliLogin(loginOptions(options, ctx, { qr, pasteFrom }))
-  if (noWait) return startLogin(auth, options, ctx, qr)
+  const pasteFrom = !noWait && finish === undefined && !flags.device ? ctx.terminalInput() : undefined
+  const auth = new CliLogin({ ...baseOptions(ctx), ...loginCallbacks(ctx, { qr, pasteFrom }), ...libraryOptions('login', flags).options })
+  if (noWait) return startLogin(auth, flags, ctx, qr)
   const result = finish === undefined ? await auth.login() : await auth.finishLogin(finish)
   reportLogin(auth, result, ctx)
   return 0
 }
 
-async function startLogin(auth: CliLogin, options: ParsedOptions, ctx: CliContext, qr: QrRenderer | undefined): Promise<number> {
+async function startLogin(auth: CliLogin, flags: CommandOptions<'login'>, ctx: CliContext, qr: QrRenderer | undefined): Promise<number> {
   const { url, loginId, expiresAt } = await auth.startLogin()
   if (qr) printQrCode(ctx, qr, url)
-  if (bool(options, 'json')) ctx.out(JSON.stringify({ url, login_id: loginId, expires_at: expiresAt }))
+  if (flags.json) ctx.out(JSON.stringify({ url, login_id: loginId, expires_at: expiresAt }))
   else ctx.out(url)
   const profile = auth.profile === 'default' ? '' : ` --profile ${auth.profile}`
   ctx.err(`Open the URL in a browser, anywhere, and log in; then run: cli-login login${profile} --finish '<the address the browser ended on>'`)
@@ -39,10 +39,8 @@ function reportLogin(auth: CliLogin, result: LoginResult, ctx: CliContext): void
   for (const line of describeStatus(result, nowSeconds(ctx.system))) ctx.err(line)
   const before = result.replaced_account
   if (before) {
-    const was = accountLabel(before)
-    const now = accountLabel(result)
     const where = before.issuer !== result.issuer ? ` at ${before.issuer}` : ''
-    ctx.err(`profile ${auth.profile} was ${terminalText(was)}${where}, now ${terminalText(now)}`)
+    ctx.err(`profile ${auth.profile} was ${terminalText(accountLabel(before))}${where}, now ${terminalText(accountLabel(result))}`)
   }
   if (result.keychain_unavailable) {
     ctx.err(`No usable OS keychain (${result.keychain_unavailable}): the tokens are in ${auth.sessionLocation()} (0600). --storage keychain makes this an error.`)

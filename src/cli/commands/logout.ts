@@ -1,15 +1,16 @@
 import { CliLogin } from '../../cli-login.ts'
-import { bool, type ParsedOptions } from '../args.ts'
+import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { baseOptions } from './shared.ts'
 import { CliLoginError, ErrorCode, ProviderError } from '../../errors.ts'
 
-export async function runLogout(options: ParsedOptions, ctx: CliContext): Promise<number> {
-  const base = { ...baseOptions(options, ctx), noBrowser: bool(options, 'no-browser') }
-  const profiles = bool(options, 'all') ? await new CliLogin(base).listProfiles() : [new CliLogin(base).profile]
+export async function runLogout(flags: CommandOptions<'logout'>, ctx: CliContext): Promise<number> {
+  const { options, call } = libraryOptions('logout', flags)
+  const base = { ...baseOptions(ctx), ...options }
+  const profiles = flags.all ? await new CliLogin(base).listProfiles() : [new CliLogin(base).profile]
   if (profiles.length === 0) ctx.err('Not logged in on any profile; nothing to do.')
   for (const profile of profiles) {
-    const result = await new CliLogin({ ...base, profile }).logout({ endBrowserSession: bool(options, 'browser') })
+    const result = await new CliLogin({ ...base, profile }).logout(call)
     if (result.refreshTokenLeftValid) ctx.err(`The refresh token was not revoked: ${whyNotRevoked(result.revocationError)}; it stays valid at the provider until it expires.`)
     if (result.deleted) ctx.err(`Logged out of profile "${profile}"${result.revoked ? ' (refresh token revoked)' : ''}.`)
     else ctx.err(`Not logged in (profile "${profile}"); nothing to do.`)

@@ -1,14 +1,14 @@
 import { CliLogin } from '../../cli-login.ts'
 import { nowSeconds } from '../../system.ts'
 import { terminalText } from '../../terminal-text.ts'
-import { bool, type ParsedOptions } from '../args.ts'
+import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { baseOptions } from './shared.ts'
 
 /** `cli-login profiles`: every profile with a session, the default marked. */
-export async function runProfiles(options: ParsedOptions, ctx: CliContext): Promise<number> {
-  const profiles = await new CliLogin(baseOptions(options, ctx)).profiles()
-  if (bool(options, 'json')) {
+export async function runProfiles(flags: CommandOptions<'profiles'>, ctx: CliContext): Promise<number> {
+  const profiles = await new CliLogin({ ...baseOptions(ctx), ...libraryOptions('profiles', flags).options }).profiles()
+  if (flags.json) {
     ctx.out(JSON.stringify(profiles.map(({ session_expired: _expired, ...status }) => status)))
     return 0
   }
@@ -31,8 +31,8 @@ export async function runProfiles(options: ParsedOptions, ctx: CliContext): Prom
 }
 
 /** `cli-login use <profile>`: the home's default profile, for commands given no --profile. */
-export async function runUse(options: ParsedOptions, ctx: CliContext, profile?: string): Promise<number> {
-  const auth = new CliLogin({ ...baseOptions(options, ctx), profile })
+export async function runUse(flags: CommandOptions<'use'>, ctx: CliContext, profile?: string): Promise<number> {
+  const auth = new CliLogin({ ...baseOptions(ctx), ...libraryOptions('use', flags).options, profile })
   await auth.setDefaultProfile(auth.profile)
   ctx.err(`Profile "${auth.profile}" is now the default (--profile and CLI_LOGIN_PROFILE still choose another).`)
   return 0

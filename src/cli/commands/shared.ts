@@ -1,20 +1,18 @@
 import type { CliLoginOptions } from '../../library-options.ts'
-import type { RedirectHost } from '../../options.ts'
 import type { SessionStatus } from '../../session/session.ts'
-import { bool, num, str, type ParsedOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { CLI_APP } from '../cli-app.ts'
 import { terminalText } from '../../terminal-text.ts'
 import { pastedLines, type PasteInput } from '../paste-back.ts'
 import { noQrReason, type QrRenderer } from '../qr.ts'
 
-/** The CliLogin options every command shares: cli-login's identity, profile, home, profile memory and the system seams. */
-export function baseOptions(options: ParsedOptions, ctx: CliContext): CliLoginOptions {
+/**
+ * The CliLogin options every command shares that are no flag's: cli-login's identity, profile
+ * memory and the system seams (the flags' options come from args.ts libraryOptions).
+ */
+export function baseOptions(ctx: CliContext): CliLoginOptions {
   return {
     ...CLI_APP,
-    profile: str(options, 'profile'),
-    home: str(options, 'home'),
-    storage: str(options, 'storage') as CliLoginOptions['storage'],
     rememberSettings: true,
     // Already read into the options: the library's children (the browser) must not inherit it.
     system: { ...ctx.system, env: withoutVariable(ctx.system.env, 'CLI_LOGIN_CLIENT_SECRET') },
@@ -30,16 +28,6 @@ function withoutVariable(env: NodeJS.ProcessEnv, name: string): NodeJS.ProcessEn
   return rest
 }
 
-/** Redirect flags (already merged with CLI_LOGIN_* env vars) as library options. */
-export function redirectOptions(options: ParsedOptions): Pick<CliLoginOptions, 'port' | 'portAttempts' | 'redirectHost' | 'redirectPath'> {
-  return {
-    port: num(options, 'port'),
-    portAttempts: num(options, 'port-attempts'),
-    redirectHost: str(options, 'redirect-host') as RedirectHost | undefined,
-    redirectPath: str(options, 'redirect-path'),
-  }
-}
-
 /** What a login shows and reads besides its flags: the QR encoder (--qr) and the terminal to paste on. */
 export interface LoginTerminal {
   qr?: QrRenderer
@@ -47,8 +35,11 @@ export interface LoginTerminal {
   pasteFrom?: PasteInput
 }
 
-/** Login flags (already merged with CLI_LOGIN_* env vars) as library options. */
-export function loginOptions(options: ParsedOptions, ctx: CliContext, terminal: LoginTerminal = {}): CliLoginOptions {
+/**
+ * What a login tells the user (the URL to open, the device code, a QR code with --qr), printed on
+ * stderr, and the addresses pasted on the terminal.
+ */
+export function loginCallbacks(ctx: CliContext, terminal: LoginTerminal = {}): Pick<CliLoginOptions, 'onDeviceCode' | 'onAuthorizationUrl' | 'pastedAddresses' | 'onPastedAddressRejected'> {
   const { qr, pasteFrom } = terminal
   const waiting = pasteFrom
     ? 'Waiting for the login to complete (Ctrl-C to cancel). If the browser is on another machine, paste here the address it ended on and press Enter:'
@@ -57,25 +48,6 @@ export function loginOptions(options: ParsedOptions, ctx: CliContext, terminal: 
     if (qr) printQrCode(ctx, qr, url)
   }
   return {
-    ...baseOptions(options, ctx),
-    ...redirectOptions(options),
-    issuer: str(options, 'issuer'),
-    domain: str(options, 'domain'),
-    clientId: str(options, 'client-id'),
-    clientSecret: str(options, 'client-secret'),
-    organization: str(options, 'organization'),
-    resource: str(options, 'resource'),
-    authorizationEndpoint: str(options, 'authorization-endpoint'),
-    tokenEndpoint: str(options, 'token-endpoint'),
-    deviceAuthorizationEndpoint: str(options, 'device-authorization-endpoint'),
-    revocationEndpoint: str(options, 'revocation-endpoint'),
-    audience: str(options, 'audience'),
-    scope: str(options, 'scope'),
-    prompt: str(options, 'prompt'),
-    loginHint: str(options, 'login-hint'),
-    timeoutS: num(options, 'timeout'),
-    noBrowser: bool(options, 'no-browser'),
-    device: bool(options, 'device'),
     onDeviceCode: (device) => {
       const verificationUri = terminalText(device.verificationUri)
       const verificationUriComplete = device.verificationUriComplete === undefined ? undefined : terminalText(device.verificationUriComplete)
