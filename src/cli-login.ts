@@ -1,13 +1,15 @@
 import { resolveAppIdentity, defaultHome, type AppIdentity } from './app.ts'
 import { combineSignals, createContext, type LoginContext, type SessionMemory } from './context.ts'
-import type { CallOptions, CliLoginOptions, GetAccessTokenOptions, LoginResult, LogoutOptions, LogoutResult, StatusResult } from './library-options.ts'
+import type { CallOptions, CliLoginOptions, GetAccessTokenOptions, LoginResult, LogoutOptions, LogoutResult, PendingLoginStart, ProfileStatus, StatusResult } from './library-options.ts'
 import { callbackUrls, DEFAULTS, resolveRedirectSettings } from './options.ts'
-import { UsageError } from './errors.ts'
+import { ProfileNotFoundError, StorageError, UsageError } from './errors.ts'
+import { readDefaultProfile } from './session/home-config.ts'
 import { FileSessionStore, type SessionStore } from './session/file-store.ts'
 import { KeychainSessionStore, STORAGE_MODES } from './session/keychain-store.ts'
 import { assertProfileName } from './session/paths.ts'
 import { isSessionExpired, sessionStatus, type AccessToken } from './session/session.ts'
 import { defaultSystem, type System } from './system.ts'
+import type { LoginOutcome } from './flows/login.ts'
 
 /**
  * Each use case is loaded on its first call and kept: a dynamic import per call would cost a
@@ -15,6 +17,7 @@ import { defaultSystem, type System } from './system.ts'
  */
 const flows = {
   login: once(() => import('./flows/login.ts')),
+  twoStepLogin: once(() => import('./flows/two-step-login.ts')),
   accessToken: once(() => import('./flows/access-token.ts')),
   userinfo: once(() => import('./flows/userinfo.ts')),
   logout: once(() => import('./flows/logout.ts')),
@@ -38,6 +41,8 @@ export class CliLogin {
   private readonly store: SessionStore
   private readonly memory: SessionMemory = {}
   private sharedContext: LoginContext | undefined
+  /** The session files under the home (undefined with a caller's own `store`). */
+  private readonly files: FileSessionStore | undefined
   /** The store that decides where secrets go (undefined with a caller's own `store`). */
   private readonly secrets: KeychainSessionStore | undefined
   /** An explicit storage (or keychainAccessToken) has been applied to the stored session (moved if it was elsewhere). */
@@ -47,15 +52,17 @@ export class CliLogin {
     this.options = options
     this.app = resolveAppIdentity(options)
     this.system = defaultSystem(options.system)
-    this.profile = options.profile ?? DEFAULTS.profile
-    assertProfileName(this.profile)
     const home = options.home ?? defaultHome(this.app.appName, this.system.env, this.system.platform)
+    // No profile named: the home's default (setDefaultProfile()), else "default".
+    this.profile = options.profile ?? (options.store ? undefined : readDefaultProfile(home)) ?? DEFAULTS.profile
+    assertProfileName(this.profile)
     const mode = options.storage ?? 'auto'
     if (!STORAGE_MODES.includes(mode)) throw UsageError.forOption('storage', `must be one of ${STORAGE_MODES.join(', ')}, not ${JSON.stringify(mode)}`)
     if (options.store) {
       this.store = options.store
     } else {
       const files = new FileSessionStore(home, { loginCommand: this.app.loginCommand, onWarning: options.onWarning })
+      this.files = files
       this.secrets = new KeychainSessionStore(files, {
         service: this.app.appName,
         mode,
@@ -72,12 +79,39 @@ export class CliLogin {
   /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
   async login(options: CallOptions = {}): Promise<LoginResult> {
     const { login } = await flows.login()
+    return this.storingLogin(() => login(this.context(options.signal)))
+  }
+
+  /**
+   * The first step of a login finished later (by `finishLogin()`, in this process or another): the
+   * authorization URL to open in any browser, anywhere. The attempt is kept as the profile's
+   * pending login (a secret, stored as the session's secrets are) until it is used or expires
+   * (`timeoutS`); a new one replaces it. No server listens: the redirect URI is the first port's.
+   */
+  async startLogin(options: CallOptions = {}): Promise<PendingLoginStart> {
+    const { startLogin } = await flows.twoStepLogin()
+    if (this.secrets?.mode === 'keychain') await this.secrets.prepareLogin()
+    return startLogin(this.context(options.signal))
+  }
+
+  /**
+   * Completes the profile's pending login with the address the browser ended on (checked as the
+   * redirect is: state, `iss`, PKCE, nonce); PendingLoginError when there is none, it expired, was
+   * used, or the address is another attempt's.
+   */
+  async finishLogin(address: string, options: CallOptions = {}): Promise<LoginResult> {
+    const { finishLogin } = await flows.twoStepLogin()
+    return this.storingLogin(() => finishLogin(this.context(options.signal), address))
+  }
+
+  /** A login with the storage decided alongside it, and said in the result. */
+  private async storingLogin(run: () => Promise<LoginOutcome>): Promise<LoginResult> {
     // `keychain` without a keychain fails before the browser opens; `auto` probes while the login
     // runs (the store waits for the answer before it writes the session).
     const deciding = this.secrets?.prepareLogin()
     deciding?.catch(() => {})
     if (this.secrets?.mode === 'keychain') await deciding
-    const result = await login(this.context(options.signal))
+    const result = await run()
     const decision = await deciding
     const keychainOnly = (await this.secrets?.keepsTokensInKeychainOnly(this.profile)) ?? false
     return { ...result, storage: decision?.storage ?? result.storage, keychain_unavailable: decision?.keychainUnavailable ?? null, keychain_access_token: keychainOnly }
@@ -132,6 +166,34 @@ export class CliLogin {
   /** The profiles that have a stored session. */
   async listProfiles(_options: CallOptions = {}): Promise<string[]> {
     return this.store.listProfiles()
+  }
+
+  /**
+   * Every profile with a session: its status, and `default: true` for this instance's profile (the
+   * one named, else the home's default). A session that cannot be read is told to onWarning and left out.
+   */
+  async profiles(_options: CallOptions = {}): Promise<ProfileStatus[]> {
+    const statuses: ProfileStatus[] = []
+    for (const profile of await this.store.listProfiles()) {
+      const session = await this.store.readSession(profile).catch((error: unknown) => {
+        this.options.onWarning?.(`profile "${profile}" left out: ${error instanceof Error ? error.message : String(error)}`)
+        return undefined
+      })
+      if (session) statuses.push({ ...sessionStatus(profile, session), session_expired: isSessionExpired(session), default: profile === this.profile })
+    }
+    return statuses
+  }
+
+  /**
+   * Makes `profile` the home's default: instances (and the CLI's commands) given no profile use it.
+   * ProfileNotFoundError when it has no session.
+   */
+  async setDefaultProfile(profile: string, _options: CallOptions = {}): Promise<void> {
+    assertProfileName(profile)
+    if (!this.files) throw new StorageError('a caller-provided session store has no default profile')
+    const target = { profile, loginCommand: this.app.loginCommand }
+    if (!(await this.store.listProfiles()).includes(profile)) throw new ProfileNotFoundError(target)
+    await this.files.writeDefaultProfile(profile)
   }
 
   /** The redirect URIs to register with the provider: one per port of the range. */

@@ -24,6 +24,8 @@ export const ErrorCode = {
   STORAGE_FAILED: 'STORAGE_FAILED',
   LOCK_TIMEOUT: 'LOCK_TIMEOUT',
   KEYCHAIN_UNAVAILABLE: 'KEYCHAIN_UNAVAILABLE',
+  PENDING_LOGIN_INVALID: 'PENDING_LOGIN_INVALID',
+  PROFILE_NOT_FOUND: 'PROFILE_NOT_FOUND',
   INTERNAL: 'INTERNAL',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -131,6 +133,41 @@ export class LoginTimeoutError extends CliLoginError {
     super(ErrorCode.LOGIN_TIMEOUT, `${what ?? 'no answer from the browser'} after ${seconds} s${hint}: run ${loginCommand} again`)
     this.seconds = seconds
     this.browser = what === undefined
+  }
+}
+
+/**
+ * A login started earlier cannot be finished with this address: there is none pending, it expired,
+ * it was used already, the address is of another attempt (`state-mismatch`), or it is no answer
+ * of the provider at all (`not-an-answer`: a bare code, another address).
+ */
+export class PendingLoginError extends CliLoginError {
+  readonly reason: 'none' | 'expired' | 'used' | 'state-mismatch' | 'not-an-answer'
+  readonly profile: string
+  readonly loginId: string | undefined
+  constructor(reason: PendingLoginError['reason'], target: LoginTarget, detail: { loginId?: string; expiresAt?: number; problem?: string } = {}) {
+    const id = detail.loginId ? ` ${detail.loginId}` : ''
+    const messages = {
+      none: 'no login is waiting to be finished',
+      expired: `the pending login${id} expired${detail.expiresAt === undefined ? '' : ` at ${new Date(detail.expiresAt * 1000).toISOString()}`}`,
+      used: `the pending login${id} was used already (each is finished once)`,
+      'state-mismatch': `the address is the answer to another login attempt than the pending one${id} (its state does not match)`,
+      'not-an-answer': `the address is not the answer to the pending login${id}: ${detail.problem ?? 'no code and state'}`,
+    }
+    const fix = reason === 'state-mismatch' || reason === 'not-an-answer' ? "give the address the browser ended on after opening the pending login's URL" : 'start a new one'
+    super(ErrorCode.PENDING_LOGIN_INVALID, `${messages[reason]}${ofProfile(target.profile)}: ${fix}`)
+    this.reason = reason
+    this.profile = target.profile
+    this.loginId = detail.loginId
+  }
+}
+
+/** A profile named for use that has no session. */
+export class ProfileNotFoundError extends CliLoginError {
+  readonly profile: string
+  constructor(target: LoginTarget) {
+    super(ErrorCode.PROFILE_NOT_FOUND, `profile "${target.profile}" has no session: log in to it with ${target.loginCommand} first`)
+    this.profile = target.profile
   }
 }
 

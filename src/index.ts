@@ -8,6 +8,10 @@ export type {
   LoginResult,
   LogoutOptions,
   LogoutResult,
+  AccountSummary,
+  PastedAddressRejectedEvent,
+  PendingLoginStart,
+  ProfileStatus,
   StatusResult,
 } from './library-options.ts'
 export type { AppIdentity } from './app.ts'
@@ -22,7 +26,9 @@ export {
   LoginCancelledError,
   LoginRequiredError,
   LoginTimeoutError,
+  PendingLoginError,
   PortsUnavailableError,
+  ProfileNotFoundError,
   ProviderError,
   SessionExpiredError,
   SessionFileError,

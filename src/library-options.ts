@@ -1,6 +1,7 @@
 /** The library's public option and result types (what `new CliLogin(…)` and its methods take and give). */
 import type { BrowserOpenResult, OpenBrowser } from './browser/open-browser.ts'
 import type { CliLoginError } from './errors.ts'
+import type { PastedVerdict } from './loopback/guard.ts'
 import type { LoginPages } from './loopback/pages.ts'
 import type { LoginSettingsInput } from './options.ts'
 import type { SessionStore } from './session/file-store.ts'
@@ -57,6 +58,17 @@ export interface CliLoginOptions extends LoginSettingsInput {
   system?: Partial<System>
   /** Told the authorization URL and whether a browser was started, so the tool can print it. */
   onAuthorizationUrl?: (event: AuthorizationUrlEvent) => void
+  /**
+   * While a browser login waits for the redirect: the addresses the user pastes (the page the
+   * browser ended on, e.g. a browser on another machine that cannot reach this one's loopback),
+   * one per item. Each is checked exactly like the redirect (state, then `iss` and PKCE at the
+   * exchange); the first that is this attempt's answer completes the login, whichever of it and the
+   * redirect comes first. The CLI reads them from a terminal; the iterable should end when the
+   * signal aborts.
+   */
+  pastedAddresses?: (signal: AbortSignal) => AsyncIterable<string>
+  /** Told why a pasted address was not taken (the login keeps waiting). */
+  onPastedAddressRejected?: (event: PastedAddressRejectedEvent) => void
   /** Told the codes of a device login (`device: true`): the tool must show them, the library prints nothing. */
   onDeviceCode?: (event: DeviceCodeEvent) => void
   /** Told what the library is doing, one line at a time (requests, cache, lock, decisions); never a token. */
@@ -74,6 +86,12 @@ export interface AuthorizationUrlEvent {
   url: string
   redirectUri: string
   browser: BrowserOpenResult
+}
+
+export interface PastedAddressRejectedEvent {
+  verdict: Exclude<PastedVerdict, 'callback'>
+  /** One line, for the user. */
+  message: string
 }
 
 export interface DeviceCodeEvent {
@@ -112,11 +130,40 @@ export interface LoginResult extends SessionStatus {
   keychain_unavailable: string | null
   /** Keychain storage with the access and ID tokens in the keychain only (keychainAccessToken); false when the file caches them, or holds everything. */
   keychain_access_token: boolean
+  /**
+   * The profile's session was of another account (another subject, or another issuer) and this
+   * login replaced it: who that was. null when the profile had no session or the same account
+   * logged in again.
+   */
+  replaced_account: AccountSummary | null
+}
+
+/** Who a session is for. */
+export interface AccountSummary {
+  issuer: string
+  subject: string | null
+  email: string | null
+  name: string | null
+}
+
+/** A login started now and finished later, in this process or another (`startLogin()`). */
+export interface PendingLoginStart {
+  /** The authorization URL to open in a browser, anywhere. */
+  url: string
+  /** Names the attempt (it is not a secret). */
+  loginId: string
+  /** Epoch seconds; after it, `finishLogin()` refuses the attempt. */
+  expiresAt: number
 }
 
 export interface StatusResult extends SessionStatus {
   /** The provider rejected the refresh token: the session needs a new login. */
   session_expired: boolean
+}
+
+export interface ProfileStatus extends StatusResult {
+  /** This instance's profile: the one it was given, else the home's default (or "default"). */
+  default: boolean
 }
 
 export interface LogoutOptions extends CallOptions {

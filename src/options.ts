@@ -29,6 +29,12 @@ export interface LoginSettingsInput {
   /** Space- or comma-separated, or a list. */
   scope?: string | string[]
   prompt?: string
+  /**
+   * Who is expected to sign in (`login_hint`, OpenID Connect Core 3.1.2.1), e.g. an email. Without
+   * it, a new login on a profile of an OpenID provider hints at the profile's email, except with
+   * `prompt` login or select_account (the user means to pick another account).
+   */
+  loginHint?: string
   port?: number
   portAttempts?: number
   redirectHost?: RedirectHost
@@ -61,6 +67,7 @@ export interface LoginSettings {
   organization?: string
   scope: string
   prompt?: string
+  loginHint?: string
   port: number
   portAttempts: number
   redirectHost: RedirectHost
@@ -115,6 +122,7 @@ export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: P
     // '' (found or remembered): the server names no scope, so none is sent.
     scope: scope === '' ? '' : scope !== undefined ? normalizeScope(scope) : found?.endpoints ? '' : DEFAULTS.scope,
     prompt: given.prompt || undefined,
+    loginHint: given.loginHint || undefined,
     ...redirect,
     timeoutS,
     device: given.device ?? remembered.device ?? false,

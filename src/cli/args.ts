@@ -18,6 +18,8 @@ const BROWSER_LOGIN = {
   timeout: { kind: 'number', feeds: 'timeoutS', value: '<seconds>', help: 'give up waiting for the browser (default 300)' },
   'no-browser': { kind: 'boolean', feeds: 'noBrowser', help: 'print the URL instead of opening a browser' },
   device: { kind: 'boolean', feeds: 'device', help: 'device authorization flow (enter a code on any device)' },
+  qr: { kind: 'boolean', help: 'also show the URL to open as a QR code (the device flow\'s, or a short authorization URL)' },
+  'login-hint': { kind: 'string', feeds: 'loginHint', value: '<email>', help: 'who should sign in (default on a new login: the profile\'s email)' },
 } as const satisfies Record<string, OptionSpec>
 
 const LOGIN = {
@@ -32,6 +34,9 @@ const LOGIN = {
   'device-authorization-endpoint': { kind: 'string', feeds: 'deviceAuthorizationEndpoint', value: '<url>', help: 'for a server without metadata: its device authorization endpoint, if any' },
   'revocation-endpoint': { kind: 'string', feeds: 'revocationEndpoint', value: '<url>', help: 'for a server without metadata: its revocation endpoint, if any' },
   ...BROWSER_LOGIN,
+  'no-wait': { kind: 'boolean', help: 'print the URL on stdout and exit: finish later with --finish (--json for scripts)' },
+  finish: { kind: 'string', value: '<url>', help: 'finish the pending login with the address the browser ended on', noEnv: true },
+  json: { kind: 'boolean', help: 'with --no-wait: {"url","login_id","expires_at"} on stdout' },
   ...REDIRECT,
   ...STORAGE,
   ...COMMON,
@@ -50,6 +55,15 @@ export const COMMAND_SPECS = {
       ...STORAGE,
       ...COMMON,
     },
+  },
+  profiles: {
+    summary: 'every profile with a session, and which is the default (--json for scripts)',
+    options: { json: { kind: 'boolean', help: 'one JSON array of status --json objects, each with "default"' }, ...STORAGE, home: COMMON.home },
+  },
+  use: {
+    summary: 'make a profile the default (kept in the home\'s config.json; --profile and CLI_LOGIN_PROFILE still win)',
+    positional: { name: 'profile' },
+    options: { home: COMMON.home },
   },
   'callback-urls': {
     summary: 'the redirect URIs to register with the provider',

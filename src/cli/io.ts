@@ -1,4 +1,5 @@
 import type { System } from '../system.ts'
+import type { PasteInput } from './paste-back.ts'
 
 /** What a command may touch: data goes to `out` (stdout), messages to `err` (stderr). */
 export interface CliContext {
@@ -9,4 +10,6 @@ export interface CliContext {
   signal: AbortSignal
   /** CLI_LOGIN_DEBUG=1 */
   debug: boolean
+  /** Standard input when it is a terminal (a person who can paste), else undefined. */
+  terminalInput(): PasteInput | undefined
 }

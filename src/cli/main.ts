@@ -9,10 +9,14 @@ import { cliMessage } from './messages.ts'
 import { commandUsage, mainUsage, usageLine } from './usage.ts'
 import { VERSION } from '../version.ts'
 import { terminalLines } from '../terminal-text.ts'
+import { isatty } from 'node:tty'
+import type { PasteInput } from './paste-back.ts'
 
 export interface MainIo {
   stdout: (text: string) => void
   stderr: (text: string) => void
+  /** Standard input when it is a terminal; undefined (the default) when it is not. */
+  terminalInput?: () => PasteInput | undefined
 }
 
 type Runner<C extends CommandName> = (flags: CommandOptions<C>, ctx: CliContext, positional?: string) => Promise<number>
@@ -23,6 +27,8 @@ const RUNNERS: { [C in CommandName]: () => Promise<Runner<C>> } = {
   token: async () => (await import('./commands/token.ts')).runToken,
   status: async () => (await import('./commands/status.ts')).runStatus,
   logout: async () => (await import('./commands/logout.ts')).runLogout,
+  profiles: async () => (await import('./commands/profiles.ts')).runProfiles,
+  use: async () => (await import('./commands/profiles.ts')).runUse,
   'callback-urls': async () => (await import('./commands/callback-urls.ts')).runCallbackUrls,
   demo: async () => (await import('./commands/demo.ts')).runDemo,
   completion: async () => async (_flags, ctx, shell) => (await import('./commands/completion.ts')).runCompletion(shell ?? 'bash', ctx),
@@ -41,6 +47,7 @@ export async function main(argv: string[], system: System = defaultSystem(), io:
     system,
     signal: signal ?? new AbortController().signal,
     debug,
+    terminalInput: () => io.terminalInput?.(),
   }
   const [command, ...args] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -92,7 +99,8 @@ function isCommand(name: string): name is CommandName {
 }
 
 function processIo(): MainIo {
-  return { stdout: (text) => writeAllSync(1, text), stderr: (text) => writeAllSync(2, text) }
+  // process.stdin is created only when asked for, and only for a terminal.
+  return { stdout: (text) => writeAllSync(1, text), stderr: (text) => writeAllSync(2, text), terminalInput: () => (isatty(0) ? process.stdin : undefined) }
 }
 
 /**

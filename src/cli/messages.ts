@@ -3,7 +3,7 @@
  * tool's login command; the CLI knows its own flags and CLI_LOGIN_* variables and adds them here,
  * keyed by error code.
  */
-import { CliLoginError, ErrorCode, LoginTimeoutError, PortsUnavailableError, ProviderError, UsageError } from '../errors.ts'
+import { CliLoginError, ErrorCode, LoginTimeoutError, PendingLoginError, PortsUnavailableError, ProfileNotFoundError, ProviderError, UsageError } from '../errors.ts'
 import { envVarFor, FLAG_FOR_OPTION } from './args.ts'
 
 export function cliMessage(error: CliLoginError): string {
@@ -15,6 +15,11 @@ export function cliMessage(error: CliLoginError): string {
     return `${range} on ${error.host} ${error.firstPort === error.lastPort ? 'is' : 'are all'} in use: free one or pass --port / --port-attempts`
   }
   if (error instanceof ProviderError && error.error === 'device_flow_unsupported') return `${error.message} (without --device)`
+  if (error instanceof PendingLoginError) {
+    const profile = error.profile === 'default' ? '' : ` --profile ${error.profile}`
+    return error.message.replace(/start a new one$/, `start a new one with cli-login login${profile} --no-wait`)
+  }
+  if (error instanceof ProfileNotFoundError) return error.message.replace(/cli-login login first$/, `cli-login login --profile ${error.profile} first`)
   if (error.code === ErrorCode.KEYCHAIN_UNAVAILABLE) return error.message.replace(/with file storage$/, 'with --storage file').replace(/use file storage$/, 'use --storage file')
   return error.message
 }

@@ -25,12 +25,14 @@ export interface OptionSpec {
   short?: string
   feeds?: keyof CliLoginOptions
   feedsCall?: keyof GetAccessTokenOptions | keyof LogoutOptions
+  /** Only the flag sets it, never a CLI_LOGIN_* variable (e.g. `login --finish`'s address). */
+  noEnv?: true
 }
 
 export interface CommandSpec {
   summary: string
-  /** A positional argument, e.g. the shell of `completion`. */
-  positional?: { name: string; choices: readonly string[] }
+  /** A positional argument, e.g. the shell of `completion` (any value when `choices` is absent). */
+  positional?: { name: string; choices?: readonly string[] }
   options: Record<string, OptionSpec>
 }
 
@@ -106,7 +108,7 @@ export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], en
       options[name] = typeof flag === 'boolean' ? flag : convert(String(flag), option, `--${name}`)
       continue
     }
-    if (issuerFlag && (name === 'issuer' || name === 'domain')) continue
+    if (option.noEnv || (issuerFlag && (name === 'issuer' || name === 'domain'))) continue
     const fromEnv = env[envVarFor(name)]
     if (fromEnv !== undefined && fromEnv !== '') {
       options[name] = option.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, option, envVarFor(name))
@@ -116,8 +118,8 @@ export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], en
 }
 
 function positionalOf(positional: NonNullable<CommandSpec['positional']>, given: string[]): string {
-  if (given.length !== 1) throw new UsageError(`expected one ${positional.name} (${positional.choices.join(', ')})`)
-  if (!positional.choices.includes(given[0])) {
+  if (given.length !== 1) throw new UsageError(`expected one ${positional.name}${positional.choices ? ` (${positional.choices.join(', ')})` : ''}`)
+  if (positional.choices && !positional.choices.includes(given[0])) {
     throw new UsageError(`${positional.name} must be one of ${positional.choices.join(', ')}, not ${JSON.stringify(given[0])}`)
   }
   return given[0]

@@ -24,6 +24,7 @@ import { isOwnAndTight, LOOSE_DIRECTORY_BITS, LOOSE_SESSION_FILE_BITS } from '..
 import { isLockHeld, LOCK_WAIT_MS, LockWatcher, lockHolderPid, takeLockForHandover } from '../session/lock.ts'
 import { LockTimeoutError } from '../errors.ts'
 import { profilePaths, profilesDir } from '../session/paths.ts'
+import { readDefaultProfile } from '../session/home-config.ts'
 import { isSessionExpired, sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
 
@@ -45,8 +46,9 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
     if (help || options['force-refresh']) return false
     // Another API or scope is resolved against the session by the library: not here.
     if (options.audience !== undefined || options.resource !== undefined || options.scope !== undefined) return false
-    const profile = options.profile ?? DEFAULTS.profile
     const home = cliHome(options.home, env, process.platform)
+    // As the library does: no profile named, the home's default (cli-login use), else "default".
+    const profile = options.profile ?? readDefaultProfile(home) ?? DEFAULTS.profile
     const paths = profilePaths(home, profile)
     if (!looksSafe([home, profilesDir(home), paths.dir], paths.session)) return false
     const read = readSession(paths.session)

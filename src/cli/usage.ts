@@ -17,7 +17,7 @@ export function commandUsage(command: CommandName): string {
   const spec: CommandSpec = COMMAND_SPECS[command]
   const flags = Object.entries(spec.options).map(([name, option]) => [`${option.short ? `-${option.short}, ` : ''}--${name}${option.value ? ` ${option.value}` : ''}`, option.help])
   const width = Math.max(0, ...flags.map(([flag]) => flag.length)) + 2
-  const positional = spec.positional ? ` ${spec.positional.choices.join('|')}` : ''
+  const positional = spec.positional ? ` ${spec.positional.choices?.join('|') ?? `<${spec.positional.name}>`}` : ''
   const lines = [`usage: cli-login ${command}${positional}${flags.length ? ' [options]' : ''}`, '', spec.summary]
   if (flags.length) lines.push('', 'Options:', ...flags.map(([flag, help]) => `  ${flag.padEnd(width)}${help}`))
   return lines.join('\n')

@@ -2,8 +2,11 @@
 import type * as client from 'openid-client'
 import { cancellation, type LoginContext } from '../context.ts'
 import { AuthorizationError, CallbackValidationError, CliLoginError, LoginTimeoutError, ProviderError, SessionFileError } from '../errors.ts'
-import type { LoginResult } from '../library-options.ts'
+import type { AccountSummary, LoginResult } from '../library-options.ts'
+import { pastedAddressProblem } from '../loopback/guard.ts'
 import type { LoginPages } from '../loopback/pages.ts'
+import type { CallbackServer } from '../loopback/server.ts'
+import type { AuthorizationAttempt } from '../protocol/authorize.ts'
 import { hasScope, sameIssuer, type LoginSettings } from '../options.ts'
 import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
@@ -12,17 +15,19 @@ import { discover, rememberJwks, type CachedProvider } from './provider-metadata
 import type { BrowserOpenResult } from '../browser/open-browser.ts'
 import { isLoopbackHttp } from '../protocol/url.ts'
 
-export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keychain_unavailable' | 'keychain_access_token'>> {
-  await assertStorable(ctx)
+export type LoginOutcome = Omit<LoginResult, 'keychain_unavailable' | 'keychain_access_token'>
+
+export async function login(ctx: LoginContext): Promise<LoginOutcome> {
+  const previous = await storedSessionBefore(ctx)
   let settings: LoginSettings
-  let session: Session
+  let stored: StoredLogin
   try {
     let prepared = await prepareLogin(ctx)
     settings = prepared.settings
-    const run = (p: typeof prepared) => (p.settings.device ? deviceLogin(ctx, p.provider, p.settings) : browserLogin(ctx, p.provider, p.settings))
+    const run = (p: typeof prepared) => (p.settings.device ? deviceLogin(ctx, p.provider, p.settings) : browserLogin(ctx, p.provider, withLoginHint(p.settings, previous)))
     ctx.throwIfCancelled()
     try {
-      session = await run(prepared)
+      stored = await run(prepared)
     } catch (error) {
       // A registration of ours the server has forgotten since the probe: register again, once.
       if (!settings.registration || !(error instanceof ProviderError) || error.error !== 'invalid_client') throw error
@@ -30,31 +35,65 @@ export async function login(ctx: LoginContext): Promise<Omit<LoginResult, 'keych
       prepared = await prepareLogin(ctx, { forceRegistration: true })
       settings = prepared.settings
       ctx.throwIfCancelled()
-      session = await run(prepared)
+      stored = await run(prepared)
     }
   } catch (error) {
     // Whatever was under way when the caller cancelled (discovery, the exchange) ends as a cancellation.
     if (ctx.signal?.aborted) throw cancellation(ctx.signal)
     throw error
   }
+  return loginOutcome(ctx, stored, settings)
+}
+
+/** A new session, stored, and the one it replaced. */
+export interface StoredLogin {
+  session: Session
+  replaced: Session | undefined
+}
+
+export function loginOutcome(ctx: LoginContext, { session, replaced }: StoredLogin, settings: LoginSettings): LoginOutcome {
   return {
     ...sessionStatus(ctx.profile, session),
     refresh_token_missing: hasScope(settings.scope, 'offline_access') && !session.refreshToken,
+    replaced_account: replaced && !sameAccount(replaced, session) ? accountOf(replaced) : null,
   }
 }
 
+function sameAccount(a: Session, b: Session): boolean {
+  return sameIssuer(a.issuer, b.issuer) && a.user.sub === b.user.sub
+}
+
+function accountOf(session: Session): AccountSummary {
+  return { issuer: session.issuer, subject: session.user.sub ?? null, email: session.user.email ?? null, name: session.user.name ?? null }
+}
+
 /**
- * Storage the session could not go to (a directory of another user's) fails the login before the
- * browser opens. An unreadable old session is no obstacle: the login replaces it.
+ * The profile's session before this login (for the login hint). Storage the session could not go
+ * to (a directory of another user's) fails the login before the browser opens; an unreadable old
+ * session is no obstacle: the login replaces it.
  */
-async function assertStorable(ctx: LoginContext): Promise<void> {
-  await ctx.store.readSession(ctx.profile).catch((error: unknown) => {
+export async function storedSessionBefore(ctx: LoginContext): Promise<Session | undefined> {
+  return ctx.store.readSession(ctx.profile).catch((error: unknown) => {
     if (!(error instanceof SessionFileError)) throw error
+    return undefined
   })
 }
 
-async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<Session> {
-  const [{ newAttempt, buildAuthorizationUrl, exchangeCode }, { startCallbackServer }, { defaultPages }] = await Promise.all([
+/**
+ * `login_hint`: the one given, else, on a new login to the same OpenID provider, the profile's
+ * email (the account most likely meant), except when `prompt` says the user wants to pick again.
+ */
+export function withLoginHint(settings: LoginSettings, previous: Session | undefined): LoginSettings {
+  if (settings.loginHint) return settings
+  const prompts = (settings.prompt ?? '').split(' ')
+  if (prompts.includes('login') || prompts.includes('select_account')) return settings
+  const email = previous?.user.email
+  if (!email || !hasScope(settings.scope, 'openid') || !sameIssuer(previous.issuer, settings.issuer)) return settings
+  return { ...settings, loginHint: email }
+}
+
+async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<StoredLogin> {
+  const [{ newAttempt, buildAuthorizationUrl }, { startCallbackServer }, { defaultPages }] = await Promise.all([
     import('../protocol/authorize.ts'),
     import('../loopback/server.ts'),
     import('../loopback/pages.ts'),
@@ -80,17 +119,12 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
     ctx.options.onAuthorizationUrl?.({ url: url.href, redirectUri: server.redirectUri, browser })
     // Revalidated while the user is in the browser, not before the browser opens.
     const revalidated = cached.revalidate?.()
-    const callbackUrl = await waitForAnswer(ctx, (signal) => server.waitForCallback(signal), settings.timeoutS)
-    ctx.debug('loopback server: callback received')
+    const callbackUrl = await waitForAnswer(ctx, (signal) => redirectOrPasted(ctx, server, signal), settings.timeoutS)
+    ctx.debug('loopback server: answer received')
     const provider = (await revalidated) ?? cached.config
-    if (settings.endpoints) acceptOriginAsIssuer(callbackUrl, settings.issuer)
-    let session: Session
-    let replaced: Session | undefined
+    let stored: StoredLogin
     try {
-      const tokens = await exchangeCode(provider, callbackUrl, attempt, server.redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource)
-      await rememberJwks(ctx, provider)
-      session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()), settings.scope)
-      replaced = await storeNewSession(ctx, session, settings)
+      stored = await redeemAndStore(ctx, provider, settings, attempt, server.redirectUri, callbackUrl)
     } catch (error) {
       const { status, info } = failurePageFor(error)
       await server.respond(status, pages.failure({ displayName, ...info })).catch(() => {})
@@ -98,17 +132,65 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
     }
     // The replaced refresh token is revoked while the success page goes out (the new session is
     // already stored): the user sees the page at once and the exit waits for neither longer than needed.
+    const { session, replaced } = stored
     const revocation = revokeReplaced(ctx, replaced, session, provider)
     await server.respond(200, pages.success({ displayName, issuer: settings.issuer, ...session.user, subject: session.user.sub }))
     await revocation
-    return session
+    return stored
   } finally {
     server.close()
   }
 }
 
+/**
+ * The redirect, or the address the user pastes (`pastedAddresses`), whichever is this attempt's
+ * answer first: both go through the loopback server's checks.
+ */
+async function redirectOrPasted(ctx: LoginContext, server: CallbackServer, signal: AbortSignal): Promise<URL> {
+  const pasted = ctx.options.pastedAddresses
+  if (!pasted) return server.waitForCallback(signal)
+  const done = new AbortController()
+  const reading = AbortSignal.any([signal, done.signal])
+  void (async () => {
+    for await (const line of pasted(reading)) {
+      if (reading.aborted) return
+      if (line.trim() === '') continue
+      const verdict = server.submitPasted(line)
+      if (verdict === 'callback') return
+      ctx.debug(`pasted address: not taken (${verdict})`)
+      ctx.options.onPastedAddressRejected?.({ verdict, message: pastedAddressProblem(verdict, server.redirectUri) })
+    }
+  })().catch((error: unknown) => ctx.debug(`pasted address: reading stopped (${error instanceof Error ? error.message : String(error)})`))
+  try {
+    return await server.waitForCallback(signal)
+  } finally {
+    done.abort()
+  }
+}
+
+/**
+ * The answer checked and its code redeemed (state, `iss`, PKCE, nonce: openid-client), who logged
+ * in, and the session stored: the same for a redirect, a pasted address and a finished pending login.
+ */
+export async function redeemAndStore(
+  ctx: LoginContext,
+  provider: client.Configuration,
+  settings: LoginSettings,
+  attempt: AuthorizationAttempt,
+  redirectUri: string,
+  callbackUrl: URL,
+): Promise<StoredLogin> {
+  const { exchangeCode } = await import('../protocol/authorize.ts')
+  if (settings.endpoints) acceptOriginAsIssuer(callbackUrl, settings.issuer)
+  const tokens = await exchangeCode(provider, callbackUrl, attempt, redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource)
+  await rememberJwks(ctx, provider)
+  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()), settings.scope)
+  const replaced = await storeNewSession(ctx, session, settings)
+  return { session, replaced }
+}
+
 /** The device authorization grant (RFC 8628): the user enters a code on any device with a browser. */
-async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<Session> {
+async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<StoredLogin> {
   const { startDeviceAuthorization, pollDeviceAuthorization } = await import('../protocol/device.ts')
   const provider = (await cached.revalidate?.()) ?? cached.config
   const authorization = await startDeviceAuthorization(provider, settings)
@@ -133,7 +215,7 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
   const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()), settings.scope)
   const replaced = await storeNewSession(ctx, session, settings)
   await revokeReplaced(ctx, replaced, session, provider)
-  return session
+  return { session, replaced }
 }
 
 /** Long enough for a provider to answer a revocation; a slow one does not hold the login's exit longer. */
@@ -150,7 +232,7 @@ function isSafeToOpen(url: string): boolean {
 }
 
 /** Waits for the user, bounded by the timeout and the caller's signal. */
-async function waitForAnswer<T>(ctx: LoginContext, wait: (signal: AbortSignal) => Promise<T>, timeoutS: number, what?: string): Promise<T> {
+export async function waitForAnswer<T>(ctx: LoginContext, wait: (signal: AbortSignal) => Promise<T>, timeoutS: number, what?: string): Promise<T> {
   const timeout = AbortSignal.timeout(Math.ceil(timeoutS * 1000))
   const signal = ctx.signal ? AbortSignal.any([timeout, ctx.signal]) : timeout
   try {
@@ -186,7 +268,7 @@ async function storeNewSession(ctx: LoginContext, session: Session, settings: Lo
  * A new login replaces the old session: its refresh token is revoked once the new one is stored,
  * waiting at most REVOCATION_WAIT_MS (the old token then expires on its own).
  */
-async function revokeReplaced(ctx: LoginContext, previous: Session | undefined, current: Session, provider: client.Configuration): Promise<void> {
+export async function revokeReplaced(ctx: LoginContext, previous: Session | undefined, current: Session, provider: client.Configuration): Promise<void> {
   if (!previous?.refreshToken || previous.refreshToken === current.refreshToken) return
   let timer: NodeJS.Timeout | undefined
   const gaveUp = new Promise<void>((resolve) => {

@@ -80,3 +80,52 @@ function constantTimeEqual(actual: string, expected: string): boolean {
   const b = createHash('sha256').update(expected, 'utf8').digest()
   return timingSafeEqual(a, b) && expected !== ''
 }
+
+/** What became of an address the user pasted instead of the browser's redirect (or gave to finish a pending login). */
+export type PastedVerdict = 'callback' | 'not-an-address' | 'bare-code' | 'not-the-redirect' | 'bad-state' | 'bad-request'
+
+export interface ExpectedRedirect {
+  /** The redirect_uri of the attempt, e.g. `http://127.0.0.1:4242/callback`. */
+  redirectUri: string
+  state: string
+}
+
+/**
+ * The address the browser ended on, pasted (a browser on another machine cannot reach this
+ * machine's loopback, but its address bar holds the authorization response): checked exactly as
+ * the redirect is, by classifyRequest(), against the attempt's redirect URI. A bare code (no URL,
+ * or no `state`) is refused: without the state nothing ties it to this attempt.
+ */
+export function classifyPastedAddress(text: string, expected: ExpectedRedirect): PastedVerdict {
+  const pasted = text.trim()
+  const url = URL.parse(pasted)
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) return /^[\w.~+/=-]+$/.test(pasted) ? 'bare-code' : 'not-an-address'
+  const redirect = new URL(expected.redirectUri)
+  if (url.protocol !== redirect.protocol) return 'not-the-redirect'
+  if (!url.searchParams.has('state') && (url.searchParams.has('code') || url.searchParams.has('error'))) return 'bare-code'
+  const verdict = classifyRequest({ method: 'GET', url: `${url.pathname}${url.search}`, host: url.host }, { path: redirect.pathname, port: Number(redirect.port || 80), state: expected.state })
+  return verdict === 'bad-host' || verdict === 'not-found' || verdict === 'method-not-allowed' ? 'not-the-redirect' : verdict
+}
+
+/** The callback URL handed to the code exchange: the attempt's redirect URI with the answer's query. */
+export function callbackUrlFor(redirectUri: string, search: string): URL {
+  const url = new URL(redirectUri)
+  url.search = search
+  return url
+}
+
+/** Why a pasted address was not taken, in words for the user (the login keeps waiting). */
+export function pastedAddressProblem(verdict: Exclude<PastedVerdict, 'callback'>, redirectUri: string): string {
+  switch (verdict) {
+    case 'bare-code':
+      return "that is only a code: paste the whole address from the browser's address bar (with its state)"
+    case 'not-an-address':
+      return "that is not an address: paste the whole address from the browser's address bar"
+    case 'not-the-redirect':
+      return `that address is not this login's redirect (${redirectUri}?…)`
+    case 'bad-state':
+      return 'that address belongs to another login attempt (its state does not match)'
+    case 'bad-request':
+      return 'that address carries neither a code nor an error'
+  }
+}

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http'
 import type { Socket } from 'node:net'
 import { UsageError } from '../errors.ts'
-import { classifyRequest, type RequestVerdict } from './guard.ts'
+import { callbackUrlFor, classifyPastedAddress, classifyRequest, type PastedVerdict, type RequestVerdict } from './guard.ts'
 import { defaultPages, PAGE_CONTENT_SECURITY_POLICY, type FailurePageInfo, type LoginPages } from './pages.ts'
 import { listenAllOnFirstFreePort } from './ports.ts'
 
@@ -43,8 +43,16 @@ export interface CallbackServer {
    */
   waitForCallback(signal?: AbortSignal): Promise<URL>
   /**
+   * The address the browser ended on, pasted by the user: checked like the redirect (guard.ts);
+   * when it is this attempt's answer and none has come yet, waitForCallback() resolves with it,
+   * just as with the redirect (whichever comes first wins; a later redirect is told the login is
+   * answered). Any other verdict changes nothing: the wait goes on.
+   */
+  submitPasted(text: string): PastedVerdict
+  /**
    * Answers the held callback request (the response is held open until this is called: the success
-   * page must only go out after tokens are stored), then closes the server.
+   * page must only go out after tokens are stored), then closes the server. An answer that was
+   * pasted has no browser waiting: the server just closes.
    */
   respond(status: number, html: string): Promise<void>
   /**
@@ -99,7 +107,8 @@ const ALREADY_ANSWERED: PageText = {
 
 interface HeldCallback {
   url: URL
-  res: ServerResponse
+  /** Undefined for a pasted answer: no browser is waiting for a page. */
+  res: ServerResponse | undefined
 }
 
 interface Waiter {
@@ -147,8 +156,10 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
       send(res, 400, pages.failure({ displayName, ...ALREADY_ANSWERED }))
       return
     }
-    const url = new URL(redirectUri)
-    url.search = new URL(`http://loopback.invalid${req.url ?? ''}`).search
+    accept(callbackUrlFor(redirectUri, new URL(`http://loopback.invalid${req.url ?? ''}`).search), res)
+  }
+
+  function accept(url: URL, res: ServerResponse | undefined): void {
     held = { url, res }
     for (const waiter of waiters) waiter.resolve(url)
     waiters.clear()
@@ -204,6 +215,12 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
       })
     },
 
+    submitPasted(text: string): PastedVerdict {
+      const verdict = classifyPastedAddress(text, { redirectUri, state })
+      if (verdict === 'callback' && held === undefined && !closed) accept(callbackUrlFor(redirectUri, new URL(text.trim()).search), undefined)
+      return verdict
+    },
+
     async respond(status: number, html: string): Promise<void> {
       if (held === undefined) {
         close()
@@ -212,7 +229,7 @@ export async function startCallbackServer(options: CallbackServerOptions): Promi
       if (answered) return
       answered = true
       try {
-        await sendAndWait(held.res, status, html)
+        if (held.res) await sendAndWait(held.res, status, html)
       } finally {
         close()
       }

@@ -27,6 +27,7 @@ export interface AuthorizationUrlParams {
   audience?: string
   organization?: string
   prompt?: string
+  loginHint?: string
   /** RFC 8707 */
   resource?: string
 }
@@ -45,6 +46,7 @@ export function buildAuthorizationUrl(config: client.Configuration, attempt: Aut
   if (params.audience) query.audience = params.audience
   if (params.organization) query.organization = params.organization
   if (params.prompt) query.prompt = params.prompt
+  if (params.loginHint) query.login_hint = params.loginHint
   return client.buildAuthorizationUrl(config, query)
 }
 

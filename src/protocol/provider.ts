@@ -288,8 +288,10 @@ export function toProviderError(error: unknown, what: string): ProviderError {
  * the value that does not match the expected one.
  */
 function mismatchedAnswer(error: unknown): string | undefined {
-  const comparison = processingError(error, 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED')
-  const { expected, attribute, body } = (comparison?.cause ?? {}) as { expected?: unknown; attribute?: string; body?: Record<string, unknown> }
+  if ((error as { code?: unknown }).code !== 'OAUTH_JSON_ATTRIBUTE_COMPARISON_FAILED') return undefined
+  // openid-client's ClientError wraps the comparison's data: { expected, attribute, body }.
+  const data = causeChain(error).map((e) => (e as { cause?: unknown }).cause).find((cause) => typeof cause === 'object' && cause !== null && 'attribute' in cause)
+  const { expected, attribute, body } = (data ?? {}) as { expected?: unknown; attribute?: string; body?: Record<string, unknown> }
   if (!attribute || !body) return undefined
   return `names ${JSON.stringify(body[attribute])} as its "${attribute}", not ${JSON.stringify(expected)}`
 }

@@ -3,9 +3,11 @@ import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, sta
 import { basename, dirname, join } from 'node:path'
 import { SessionFileError, StorageError } from '../errors.ts'
 import type { LockOptions } from './lock.ts'
-import { isProfileName, profilePaths, profilesDir } from './paths.ts'
+import { homeConfigPath, isProfileName, profilePaths, profilesDir } from './paths.ts'
+import type { HomeConfig } from './home-config.ts'
 import { secureDirectory, secureSessionFile } from './dir-safety.ts'
 import { sessionShapeProblem, settingsShapeProblem, type ProfileSettings, type ProviderMetadataCache, type Session } from './session.ts'
+import { pendingShapeProblem, type PendingLogin } from './pending-login.ts'
 
 /** Where sessions and profile settings are kept. Replaceable through the library's `store` option. */
 export interface SessionStore {
@@ -23,6 +25,12 @@ export interface SessionStore {
   /** The provider metadata cached for the profile (optional: a store without it means discovery every time). */
   readProviderCache?(profile: string): Promise<ProviderMetadataCache | undefined>
   writeProviderCache?(profile: string, cache: ProviderMetadataCache): Promise<void>
+  /**
+   * A login started and not yet finished (optional: a store without these has no two-step
+   * logins). One per profile; deleted with the session.
+   */
+  readPendingLogin?(profile: string): Promise<PendingLogin | undefined>
+  writePendingLogin?(profile: string, pending: PendingLogin): Promise<void>
   /** Runs fn while no other process holds this profile's lock. */
   withLock<T>(profile: string, fn: () => Promise<T>, whileWaiting?: () => Promise<T | undefined>): Promise<T>
   /** A human-readable location, for messages. */
@@ -95,7 +103,11 @@ export class FileSessionStore implements SessionStore {
   }
 
   async deleteSession(profile: string): Promise<boolean> {
-    const { dir, session: path } = profilePaths(this.home, profile)
+    const { dir, session: path, pendingLogin } = profilePaths(this.home, profile)
+    // A pending login is a secret of the profile too: it goes with the session.
+    await unlink(pendingLogin).catch((error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw new StorageError(`could not delete ${pendingLogin}: ${error.message}`, { cause: error })
+    })
     // A write interrupted by a crash can leave its temporary file, tokens included: delete those too.
     const leftovers = (await readdir(dir).catch(() => [] as string[])).filter((name) => name.startsWith(`.${basename(path)}.`) && name.endsWith('.tmp'))
     await Promise.all(leftovers.map((name) => unlink(join(dir, name)).catch(() => {})))
@@ -106,6 +118,24 @@ export class FileSessionStore implements SessionStore {
       if ((error as NodeJS.ErrnoException).code === 'ENOENT') return false
       throw new StorageError(`could not delete ${path}: ${(error as Error).message}`, { cause: error })
     }
+  }
+
+  async readPendingLogin(profile: string): Promise<PendingLogin | undefined> {
+    const paths = profilePaths(this.home, profile)
+    await this.checkSurroundings(paths.dir)
+    await secureSessionFile(paths.pendingLogin, this.onWarning)
+    const fileProblem = { what: 'pending login', fix: 'start the login again' }
+    const value = await readJson(paths.pendingLogin, fileProblem)
+    if (value === undefined) return undefined
+    const problem = pendingShapeProblem(value)
+    if (problem) throw new SessionFileError(paths.pendingLogin, problem, fileProblem)
+    return value as PendingLogin
+  }
+
+  async writePendingLogin(profile: string, pending: PendingLogin): Promise<void> {
+    const paths = profilePaths(this.home, profile)
+    await this.ensureProfileDir(paths.dir)
+    await writeOrFail(paths.pendingLogin, `${JSON.stringify(pending, null, 2)}\n`)
   }
 
   async readSettings(profile: string): Promise<ProfileSettings> {
@@ -137,6 +167,13 @@ export class FileSessionStore implements SessionStore {
     const paths = profilePaths(this.home, profile)
     await this.ensureProfileDir(paths.dir)
     await writeOrFail(paths.providerCache, JSON.stringify(cache))
+  }
+
+  /** The home's config.json (session/home-config.ts), with the default profile. */
+  async writeDefaultProfile(profile: string): Promise<void> {
+    const path = homeConfigPath(this.home)
+    await this.ensureProfileDir(profilePaths(this.home, profile).dir)
+    await writeOrFail(path, `${JSON.stringify({ defaultProfile: profile } satisfies HomeConfig, null, 2)}\n`)
   }
 
   async listProfiles(): Promise<string[]> {

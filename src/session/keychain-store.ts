@@ -17,6 +17,9 @@
  *   (one small item for the fast path).
  * Both go through setLarge (split under Windows' 2,560-byte cap).
  *
+ * - `<profile>/pending_login`: a login started and not yet finished, whole (its record, without
+ *   secrets, is the file pending-login.json, marked `"storage": "keychain"`).
+ *
  * Write order, so that a crash or a keychain that fails midway never loses the rotated refresh
  * token nor leaves a file pointing at secrets that are not there: secrets item, access token item,
  * then the file (the commit; its marker says where the secrets are); an access token item no longer
@@ -26,6 +29,8 @@ import { KeychainError, SessionFileError } from '../errors.ts'
 import { deleteLarge, getLarge, keychainAccount, nativeKeychain, probeKeychain, SESSION_ITEMS, setLarge, type Keychain } from './keychain.ts'
 import type { FileSessionStore, SessionStore } from './file-store.ts'
 import type { ProfileSettings, ProviderMetadataCache, Session, TargetToken } from './session.ts'
+import { pendingRecord, type PendingLogin } from './pending-login.ts'
+import { profilePaths } from './paths.ts'
 
 export type StorageMode = 'auto' | 'keychain' | 'file'
 export const STORAGE_MODES: readonly StorageMode[] = ['auto', 'keychain', 'file']
@@ -64,7 +69,7 @@ interface StoredSecrets {
   targets?: Record<string, string>
 }
 
-const { accessToken: ACCESS_TOKEN_ITEM, secrets: SECRETS_ITEM } = SESSION_ITEMS
+const { accessToken: ACCESS_TOKEN_ITEM, secrets: SECRETS_ITEM, pendingLogin: PENDING_ITEM } = SESSION_ITEMS
 
 export class KeychainSessionStore implements SessionStore {
   readonly files: FileSessionStore
@@ -107,6 +112,7 @@ export class KeychainSessionStore implements SessionStore {
    * without a new login, leaving no secret in the old place. Takes the profile's lock.
    */
   async moveSession(profile: string): Promise<void> {
+    if (this.mode !== 'auto') await this.movePendingLogin(profile)
     const peek = await this.files.readSession(profile).catch(() => undefined)
     if (!peek || !this.isMisplaced(peek)) return
     await this.files.withLock(profile, async () => {
@@ -134,6 +140,52 @@ export class KeychainSessionStore implements SessionStore {
   async keepsTokensInKeychainOnly(profile: string): Promise<boolean> {
     const stored = await this.files.readSession(profile).catch(() => undefined)
     return stored !== undefined && storageOf(stored) === 'keychain' && tokensInKeychainOnly(stored)
+  }
+
+  /** A pending login goes where the session's secrets go, when the storage is changed. */
+  private async movePendingLogin(profile: string): Promise<void> {
+    const peek = await this.files.readPendingLogin(profile).catch(() => undefined)
+    if (!peek?.attempt && peek?.storage !== 'keychain') return
+    if ((peek.storage ?? 'file') === this.mode) return
+    await this.files.withLock(profile, async () => {
+      const pending = await this.readPendingLogin(profile)
+      if (pending) await this.putPendingLogin(profile, pending, this.mode === 'keychain' ? 'keychain' : 'file')
+    })
+  }
+
+  async readPendingLogin(profile: string): Promise<PendingLogin | undefined> {
+    const stored = await this.files.readPendingLogin(profile)
+    if (stored?.storage !== 'keychain') return stored
+    const account = keychainAccount(profile, PENDING_ITEM)
+    const text = await getLarge(this.keychain, this.service, account)
+    const path = profilePaths(this.files.home, profile).pendingLogin
+    if (text === undefined) throw new SessionFileError(path, `its secrets are missing in the keychain (service "${this.service}", account "${account}")`, { what: 'pending login', fix: 'start the login again' })
+    try {
+      const pending = JSON.parse(text) as PendingLogin
+      if (typeof pending !== 'object' || pending === null || pending.loginId !== stored.loginId) throw new TypeError('not this pending login')
+      return { ...pending, storage: 'keychain' }
+    } catch {
+      throw new SessionFileError(path, 'its secrets in the keychain are not valid', { what: 'pending login', fix: 'start the login again' })
+    }
+  }
+
+  async writePendingLogin(profile: string, pending: PendingLogin): Promise<void> {
+    const current = await this.files.readSession(profile).catch(() => undefined)
+    await this.putPendingLogin(profile, pending, await this.targetFor(current))
+  }
+
+  /** The secrets item first, then the file (the commit); a record without secrets leaves no item. */
+  private async putPendingLogin(profile: string, pending: PendingLogin, target: 'keychain' | 'file'): Promise<void> {
+    const { storage: _storage, ...whole } = pending
+    const account = keychainAccount(profile, PENDING_ITEM)
+    if (target === 'keychain' && whole.attempt) {
+      await setLarge(this.keychain, this.service, account, JSON.stringify(whole))
+      await this.files.writePendingLogin(profile, { ...pendingRecord(whole), storage: 'keychain' })
+      return
+    }
+    const before = await this.files.readPendingLogin(profile).catch(() => undefined)
+    await this.files.writePendingLogin(profile, whole)
+    if (before?.storage === 'keychain') await deleteLarge(this.keychain, this.service, account)
   }
 
   async readSession(profile: string): Promise<Session | undefined> {
@@ -171,6 +223,9 @@ export class KeychainSessionStore implements SessionStore {
       unreadable = true
     }
     let deletedItems = false
+    // A pending login in the keychain: its item first (the file, deleted with the session, says where it is).
+    const pending = await this.files.readPendingLogin(profile).catch(() => undefined)
+    if (pending?.storage === 'keychain') await deleteLarge(this.keychain, this.service, keychainAccount(profile, PENDING_ITEM))
     if (stored && storageOf(stored) === 'keychain') {
       // The items first: a keychain that fails keeps the file, which says where they are.
       deletedItems = await this.deleteItems(profile)

@@ -31,6 +31,7 @@ import type { NetConnectOpts } from 'node:net'
 import { join } from 'node:path'
 import type * as Binding from '@napi-rs/keyring'
 import { ErrorCode, KeychainError } from '../errors.ts'
+import { nodeRequire } from '../node-require.ts'
 
 export interface Keychain {
   /** The secret, or undefined when there is no such item. */
@@ -65,9 +66,10 @@ export const KEYCHAIN_UNAVAILABLE = ErrorCode.KEYCHAIN_UNAVAILABLE
  */
 /**
  * The items a session keeps (session/keychain-store.ts): its own access token alone, so that the
- * token fast path (cli/token-fast.ts) reads one small item, and every other secret in one JSON item.
+ * token fast path (cli/token-fast.ts) reads one small item, and every other secret in one JSON item;
+ * a login started and not yet finished has its own (session/pending-login.ts).
  */
-export const SESSION_ITEMS = { accessToken: 'access_token', secrets: 'secrets' } as const
+export const SESSION_ITEMS = { accessToken: 'access_token', secrets: 'secrets', pendingLogin: 'pending_login' } as const
 
 export function keychainAccount(profile: string, item: string): string {
   if (profile.includes('/') || profile.length === 0) throw new TypeError(`invalid profile for a keychain account: ${JSON.stringify(profile)}`)
@@ -231,16 +233,6 @@ function probeAccount(): string {
 // ---------------------------------------------------------------------------------------------
 // The native keychain
 // ---------------------------------------------------------------------------------------------
-
-/**
- * `require` for loading the binding. ESM (tsc's output, the tests): from import.meta.url. The CLI
- * bundle is CommonJS (scripts/bundle-cli.mjs, esbuild), where import.meta is empty and `require`
- * is the module's own — resolving from the bundle's place, next to node_modules.
- */
-function nodeRequire(): NodeJS.Require {
-  // node:module only now (not imported at the top): loading it costs every command memory.
-  return typeof import.meta.url === 'string' ? process.getBuiltinModule('node:module').createRequire(import.meta.url) : require
-}
 
 /**
  * A Node built-in loaded when first used: this module is part of every command that may touch a

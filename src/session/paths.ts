@@ -19,6 +19,8 @@ export interface ProfilePaths {
   settings: string
   lock: string
   providerCache: string
+  /** A login started and not yet finished (session/pending-login.ts). */
+  pendingLogin: string
 }
 
 export function profilesDir(home: string): string {
@@ -34,5 +36,11 @@ export function profilePaths(home: string, profile: string): ProfilePaths {
     settings: join(dir, 'settings.json'),
     lock: join(dir, 'session.lock'),
     providerCache: join(dir, 'provider.json'),
+    pendingLogin: join(dir, 'pending-login.json'),
   }
+}
+
+/** The home's own settings (the default profile): <home>/config.json. */
+export function homeConfigPath(home: string): string {
+  return join(home, 'config.json')
 }

@@ -13,8 +13,10 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { Browser, BrowserContext } from 'playwright-core'
-import { launchChromium } from '../helpers/chromium.ts'
-import { cleanEnv, lastLine, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
+import { launchChromium, launchChromiumElsewhere } from '../helpers/chromium.ts'
+import { BIN, cleanEnv, lastLine, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
+import { startElsewhereNetwork, type ElsewhereNetwork } from '../helpers/elsewhere-network.ts'
+import { isTmuxInstalled, startTerminal } from '../helpers/tmux.ts'
 import { glewlwydBinary, startGlewlwyd, type Glewlwyd } from '../helpers/glewlwyd.ts'
 import { approveDeviceWithChromium, endSessionWithChromium, signInWithChromium } from '../helpers/glewlwyd-browser.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
@@ -175,5 +177,49 @@ describe('glewlwyd 2.7.5 through the cli-login CLI and real Chromium', { skip },
     const metadata = await (await fetch(`${glewlwyd.issuer}/.well-known/openid-configuration`)).json() as { token_endpoint: string }
     const refresh = await fetch(metadata.token_endpoint, { method: 'POST', body: new URLSearchParams({ grant_type: 'refresh_token', refresh_token: refreshToken, client_id: glewlwyd.clientId }) })
     assert.equal(refresh.status, 400, 'ending the session disabled its refresh token')
+  })
+
+  describe('with the browser on another machine (its network reaches glewlwyd, not this machine\'s callback port)', () => {
+    let elsewhere: ElsewhereNetwork
+    let remoteBrowser: Browser
+    before(async () => {
+      elsewhere = await startElsewhereNetwork([Number(new URL(glewlwyd.issuer).port)])
+      remoteBrowser = await launchChromiumElsewhere(elsewhere)
+    })
+    after(async () => {
+      await remoteBrowser?.close()
+      await elsewhere?.close()
+    })
+
+    async function signInElsewhere(url: string): Promise<string> {
+      const context = await remoteBrowser.newContext()
+      cleanups.push(() => context.close())
+      const { callbackUrl, status } = await signInWithChromium(await context.newPage(), url, glewlwyd.user)
+      assert.equal(status, undefined, 'the callback could not be reached from there')
+      return callbackUrl
+    }
+
+    test('paste-back in a real terminal: the address the browser ended on completes the login (state, iss, PKCE, nonce checked as for the redirect)', { skip: isTmuxInstalled() ? false : 'tmux is not installed (scripts/ci/install-tmux.sh)' }, async () => {
+      const p = await profile()
+      const terminal = startTerminal([process.execPath, BIN, ...loginArgs()], p.env)
+      cleanups.push(async () => terminal.close())
+      const url = /^(http:\/\/\S+\/auth\?\S+)$/m.exec(await terminal.waitFor(/paste here the address it ended on/))?.[1]
+      assert.ok(url, terminal.screen())
+      terminal.typeLine(await signInElsewhere(url))
+      const done = await terminal.waitFor(/\[exit \d+\]/, 60_000)
+      assert.match(done, /\[exit 0\]/, done)
+      assert.match(done, new RegExp(`Logged in to ${glewlwyd.issuer} as ${glewlwyd.user.name}`))
+      assert.ok((await p.session()).idToken)
+    })
+
+    test('two steps: login --no-wait prints the URL; login --finish in another process completes it', async () => {
+      const p = await profile()
+      const start = await runCli(['login', '--no-wait', '--issuer', glewlwyd.issuer, '--client-id', glewlwyd.clientId, '--port', String(firstPort)], p.env)
+      assert.equal(start.code, 0, start.stderr)
+      const finish = await runCli(['login', '--finish', await signInElsewhere(start.stdout.trim())], p.env)
+      assert.equal(finish.code, 0, finish.stderr)
+      assert.match(finish.stderr, new RegExp(`Logged in to ${glewlwyd.issuer} as ${glewlwyd.user.name}`))
+      assert.equal((await runCli(['token'], p.env)).code, 0)
+    })
   })
 })

@@ -10,7 +10,7 @@ const STEP_TIMEOUT_MS = 20_000
 /** The provider may be served over https with a private CA that Chromium does not know (NODE_EXTRA_CA_CERTS is Node's). */
 const CONTEXT_OPTIONS = { ignoreHTTPSErrors: true }
 
-export function launchChromium(): Promise<Browser> {
+export function launchChromium(extraArgs: string[] = []): Promise<Browser> {
   return chromium.launch({
     executablePath: process.env.CHROMIUM_PATH ?? '/usr/bin/chromium',
     args: [
@@ -22,6 +22,7 @@ export function launchChromium(): Promise<Browser> {
       '--disable-sync',
       '--no-first-run',
       '--disable-quic',
+      ...extraArgs,
     ],
   })
 }
@@ -140,4 +141,50 @@ async function callbackPage(page: Page, left: Promise<Response>): Promise<{ url:
   await page.waitForLoadState('load')
   const text = await page.evaluate(() => document.body?.innerText ?? '')
   return { url: page.url(), status: response.status(), text }
+}
+
+/**
+ * Chromium as if on another machine: its requests go through `network` (a proxy standing for that
+ * machine's network, see elsewhere-network.ts), loopback included, so this machine's 127.0.0.1 is
+ * reached only where that network says (the provider) and the CLI's port is not.
+ */
+export function launchChromiumElsewhere(network: { proxyUrl: string }): Promise<Browser> {
+  // <-loopback>: Chromium otherwise never proxies 127.0.0.1 and localhost.
+  return launchChromium([`--proxy-server=${network.proxyUrl}`, '--proxy-bypass-list=<-loopback>'])
+}
+
+/**
+ * On a browser from launchChromiumElsewhere: signs in with the demo form, allows, and returns the
+ * address the browser ended on when the redirect to `unreachableOrigin` failed — the one in its
+ * address bar, which the user copies.
+ */
+export async function loginInChromiumElsewhere(browser: Browser, url: string, options: HttpLoginOptions, unreachableOrigin: string): Promise<string> {
+  const context = await browser.newContext(CONTEXT_OPTIONS)
+  try {
+    const page = await context.newPage()
+    const refused = new Promise<string>((resolve) => {
+      page.on('requestfailed', (request) => {
+        if (request.isNavigationRequest() && new URL(request.url()).origin === unreachableOrigin) resolve(request.url())
+      })
+    })
+    const ended = refused.then(() => 'left' as const)
+    await page.goto(url)
+    if (await waitForAny(page, ['#username'], ended) !== 'left') {
+      await page.fill('#username', options.username)
+      await page.fill('#password', options.password)
+      await page.click('#sign-in')
+      if (await waitForAny(page, ['#allow'], ended) !== 'left') await page.click('#allow')
+    }
+    return await withTimeout(refused, STEP_TIMEOUT_MS, `the browser did not end on ${unreachableOrigin}`)
+  } finally {
+    await context.close()
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} within ${ms} ms`)), ms)
+  })
+  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer))
 }

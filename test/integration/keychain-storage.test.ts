@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { after, before, describe, test } from 'node:test'
 import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
 import { cleanEnv, lastLine, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
-import { loginOverHttp } from '../helpers/http-browser.ts'
+import { authorizeOverHttp, loginOverHttp } from '../helpers/http-browser.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 import { isSecretServiceInstalled, noBusEnv, secretTool, startSecretService, type SecretService } from '../helpers/secret-service.ts'
 
@@ -217,6 +217,43 @@ describe('storage auto with a Secret Service: the secrets go to the keychain', {
     assert.equal(provider.stats.revocations, revocations + 1, 'the refresh token read from the keychain was revoked')
     assert.equal(items(keyring), '', 'logout leaves no item')
     assert.equal(await readFile(h.sessionFile).catch(() => 'gone'), 'gone')
+  })
+
+  test('a pending login (--no-wait) is a secret of the profile: in the keychain item, not the file; moved with --storage; used once by --finish in another process; logout leaves no item', async () => {
+    const h = await newHome(keyring.env)
+    const port = await findFreePortRange(1)
+    const start = await runCli(['login', '--no-wait', '--json', '--issuer', provider.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port)], h.env)
+    assert.equal(start.code, 0, start.stderr)
+    const { url, login_id: loginId } = JSON.parse(start.stdout) as { url: string; login_id: string }
+    const state = new URL(url).searchParams.get('state')!
+    const pendingFile = join(h.home, 'profiles', 'default', 'pending-login.json')
+    const inKeychain = () => JSON.parse(lookup(keyring, 'default/pending_login') ?? 'null') as { attempt?: { state: string; codeVerifier: string } } | null
+    const verifier = inKeychain()?.attempt?.codeVerifier
+    assert.ok(verifier && inKeychain()?.attempt?.state === state, `the attempt is in the keychain: ${items(keyring)}`)
+    const record = JSON.parse(await readFile(pendingFile, 'utf8')) as Record<string, unknown>
+    assert.deepEqual([record.storage, record.loginId, record.attempt, record.settings], ['keychain', loginId, undefined, undefined])
+    assert.deepEqual(await filesHolding([h.home], [verifier, state]), [], 'no file holds the verifier or the state')
+
+    const toFile = await runCli(['status', '--storage', 'file'], h.env)
+    assert.equal(toFile.code, 4, 'no session yet')
+    assert.equal(inKeychain(), null, 'moved out of the keychain')
+    assert.equal((JSON.parse(await readFile(pendingFile, 'utf8')) as { attempt: { codeVerifier: string } }).attempt.codeVerifier, verifier)
+    await runCli(['status', '--storage', 'keychain'], h.env)
+    assert.equal(inKeychain()?.attempt?.codeVerifier, verifier, 'and back')
+    assert.deepEqual(await filesHolding([h.home], [verifier]), [])
+
+    const address = await authorizeOverHttp(url, { username: alice.username, password: alice.password })
+    const finish = await runCli(['login', '--finish', address], h.env)
+    assert.equal(finish.code, 0, finish.stderr)
+    assert.equal(inKeychain(), null, 'used: its secrets are gone')
+    await sessionTokens(keyring, h)
+    assert.equal((await runCli(['login', '--finish', address], h.env)).code, 1)
+
+    assert.equal((await runCli(['login', '--no-wait', '--issuer', provider.issuer, '--client-id', DEMO_CLIENT_ID, '--port', String(port)], h.env)).code, 0)
+    assert.ok(inKeychain()?.attempt)
+    assert.equal((await runCli(['logout'], h.env)).code, 0)
+    assert.equal(items(keyring), '', 'logout leaves no item, the pending login\'s neither')
+    assert.equal(await readFile(pendingFile).catch(() => 'gone'), 'gone')
   })
 
   for (const keychainOnly of [false, true]) {

@@ -1,5 +1,5 @@
 /**
- * Every code example of the README's library, CLI token, Kubernetes and completion sections is run
+ * Every code example of the README's library, CLI token, Kubernetes, completion and no-browser sections is run
  * here, or is cut verbatim from an example that a test runs.
  */
 import { after, before, test } from 'node:test'
@@ -9,7 +9,11 @@ import { existsSync } from 'node:fs'
 import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
+import { PassThrough } from 'node:stream'
+import { authorizeOverHttp, DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
+import { main } from '../../src/cli/main.ts'
+import { defaultSystem } from '../../src/system.ts'
+import { findFreePortRange } from '../helpers/ports.ts'
 import { COMMANDS } from '../../src/cli/args.ts'
 import { ErrorCode } from '../../src/errors.ts'
 import { BIN, cleanEnv, makeTempHome, type CliResult } from '../helpers/cli.ts'
@@ -168,6 +172,34 @@ test('the CLI overview names every command; the error table every code', () => {
   assert.deepEqual(listed.sort(), [...COMMANDS].sort())
   const errors = section('### Errors')
   for (const code of Object.values(ErrorCode)) assert.ok(errors.includes(`\`${code}\``), code)
+})
+
+const NO_BROWSER = '## No browser here: paste-back, two steps, QR codes'
+
+test('no browser here: the prompt line shown is the one login prints on a terminal', async () => {
+  const [prompt] = codeBlocks(section(NO_BROWSER)).filter((block) => block.lang === '')
+  const home = await tempDir()
+  let stderr = ''
+  const terminal = Object.assign(new PassThrough(), { isTTY: true })
+  const args = ['login', '--issuer', provider.issuer, '--client-id', 'acme-cli', '--port', String(await findFreePortRange(1)), '--port-attempts', '1', '--timeout', '0.5']
+  const code = await main(args, defaultSystem({ env: cleanEnv(home), platform: 'linux' }), { stdout: () => {}, stderr: (text) => (stderr += text), terminalInput: () => terminal })
+  assert.equal(code, 1, stderr)
+  assert.ok(stderr.split('\n').includes(prompt.code.trimEnd()), stderr)
+})
+
+test('no browser here: the two-step example runs as written (the address handed back by the test kit\'s browser double)', async () => {
+  const [block] = codeBlocks(section(NO_BROWSER)).filter((b) => b.lang === 'sh')
+  const commands = block.code.split('\n').filter((line) => line.startsWith('cli-login '))
+  assert.equal(commands.length, 2, block.code)
+  const dir = await tempDir()
+  const env = cleanEnv(dir, { PATH: `${await cliOnPath()}:${process.env.PATH}`, CLI_LOGIN_ISSUER: provider.issuer, CLI_LOGIN_CLIENT_ID: 'acme-cli', CLI_LOGIN_PORT: String(await findFreePortRange(1)) })
+  const start = await run('bash', ['-c', commands[0]], env, dir)
+  assert.equal(start.code, 0, start.stderr)
+  const pending = JSON.parse(await readFile(join(dir, 'pending.json'), 'utf8')) as { url: string }
+  const address = await authorizeOverHttp(pending.url, { username: alice.username, password: alice.password })
+  const finish = await run('bash', ['-c', commands[1]], { ...env, ADDRESS: address }, dir)
+  assert.equal(finish.code, 0, finish.stderr)
+  assert.match(finish.stderr, /Logged in to .* as Alice Liddell/)
 })
 
 test("the README's map of the source names the flows, the per-call context and the quirks, and every path it names exists", () => {

@@ -70,3 +70,15 @@ test('a flag for --issuer or --domain beats an env var for the other', () => {
 test('a boolean flag given a value is a usage error in plain words', () => {
   assert.throws(() => parseCommandArgs('token', ['--force-refresh=yes'], {}), /--force-refresh takes no value/)
 })
+
+test('login --finish is read from the flag only, never from CLI_LOGIN_FINISH', () => {
+  assert.equal(parseCommandArgs('login', [], { CLI_LOGIN_FINISH: 'http://127.0.0.1:1/callback?code=x&state=y' }).options.finish, undefined)
+  assert.equal(parseCommandArgs('login', ['--finish', 'http://a/'], {}).options.finish, 'http://a/')
+  assert.equal(parseCommandArgs('login', [], { CLI_LOGIN_NO_WAIT: '1' }).options['no-wait'], true, 'other login options still read theirs')
+})
+
+test('use takes one profile name of any spelling (checked by the library), and only one', () => {
+  assert.equal(parseCommandArgs('use', ['work'], {}).positional, 'work')
+  assert.throws(() => parseCommandArgs('use', [], {}), /expected one profile$/)
+  assert.throws(() => parseCommandArgs('use', ['a', 'b'], {}), /expected one profile$/)
+})

@@ -21,10 +21,12 @@ function sample(name: string, spec: CommandSpec['options'][string]): { args: str
 
 for (const command of COMMANDS) {
   test(`${command}: every flag that feeds a library option sets it, through the one mapping`, () => {
-    const specs: CommandSpec['options'] = (COMMAND_SPECS[command] as CommandSpec).options
+    const { options: specs, positional } = COMMAND_SPECS[command] as CommandSpec
+    // A command with a positional argument (completion's shell, use's profile) needs one to parse.
+    const argument = positional ? [positional.choices?.[0] ?? 'work'] : []
     for (const [name, spec] of Object.entries(specs)) {
       const { args, value } = sample(name, spec)
-      const { options, call } = libraryOptions(command, parseCommandArgs(command, args, {}).options)
+      const { options, call } = libraryOptions(command, parseCommandArgs(command, [...args, ...argument], {}).options)
       assert.deepEqual(options, spec.feeds ? { [spec.feeds]: value } : {}, `--${name}`)
       assert.deepEqual(call, spec.feedsCall ? { [spec.feedsCall]: value } : {}, `--${name}`)
     }

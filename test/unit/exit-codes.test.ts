@@ -10,7 +10,9 @@ import { AccountChangedError, KeychainError,
   LoginCancelledError,
   LoginRequiredError,
   LoginTimeoutError,
+  PendingLoginError,
   PortsUnavailableError,
+  ProfileNotFoundError,
   ProviderError,
   SessionExpiredError,
   SessionFileError,
@@ -45,6 +47,8 @@ const TABLE = {
   LOCK_TIMEOUT: [new LockTimeoutError('default', 60_000), 1],
   ACCOUNT_CHANGED: [new AccountChangedError({ profile: 'default', loginCommand: 'acme login' }, 'subject "bob", not "alice"'), 4],
   KEYCHAIN_UNAVAILABLE: [new KeychainError('get', 'acme', 'default/access_token', 'the Secret Service is not running'), 1],
+  PENDING_LOGIN_INVALID: [new PendingLoginError('expired', target, { loginId: 'abc', expiresAt: 1_800_000_000 }), 1],
+  PROFILE_NOT_FOUND: [new ProfileNotFoundError({ profile: 'work', loginCommand: 'acme login' }), 1],
   INTERNAL: [new CliLoginError(ErrorCode.INTERNAL, 'internal error: boom'), 1],
 } satisfies Record<ErrorCode, [CliLoginError, number]>
 

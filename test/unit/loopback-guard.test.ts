@@ -1,6 +1,6 @@
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { classifyRequest, type RequestVerdict } from '../../src/loopback/guard.ts'
+import { classifyPastedAddress, classifyRequest, type PastedVerdict, type RequestVerdict } from '../../src/loopback/guard.ts'
 
 const expected = { path: '/callback', port: 4242, state: 'S0meRandomState_-' }
 const host = '127.0.0.1:4242'
@@ -82,3 +82,29 @@ test('classifyRequest: a custom redirect path', () => {
   assert.equal(classifyRequest({ method: 'GET', url: '/oauth/done?code=x&state=S0meRandomState_-', host }, custom), 'callback')
   assert.equal(classifyRequest({ method: 'GET', url: '/callback?code=x&state=S0meRandomState_-', host }, custom), 'not-found')
 })
+
+// A pasted address goes through the same checks as the redirect (classifyRequest), against the attempt's redirect URI.
+const redirect = { redirectUri: 'http://127.0.0.1:4242/callback', state: 'S0meRandomState_-' }
+const pasted: Array<[name: string, text: string, verdict: PastedVerdict]> = [
+  ['the address the browser ended on', `http://127.0.0.1:4242${ok}&iss=https%3A%2F%2Fidp`, 'callback'],
+  ['with spaces around (a paste)', `  http://127.0.0.1:4242${ok}\r`, 'callback'],
+  ['localhost for 127.0.0.1 (the same loopback)', `http://localhost:4242${ok}`, 'callback'],
+  ['an error answer', 'http://127.0.0.1:4242/callback?error=access_denied&state=S0meRandomState_-', 'callback'],
+  ['a bare code', 'abc', 'bare-code'],
+  ['a code without its state', 'http://127.0.0.1:4242/callback?code=abc', 'bare-code'],
+  ['not an address at all', 'I logged in, now what?', 'not-an-address'],
+  ['another port', `http://127.0.0.1:4243${ok}`, 'not-the-redirect'],
+  ['another host', `http://evil.example:4242${ok}`, 'not-the-redirect'],
+  ['another path', 'http://127.0.0.1:4242/other?code=abc&state=S0meRandomState_-', 'not-the-redirect'],
+  ['https for an http redirect', `https://127.0.0.1:4242${ok}`, 'not-the-redirect'],
+  ['another attempt\'s state', 'http://127.0.0.1:4242/callback?code=abc&state=other', 'bad-state'],
+  ['the state twice', `http://127.0.0.1:4242${ok}&state=S0meRandomState_-`, 'bad-state'],
+  ['state but neither code nor error', 'http://127.0.0.1:4242/callback?state=S0meRandomState_-', 'bad-request'],
+  ['two codes', `http://127.0.0.1:4242${ok}&code=def`, 'bad-request'],
+]
+
+for (const [name, text, verdict] of pasted) {
+  test(`pasted: ${name} → ${verdict}`, () => {
+    assert.equal(classifyPastedAddress(text, redirect), verdict)
+  })
+}

@@ -393,3 +393,45 @@ test('a custom path and pages are used', async () => {
     server.close()
   }
 })
+
+test('a pasted address that is the answer resolves the wait like the redirect; a later redirect is told the login is answered', async () => {
+  const server = await start()
+  try {
+    let settled = false
+    const waiting = server.waitForCallback().finally(() => (settled = true))
+    const base = `http://127.0.0.1:${server.port}/callback`
+    assert.equal(server.submitPasted('the-code-alone'), 'bare-code')
+    assert.equal(server.submitPasted(`${base}?code=abc&state=wrong`), 'bad-state')
+    assert.equal(server.submitPasted(`http://127.0.0.1:${server.port + 1}/callback?code=abc&state=${STATE}`), 'not-the-redirect')
+    await sleep(20)
+    assert.equal(settled, false, 'nothing but the answer ends the wait')
+
+    assert.equal(server.submitPasted(`http://localhost:${server.port}/callback?code=abc&state=${STATE}&iss=https%3A%2F%2Fidp`), 'callback')
+    const url = await waiting
+    assert.equal(url.href, `${base}?code=abc&state=${STATE}&iss=https%3A%2F%2Fidp`, 'the redirect URI with the pasted answer')
+
+    const late = await send(server.port, `/callback?code=other&state=${STATE}`)
+    assert.equal(late.status, 400)
+    assert.match(late.body, /already received its answer/)
+    await server.respond(200, 'no browser waits for this')
+    await assert.rejects(send(server.port, '/callback'), /ECONNREFUSED/)
+  } finally {
+    server.close()
+  }
+})
+
+test('a redirect that came first wins over a paste', async () => {
+  const server = await start()
+  try {
+    const waiting = server.waitForCallback()
+    const replying = send(server.port, `/callback?code=from-browser&state=${STATE}`)
+    const url = await waiting
+    server.submitPasted(`http://127.0.0.1:${server.port}/callback?code=pasted&state=${STATE}`)
+    assert.equal((await server.waitForCallback()).searchParams.get('code'), 'from-browser')
+    assert.equal(url.searchParams.get('code'), 'from-browser')
+    await server.respond(200, 'ok')
+    assert.equal((await replying).status, 200)
+  } finally {
+    server.close()
+  }
+})

@@ -26,7 +26,7 @@ function bash(): string {
   const cases = COMMANDS.map((command) => {
     const spec: CommandSpec = COMMAND_SPECS[command]
     const values = choicesOf(command).map(([flag, choices]) => `        ${flag}) COMPREPLY=($(compgen -W "${choices.join(' ')}" -- "$cur")); return ;;`)
-    const positional = spec.positional ? `      COMPREPLY=($(compgen -W "${spec.positional.choices.join(' ')}" -- "$cur")); return ;;` : ''
+    const positional = spec.positional?.choices ? `      COMPREPLY=($(compgen -W "${spec.positional.choices.join(' ')}" -- "$cur")); return ;;` : ''
     return `    ${command})
       case "$prev" in
 ${values.join('\n')}
@@ -56,7 +56,7 @@ function zsh(): string {
       const value = option.kind === 'boolean' ? '' : option.choices ? `:${name}:(${option.choices.join(' ')})` : `:${name}:`
       return option.short ? `'(-${option.short} --${name})'{-${option.short},--${name}}'[${help}]${value}'` : `'--${name}[${help}]${value}'`
     })
-    if (spec.positional) args.push(`'1:${spec.positional.name}:(${spec.positional.choices.join(' ')})'`)
+    if (spec.positional?.choices) args.push(`'1:${spec.positional.name}:(${spec.positional.choices.join(' ')})'`)
     return `    ${command}) _arguments ${args.join(' ')} ;;`
   })
   return `#compdef cli-login
@@ -87,7 +87,7 @@ function fish(): string {
       const value = option.kind === 'boolean' ? '' : option.choices ? ` -x -a '${option.choices.join(' ')}'` : ' -r'
       lines.push(`complete -c cli-login -n '__fish_seen_subcommand_from ${command}' ${option.short ? `-s ${option.short} ` : ''}-l ${name}${value} -d '${option.help.replace(/'/g, "\\'")}'`)
     }
-    if (spec.positional) lines.push(`complete -c cli-login -n '__fish_seen_subcommand_from ${command}' -a '${spec.positional.choices.join(' ')}'`)
+    if (spec.positional?.choices) lines.push(`complete -c cli-login -n '__fish_seen_subcommand_from ${command}' -a '${spec.positional.choices.join(' ')}'`)
   }
   return lines.join('\n')
 }

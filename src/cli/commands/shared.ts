@@ -4,6 +4,8 @@ import type { CliContext } from '../io.ts'
 import { CLI_APP } from '../cli-app.ts'
 import { terminalText } from '../../terminal-text.ts'
 import { rfc3339 } from '../../time.ts'
+import { pastedLines, type PasteInput } from '../paste-back.ts'
+import { noQrReason, type QrRenderer } from '../qr.ts'
 
 /**
  * The CliLogin options every command shares that are no flag's: cli-login's identity, profile
@@ -27,8 +29,25 @@ function withoutVariable(env: NodeJS.ProcessEnv, name: string): NodeJS.ProcessEn
   return rest
 }
 
-/** What a login tells the user (the URL to open, the device code), printed on stderr. */
-export function loginCallbacks(ctx: CliContext): Pick<CliLoginOptions, 'onDeviceCode' | 'onAuthorizationUrl'> {
+/** What a login shows and reads besides its flags: the QR encoder (--qr) and the terminal to paste on. */
+export interface LoginTerminal {
+  qr?: QrRenderer
+  /** While waiting for the redirect, addresses pasted here complete the login. */
+  pasteFrom?: PasteInput
+}
+
+/**
+ * What a login tells the user (the URL to open, the device code, a QR code with --qr), printed on
+ * stderr, and the addresses pasted on the terminal.
+ */
+export function loginCallbacks(ctx: CliContext, terminal: LoginTerminal = {}): Pick<CliLoginOptions, 'onDeviceCode' | 'onAuthorizationUrl' | 'pastedAddresses' | 'onPastedAddressRejected'> {
+  const { qr, pasteFrom } = terminal
+  const waiting = pasteFrom
+    ? 'Waiting for the login to complete (Ctrl-C to cancel). If the browser is on another machine, paste here the address it ended on and press Enter:'
+    : 'Waiting for the login to complete (Ctrl-C to cancel)...'
+  const showQr = (url: string): void => {
+    if (qr) printQrCode(ctx, qr, url)
+  }
   return {
     onDeviceCode: (device) => {
       const verificationUri = terminalText(device.verificationUri)
@@ -36,6 +55,7 @@ export function loginCallbacks(ctx: CliContext): Pick<CliLoginOptions, 'onDevice
       const userCode = terminalText(device.userCode)
       const { browser } = device
       if (browser.opened) ctx.err("Opened the browser at the provider's device login page.")
+      showQr(verificationUriComplete ?? verificationUri)
       if (verificationUriComplete) {
         ctx.err(`To log in, open this URL on any device and check that it shows the code ${userCode}:`)
         ctx.err(verificationUriComplete)
@@ -46,7 +66,9 @@ export function loginCallbacks(ctx: CliContext): Pick<CliLoginOptions, 'onDevice
       }
       ctx.err('Waiting for the login to be approved (Ctrl-C to cancel)...')
     },
+    ...(pasteFrom ? { pastedAddresses: pastedLines(pasteFrom), onPastedAddressRejected: ({ message }) => ctx.err(`cli-login: ${message}; paste it again, or finish in the browser.`) } : {}),
     onAuthorizationUrl: ({ url, redirectUri, browser }) => {
+      showQr(url)
       if (browser.opened) {
         ctx.err('Opening the browser to log in. If it does not open, visit this URL:')
       } else if (browser.reason === 'ssh' || browser.reason === 'no-display') {
@@ -54,8 +76,8 @@ export function loginCallbacks(ctx: CliContext): Pick<CliLoginOptions, 'onDevice
         const why = browser.reason === 'ssh' ? 'This is an SSH session' : 'There is no display here'
         ctx.err(`${why}, so no browser is opened. Open this URL in a browser on this machine:`)
         ctx.err(url)
-        ctx.err(`From another machine, forward the port first (ssh -L ${port}:127.0.0.1:${port} <this host>), or log in with --device.`)
-        ctx.err('Waiting for the login to complete (Ctrl-C to cancel)...')
+        ctx.err(`From another machine, forward the port first (ssh -L ${port}:127.0.0.1:${port} <this host>), or log in with --device${pasteFrom ? ', or paste the address the browser ends on below' : ''}.`)
+        ctx.err(waiting)
         return
       } else if (browser.reason === 'failed') {
         ctx.err(`Could not start a browser${browser.detail ? ` (${browser.detail})` : ''}. Open this URL to log in:`)
@@ -63,9 +85,16 @@ export function loginCallbacks(ctx: CliContext): Pick<CliLoginOptions, 'onDevice
         ctx.err('Open this URL in a browser to log in:')
       }
       ctx.err(url)
-      ctx.err('Waiting for the login to complete (Ctrl-C to cancel)...')
+      ctx.err(waiting)
     },
   }
+}
+
+/** The URL as a QR code on stderr, or the one line saying why there is none. */
+export function printQrCode(ctx: CliContext, qr: QrRenderer, url: string): void {
+  const why = noQrReason(url)
+  if (why) ctx.err(why)
+  else for (const line of qr(url)) ctx.err(line)
 }
 
 /** Human-readable status lines. */
