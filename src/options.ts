@@ -56,6 +56,17 @@ export interface LoginSettingsInput {
   tokenEndpoint?: string
   deviceAuthorizationEndpoint?: string
   revocationEndpoint?: string
+  /**
+   * DPoP (RFC 9449): bind the session's tokens to a fresh key of this login's (true), never (false),
+   * or `auto` (default): when the protected resource requires it (`dpop_bound_access_tokens_required`,
+   * or its 401 offers only the DPoP scheme) or the token endpoint asks for a proof.
+   */
+  dpop?: 'auto' | boolean
+  /**
+   * Pushed authorization requests (RFC 9126): always (true), never (false), or `auto` (default):
+   * when the server requires or offers them.
+   */
+  par?: 'auto' | boolean
 }
 
 /** Everything a login uses, after defaults and validation. */
@@ -81,6 +92,10 @@ export interface LoginSettings {
   endpoints?: ExplicitEndpoints
   /** The client id is a registration this tool made (RFC 7591). */
   registration?: ClientRegistration
+  dpop: 'auto' | boolean
+  par: 'auto' | boolean
+  /** The protected resource wants DPoP-bound tokens (its metadata, or a 401 offering only DPoP): `auto` turns DPoP on. */
+  dpopRequired?: boolean
 }
 
 /** What a login found out before its settings are resolved: where to log in, which client, which scope. */
@@ -93,6 +108,7 @@ export interface DiscoveredSettings {
   resourceUrl?: string
   endpoints?: ExplicitEndpoints
   registration?: ClientRegistration
+  dpopRequired?: boolean
 }
 
 /**
@@ -126,7 +142,9 @@ export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: P
     ...redirect,
     timeoutS,
     device: given.device ?? remembered.device ?? false,
-    ...definedOnly({ resource: found?.resource ?? given.resource ?? (remembered.resourceDiscovery ? undefined : remembered.resource), resourceUrl: found?.resourceUrl, endpoints: found?.endpoints, registration: found?.registration }),
+    dpop: given.dpop ?? remembered.dpop ?? 'auto',
+    par: given.par ?? remembered.par ?? 'auto',
+    ...definedOnly({ resource: found?.resource ?? given.resource ?? (remembered.resourceDiscovery ? undefined : remembered.resource), resourceUrl: found?.resourceUrl, endpoints: found?.endpoints, registration: found?.registration, dpopRequired: found?.dpopRequired }),
   }
 }
 

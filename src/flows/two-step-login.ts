@@ -13,7 +13,7 @@ import { callbackUrlFor, classifyPastedAddress, pastedAddressProblem } from '../
 import { callbackUrls } from '../options.ts'
 import { pendingRecord, type PendingLogin } from '../session/pending-login.ts'
 import type { SessionStore } from '../session/file-store.ts'
-import { loginOutcome, redeemAndStore, revokeReplaced, storedSessionBefore, withLoginHint, type LoginOutcome } from './login.ts'
+import { dpopForLogin, loginOutcome, redeemAndStore, revokeReplaced, storedSessionBefore, withLoginHint, type LoginOutcome } from './login.ts'
 import { prepareLogin } from './login-target.ts'
 import { loadProvider } from './provider-metadata.ts'
 
@@ -26,7 +26,7 @@ export async function startLogin(ctx: LoginContext): Promise<PendingLoginStart> 
   if (prepared.settings.device) throw UsageError.forOption('device', 'cannot be used for a login finished later: the device flow polls until the user approves')
   const settings = withLoginHint(prepared.settings, previous)
   const { newAttempt, buildAuthorizationUrl } = await import('../protocol/authorize.ts')
-  const attempt = await newAttempt()
+  const attempt = await newAttempt({ dpop: await dpopForLogin(ctx, prepared.provider.config, settings) })
   // The first port of the range, not probed: no server listens, the answer comes back as an address.
   const [redirectUri] = callbackUrls({ ...settings, portAttempts: 1 })
   const url = buildAuthorizationUrl(prepared.provider.config, attempt, { ...settings, redirectUri })

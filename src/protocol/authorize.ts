@@ -2,6 +2,7 @@ import * as client from 'openid-client'
 import { AuthorizationError, CallbackValidationError, causeChain } from '../errors.ts'
 import { toProviderError } from './provider.ts'
 import { toTokenSet, type TokenSet } from './token-set.ts'
+import { assertDpopBound, dpopSigner, newDpopKey, withDpop, type DpopKey, type DpopSigner } from './dpop.ts'
 
 /** The secrets of one authorization attempt, each from 256 bits of randomness. */
 export interface AuthorizationAttempt {
@@ -10,11 +11,15 @@ export interface AuthorizationAttempt {
   codeChallenge: string
   /** Sent, and checked in the ID token, whenever `openid` is in the scope. */
   nonce: string
+  /** DPoP (RFC 9449): the login's fresh key (its thumbprint is `dpop_jkt`); the session keeps it. */
+  dpopKey?: DpopKey
 }
 
-export async function newAttempt(): Promise<AuthorizationAttempt> {
+export async function newAttempt(options: { dpop?: boolean } = {}): Promise<AuthorizationAttempt> {
   const codeVerifier = client.randomPKCECodeVerifier()
-  return { state: client.randomState(), codeVerifier, codeChallenge: await client.calculatePKCECodeChallenge(codeVerifier), nonce: client.randomNonce() }
+  const attempt: AuthorizationAttempt = { state: client.randomState(), codeVerifier, codeChallenge: await client.calculatePKCECodeChallenge(codeVerifier), nonce: client.randomNonce() }
+  if (options.dpop) attempt.dpopKey = await newDpopKey()
+  return attempt
 }
 
 function isOpenIdScope(scope: string): boolean {
@@ -47,6 +52,7 @@ export function buildAuthorizationUrl(config: client.Configuration, attempt: Aut
   if (params.organization) query.organization = params.organization
   if (params.prompt) query.prompt = params.prompt
   if (params.loginHint) query.login_hint = params.loginHint
+  if (attempt.dpopKey) query.dpop_jkt = attempt.dpopKey.jkt
   return client.buildAuthorizationUrl(config, query)
 }
 
@@ -62,6 +68,26 @@ export async function exchangeCode(
   idTokenExpected: boolean,
   loginCommand: string,
   resource?: string,
+  nonces?: Record<string, string>,
+): Promise<TokenSet> {
+  const signer = attempt.dpopKey ? await dpopSigner(config, attempt.dpopKey.privateJwk, nonces) : undefined
+  const tokens = await withDpop(config, signer, () => redeem(config, callbackUrl, attempt, redirectUri, idTokenExpected, loginCommand, resource, signer))
+  if (signer) {
+    assertDpopBound(tokens.tokenType, 'the code exchange')
+    if (nonces) Object.assign(nonces, signer.nonces)
+  }
+  return tokens
+}
+
+async function redeem(
+  config: client.Configuration,
+  callbackUrl: URL,
+  attempt: AuthorizationAttempt,
+  redirectUri: string,
+  idTokenExpected: boolean,
+  loginCommand: string,
+  resource: string | undefined,
+  signer: DpopSigner | undefined,
 ): Promise<TokenSet> {
   // openid-client validates the callback (state, iss, error) before it makes any request: a
   // request means the callback passed and its code is being redeemed.
@@ -77,7 +103,7 @@ export async function exchangeCode(
       expectedState: attempt.state,
       idTokenExpected,
       ...(idTokenExpected ? { expectedNonce: attempt.nonce } : {}),
-    }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) })
+    }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) }, signer ? { DPoP: signer.handle } : undefined)
     return toTokenSet(response)
   } catch (error) {
     if (error instanceof client.AuthorizationResponseError) {

@@ -39,6 +39,8 @@ export function clientMetadata(options: { clients?: readonly TestClient[]; redir
       ...(client.clientSecret === undefined
         ? { token_endpoint_auth_method: 'none' }
         : { client_secret: client.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
+      ...(client.dpop ? { dpop_bound_access_tokens: true } : {}),
+      ...(client.par ? { require_pushed_authorization_requests: true } : {}),
     })),
   ]
 }
