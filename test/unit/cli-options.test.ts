@@ -15,6 +15,7 @@ import { UsageError } from '../../src/errors.ts'
 function sample(name: string, spec: CommandSpec['options'][string]): { args: string[]; value: unknown } {
   if (spec.kind === 'boolean') return { args: [`--${name}`], value: true }
   if (spec.kind === 'integer' || spec.kind === 'number') return { args: [`--${name}`, '7'], value: 7 }
+  if (spec.kind === 'switch') return { args: [`--${name}`, 'off'], value: false }
   const value = spec.choices ? spec.choices[spec.choices.length - 1] : `value-of-${name}`
   return { args: [`--${name}`, value], value }
 }
@@ -114,4 +115,16 @@ test('a spec with a short alias parses -X as --name (for flags such as fetch -X)
   const spec = { summary: 'a test command', options: { request: { kind: 'string', short: 'X', value: '<method>', help: 'the method' } } } as const satisfies CommandSpec
   assert.deepEqual(parseSpecArgs(spec, ['-X', 'POST'], {}).options, { request: 'POST' })
   assert.deepEqual(parseSpecArgs(spec, ['--request', 'PUT'], { CLI_LOGIN_REQUEST: 'GET' }).options, { request: 'PUT' })
+})
+
+test('--dpop and --par: auto, on or off; a bare flag is on (also before another flag or at the end); CLI_LOGIN_DPOP takes booleans too', () => {
+  const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => libraryOptions('login', parseCommandArgs('login', args, env).options).options
+  assert.deepEqual(parse(['--dpop']), { dpop: true })
+  assert.deepEqual(parse(['--dpop', '--par', 'auto']), { dpop: true, par: 'auto' })
+  assert.deepEqual(parse(['--dpop', 'off', '--par']), { dpop: false, par: true })
+  assert.deepEqual(parse(['--dpop=on']), { dpop: true })
+  assert.deepEqual(parse([], { CLI_LOGIN_DPOP: 'yes', CLI_LOGIN_PAR: 'off' }), { dpop: true, par: false })
+  assert.deepEqual(parse(['--dpop', 'off'], { CLI_LOGIN_DPOP: 'on' }), { dpop: false })
+  assert.throws(() => parse(['--dpop=maybe']), (error: unknown) => error instanceof UsageError && error.message === '--dpop must be auto, on or off, not "maybe"')
+  assert.throws(() => parse([], { CLI_LOGIN_PAR: 'sometimes' }), (error: unknown) => error instanceof UsageError && error.message === 'CLI_LOGIN_PAR must be auto, on or off, not "sometimes"')
 })
