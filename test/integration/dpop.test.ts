@@ -3,11 +3,11 @@
  * `features.dPoP`) and its protected resource (which verifies proofs): login, refresh, the API
  * call, what a thief can do with a copied token, nonces at both servers, key rotation, logout.
  */
-import { after, before, test } from 'node:test'
+import { before, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
+import { approveDeviceOverHttp, authorizeOverHttp, DEMO_USERS, startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
 import { ErrorCode, ProviderError } from '../../src/index.ts'
 import { libraryLogins } from '../helpers/library-logins.ts'
 
@@ -190,4 +190,35 @@ test('a server whose metadata lists DPoP algorithms without ES256 is refused bef
   const auth = logins.auth({ issuer: provider.issuer, clientId: PUBLIC, storage: 'file', dpop: true, fetch: fakeFetch, openBrowser: async () => { opened = true; return { opened: true, command: 'test' } } })
   await assert.rejects(auth.login(), (error: unknown) => error instanceof ProviderError && error.error === 'dpop_unsupported' && error.code === ErrorCode.PROVIDER_ERROR)
   assert.equal(opened, false)
+})
+
+test('device flow: the polling carries proofs; the session is DPoP-bound', async () => {
+  const [alice] = DEMO_USERS
+  const auth = logins.auth({
+    issuer: provider.issuer,
+    clientId: PUBLIC,
+    storage: 'file',
+    dpop: true,
+    device: true,
+    onDeviceCode: (code) => void approveDeviceOverHttp(code.verificationUriComplete ?? code.verificationUri, { username: alice.username, password: alice.password, userCode: code.userCode }),
+    openBrowser: async () => ({ opened: false, reason: 'failed', detail: 'test' }),
+  })
+  const proofs = provider.stats.dpopProofs
+  const result = await auth.login()
+  assert.equal(result.token_type, 'DPoP')
+  assert.ok(provider.stats.dpopProofs > proofs)
+  assert.equal((await provider.verifyAccessToken((await auth.getAccessToken()).access_token))?.jkt, result.jkt)
+})
+
+test('two steps: startLogin() keeps the key with the pending login (dpop_jkt in the URL), finishLogin() in another instance redeems with a proof of it', async () => {
+  const [alice] = DEMO_USERS
+  const options = { issuer: provider.issuer, clientId: PUBLIC, storage: 'file' as const, dpop: true as const }
+  const first = logins.auth(options)
+  const started = await first.startLogin()
+  const jkt = new URL(started.url).searchParams.get('dpop_jkt')
+  assert.match(jkt ?? '', /^[A-Za-z0-9_-]{43}$/)
+  const address = await authorizeOverHttp(started.url, { username: alice.username, password: alice.password })
+  const result = await logins.auth({ ...options, profile: logins.lastProfile }).finishLogin(address)
+  assert.equal(result.token_type, 'DPoP')
+  assert.equal(result.jkt, jkt)
 })
