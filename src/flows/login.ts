@@ -94,7 +94,7 @@ export function withLoginHint(settings: LoginSettings, previous: Session | undef
 }
 
 async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<StoredLogin> {
-  const [{ newAttempt, buildAuthorizationUrl }, { startCallbackServer }, { defaultPages }] = await Promise.all([
+  const [{ newAttempt, authorizationRequest }, { startCallbackServer }, { defaultPages }] = await Promise.all([
     import('../protocol/authorize.ts'),
     import('../loopback/server.ts'),
     import('../loopback/pages.ts'),
@@ -114,7 +114,7 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
   })
   ctx.debug(`loopback server: listening for ${server.redirectUri}`)
   try {
-    const url = buildAuthorizationUrl(cached.config, attempt, { ...settings, redirectUri: server.redirectUri })
+    const { url } = await authorizationRequest(cached.config, attempt, { ...settings, redirectUri: server.redirectUri }, { par: settings.par, debug: (line) => ctx.debug(line) })
     const browser = await (await ctx.browserOpener())(url.href)
     ctx.debug(`browser: ${browser.opened ? `started ${browser.command}` : `not started (${browser.reason})`}`)
     ctx.options.onAuthorizationUrl?.({ url: url.href, redirectUri: server.redirectUri, browser })
