@@ -76,13 +76,22 @@ const auth = new CliLogin({
  */
 let loggedInAgain = false
 const fetchWithToken: typeof fetch = async (input, init) => {
-  const send = async () => {
-    const { access_token } = await auth.getAccessToken()
+  // A DPoP-bound token (RFC 9449) goes with the library's fresh proof, and once more with the
+  // server's nonce when it asks for one — what auth.fetch() does for a tool (the fetch issue).
+  const send = async (nonce?: string) => {
+    const token = await auth.getAccessToken()
     const headers = new Headers(init?.headers)
-    headers.set('authorization', `Bearer ${access_token}`)
+    headers.set('authorization', `${token.token_type} ${token.access_token}`)
+    const url = input instanceof Request ? input.url : String(input)
+    if (token.proof) headers.set('dpop', await token.proof({ method: init?.method ?? 'GET', url, nonce }))
     return fetch(input, { ...init, headers })
   }
-  const response = await send()
+  let response = await send()
+  const nonce = response.headers.get('dpop-nonce')
+  if (response.status === 401 && nonce && /^DPoP\b.*error="use_dpop_nonce"/i.test(response.headers.get('www-authenticate') ?? '')) {
+    await response.body?.cancel()
+    response = await send(nonce)
+  }
   if (response.status !== 401 || loggedInAgain) return response
   loggedInAgain = true
   await response.body?.cancel()
