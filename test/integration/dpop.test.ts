@@ -222,3 +222,15 @@ test('two steps: startLogin() keeps the key with the pending login (dpop_jkt in 
   assert.equal(result.token_type, 'DPoP')
   assert.equal(result.jkt, jkt)
 })
+
+test('a token endpoint that answers a proof with a bearer token ends the login with one error; nothing is stored', async () => {
+  const bearerAnswer: typeof fetch = async (input, init) => {
+    const response = await fetch(input, init)
+    if (!String(input).endsWith('/oauth/token') || response.status !== 200) return response
+    const body = (await response.json()) as Record<string, unknown>
+    return Response.json({ ...body, token_type: 'Bearer' }, { headers: { 'cache-control': 'no-store' } })
+  }
+  const auth = logins.auth({ issuer: provider.issuer, clientId: OPTIONAL, storage: 'file', dpop: true, fetch: bearerAnswer })
+  await assert.rejects(auth.login(), (error: unknown) => error instanceof ProviderError && error.error === 'dpop_not_bound' && /with a bearer token, not a DPoP-bound one/i.test(error.message))
+  assert.equal(await auth.status(), undefined)
+})
