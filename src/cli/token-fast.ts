@@ -27,6 +27,7 @@ import { profilePaths, profilesDir } from '../session/paths.ts'
 import { readDefaultProfile } from '../session/home-config.ts'
 import { isSessionExpired, sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
+import { signProofSync } from '../protocol/dpop-proof.ts'
 
 /** Between looks when no file event comes (a watcher can miss the rename on some filesystems). */
 const RECHECK_MS = 25
@@ -190,15 +191,14 @@ function printToken(asked: Asked, session: Session, token: AccessToken): boolean
 
 /**
  * `--format dpop` of a DPoP session whose key is in the file (file storage; with the keychain the
- * full CLI reads it): the proof signed with node:crypto alone, the last nonce of the URL's origin in it.
+ * full CLI reads it): the proof signed with node:crypto alone (synchronously), the last nonce of the
+ * URL's origin in it.
  */
-async function printDpop(request: { method: string; url: string }, session: Session, token: AccessToken): Promise<boolean> {
+function printDpop(request: { method: string; url: string }, session: Session, token: AccessToken): boolean {
   const jwk = session.dpopKey
   if (!jwk || tokenProblem(token.access_token) !== undefined) return false
-  const { importSigningKey, signProof } = await import('../protocol/dpop-proof.ts')
   const nonce = session.dpopNonces?.[new URL(request.url).origin]
-  const proof = await signProof(await importSigningKey(jwk), jwk, { ...request, accessToken: token.access_token, nonce })
-  return print(dpopLines(token, proof))
+  return print(dpopLines(token, signProofSync(jwk, { ...request, accessToken: token.access_token, nonce })))
 }
 
 /**

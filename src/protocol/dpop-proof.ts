@@ -4,7 +4,7 @@
  * to the authorization server are signed by openid-client, protocol/dpop.ts). The private key is
  * imported non-extractable.
  */
-import { createHash, randomBytes, webcrypto } from 'node:crypto'
+import { createHash, createPrivateKey, randomBytes, sign, webcrypto, type JsonWebKey as NodeJwk } from 'node:crypto'
 
 const ES256 = { name: 'ECDSA', namedCurve: 'P-256' } as const
 
@@ -43,6 +43,23 @@ export interface ProofRequest {
 
 /** A signed `dpop+jwt` for one request. */
 export async function signProof(key: webcrypto.CryptoKey, jwk: JsonWebKey, request: ProofRequest): Promise<string> {
+  const input = signingInput(jwk, request)
+  const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, Buffer.from(input))
+  return `${input}.${Buffer.from(signature).toString('base64url')}`
+}
+
+/**
+ * The same, synchronously with node:crypto's own ECDSA (for the short-lived `token` fast path,
+ * where WebCrypto's start-up would cost more than the signature): the key is a KeyObject that lives
+ * only as long as this call.
+ */
+export function signProofSync(jwk: JsonWebKey, request: ProofRequest): string {
+  const input = signingInput(jwk, request)
+  const signature = sign('sha256', Buffer.from(input), { key: createPrivateKey({ key: jwk as NodeJwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' })
+  return `${input}.${signature.toString('base64url')}`
+}
+
+function signingInput(jwk: JsonWebKey, request: ProofRequest): string {
   const header = { alg: 'ES256', typ: 'dpop+jwt', jwk: publicJwk(jwk) }
   const payload = {
     iat: request.iat ?? Math.floor(Date.now() / 1000),
@@ -52,9 +69,7 @@ export async function signProof(key: webcrypto.CryptoKey, jwk: JsonWebKey, reque
     ...(request.accessToken !== undefined ? { ath: createHash('sha256').update(request.accessToken).digest('base64url') } : {}),
     ...(request.nonce !== undefined ? { nonce: request.nonce } : {}),
   }
-  const input = `${b64(JSON.stringify(header))}.${b64(JSON.stringify(payload))}`
-  const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, Buffer.from(input))
-  return `${input}.${Buffer.from(signature).toString('base64url')}`
+  return `${b64(JSON.stringify(header))}.${b64(JSON.stringify(payload))}`
 }
 
 function b64(text: string): string {
