@@ -5,16 +5,17 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { readFile } from 'node:fs/promises'
+import { mkdir, readFile, symlink } from 'node:fs/promises'
 import { join } from 'node:path'
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { fileURLToPath } from 'node:url'
 import { DEMO_USERS, startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
-import { cleanEnv, makeTempHome, runCli } from '../helpers/cli.ts'
+import { BIN, cleanEnv, makeTempHome, runCli } from '../helpers/cli.ts'
 import { runMain } from '../helpers/in-process.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
 
 const [alice] = DEMO_USERS
+const BROWSER_DOUBLE = fileURLToPath(new URL('../helpers/browser-double-command.mjs', import.meta.url))
 const CLIENT = 'cli-dpop'
 let provider: TestProvider
 let resource: ProtectedResource
@@ -38,6 +39,18 @@ after(async () => {
 
 function login(args: string[], profileEnv = env) {
   return runMain(['login', '--issuer', provider.issuer, '--port', String(port), '--port-attempts', '3', ...args], profileEnv, { username: alice.username, password: alice.password })
+}
+
+/** Runs a shell line (pipefail) without blocking this process, where the provider runs. */
+function bash(line: string, env: NodeJS.ProcessEnv): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn('bash', ['-o', 'pipefail', '-c', line], { env, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk))
+    child.on('close', (status) => resolve({ status, stdout, stderr }))
+  })
 }
 
 /** Sends the two header lines `token --format dpop` printed, as `curl -H @-` would. */
@@ -138,5 +151,42 @@ test('logout deletes the key with the session', async () => {
   for (const name of ['settings.json']) {
     const text = await readFile(join(home.dir, 'cli-login', 'profiles', 'default', name), 'utf8').catch(() => '')
     assert.doesNotMatch(text, /"d"/)
+  }
+})
+
+test("the README's DPoP example runs as written: login --dpop, then token --format dpop piped into curl -H @-", async () => {
+  const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8')
+  const section = readme.slice(readme.indexOf('\n## DPoP: tokens a thief cannot use\n'), readme.indexOf('\n## Pushed authorization requests (PAR)\n'))
+  const block = /```sh\n([\s\S]*?)```/.exec(section)?.[1]
+  assert.ok(block, 'the DPoP section has its sh block')
+  const commands = block.trim().split('\n')
+  assert.equal(commands.length, 2)
+  const temp = await makeTempHome()
+  try {
+    const bin = join(temp.dir, 'bin')
+    await mkdir(bin)
+    await symlink(BIN, join(bin, 'cli-login'))
+    const dpopResource = await startProtectedResource({ authorizationServer: provider, path: '/readme', dpop: 'required' })
+    try {
+      const blockEnv = cleanEnv(temp.dir, {
+        PATH: `${bin}:${process.env.PATH}`,
+        BROWSER: `${process.execPath} ${BROWSER_DOUBLE}`,
+        CLI_LOGIN_ISSUER: provider.issuer,
+        CLI_LOGIN_CLIENT_ID: CLIENT,
+        CLI_LOGIN_RESOURCE: dpopResource.resource,
+        CLI_LOGIN_PORT: String(port),
+        API: dpopResource.url,
+      })
+      const login = await bash(commands[0], blockEnv)
+      assert.equal(login.status, 0, login.stderr)
+      const call = await bash(commands[1], blockEnv)
+      assert.equal(call.status, 0, call.stderr)
+      assert.equal((JSON.parse(call.stdout) as { sub: string }).sub, alice.sub)
+      assert.equal(dpopResource.stats.authorized, 1)
+    } finally {
+      await dpopResource.close()
+    }
+  } finally {
+    await temp.cleanup()
   }
 })
