@@ -72,6 +72,8 @@ test('login --dpop: a DPoP session; status --json says token_type DPoP and its j
   assert.match(String(json.jkt), /^[A-Za-z0-9_-]{43}$/)
   const session = JSON.parse(await readFile(sessionFile(), 'utf8')) as Record<string, unknown>
   assert.equal(session.jkt, json.jkt)
+  const text = await runMain(['status'], env)
+  assert.ok(text.stdout.split('\n').includes(`Tokens bound to this login's key (DPoP, jkt ${String(json.jkt)}): use token --format dpop or cli-login fetch`), text.stdout)
   const settings = JSON.parse(await readFile(join(home.dir, 'cli-login', 'profiles', 'default', 'settings.json'), 'utf8')) as Record<string, unknown>
   assert.equal(settings.dpop, true)
   // A re-login without the flag uses what the profile remembers: a new key, dpop_jkt on the request.
