@@ -139,6 +139,14 @@ test('nonces: the provider asks for one (use_dpop_nonce) at the code exchange an
   const third = await call(nonceResource, later)
   assert.equal(third.status, 200)
   assert.equal(((await sessionFile(profile)).dpopNonces as Record<string, string>)[new URL(nonceResource.url).origin], nonce)
+  // The server moves on to a new nonce: the remembered one is refused once, the new one taken and kept.
+  nonceResource.rotateDpopNonce()
+  const stale = await call(nonceResource, later)
+  assert.equal(stale.status, 401)
+  const fresh = stale.headers.get('dpop-nonce') as string
+  assert.notEqual(fresh, nonce)
+  assert.equal((await call(nonceResource, later, { nonce: fresh })).status, 200)
+  assert.equal(((await sessionFile(profile)).dpopNonces as Record<string, string>)[new URL(nonceResource.url).origin], fresh)
 })
 
 test('a new login makes a new key; logout revokes the bound refresh token and deletes the key', async () => {
