@@ -111,9 +111,3 @@ export function assertDpopBound(tokenType: string, what: string): void {
     })
   }
 }
-
-/** An answer that says the token endpoint wants a proof (RFC 9449 §7: `invalid_dpop_proof`, `use_dpop_nonce`). */
-export function wantsDpop(error: unknown): boolean {
-  const code = (error as { error?: unknown }).error
-  return code === 'invalid_dpop_proof' || code === 'use_dpop_nonce'
-}

@@ -146,7 +146,7 @@ describe('glewlwyd 2.7.5 (no DPoP, no PAR in its metadata)', { skip: glewlwydBin
 
     const par = await runCli(loginArgs('--par', 'on'), q.env)
     assert.equal(par.code, 1)
-    assert.match(lastLine(par.stderr), /no pushed authorization request endpoint/)
+    assert.match(lastLine(par.stderr), /no pushed authorization request endpoint \(RFC 9126\): log in without PAR \(--par off\)$/)
     assert.doesNotMatch(par.stderr, /https?:\/\/\S+\/auth\?/, 'no authorization URL')
   })
 })

@@ -9,7 +9,7 @@ import { join } from 'node:path'
 import { COMMAND_SPECS, COMMANDS, FLAG_FOR_OPTION, libraryOptions, parseCommandArgs, type CommandSpec } from '../../src/cli/args.ts'
 import { cliMessage } from '../../src/cli/messages.ts'
 import { parseSpecArgs } from '../../src/cli/option-parser.ts'
-import { UsageError } from '../../src/errors.ts'
+import { ErrorCode, ProviderError, UsageError } from '../../src/errors.ts'
 
 /** A valid value for a flag of this spec, as typed on the command line, and what it parses to. */
 function sample(name: string, spec: CommandSpec['options'][string]): { args: string[]; value: unknown } {
@@ -127,4 +127,12 @@ test('--dpop and --par: auto, on or off; a bare flag is on (also before another 
   assert.deepEqual(parse(['--dpop', 'off'], { CLI_LOGIN_DPOP: 'on' }), { dpop: false })
   assert.throws(() => parse(['--dpop=maybe']), (error: unknown) => error instanceof UsageError && error.message === '--dpop must be auto, on or off, not "maybe"')
   assert.throws(() => parse([], { CLI_LOGIN_PAR: 'sometimes' }), (error: unknown) => error instanceof UsageError && error.message === 'CLI_LOGIN_PAR must be auto, on or off, not "sometimes"')
+})
+
+test('the CLI names --dpop off / --par off after the library\'s DPoP and PAR refusals', () => {
+  const line = (error: string) => cliMessage(new ProviderError(ErrorCode.PROVIDER_ERROR, 'the server said no', { error }))
+  assert.equal(line('dpop_unsupported'), 'the server said no (--dpop off)')
+  assert.equal(line('dpop_not_bound'), 'the server said no (--dpop off)')
+  assert.equal(line('par_unsupported'), 'the server said no (--par off)')
+  assert.equal(line('invalid_request'), 'the server said no')
 })
