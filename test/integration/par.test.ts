@@ -12,6 +12,7 @@ import { ProviderError } from '../../src/index.ts'
 import { libraryLogins } from '../helpers/library-logins.ts'
 import { cleanEnv, makeTempHome } from '../helpers/cli.ts'
 import { runMain } from '../helpers/in-process.ts'
+import { decodeTerminalQr, qrLines } from '../helpers/terminal-qr.ts'
 
 const [alice] = DEMO_USERS
 const REQUIRES_PAR = 'par-required'
@@ -124,4 +125,16 @@ test('CLI: login --par on pushes (and the profile remembers it); --par off does 
   assert.equal(error.code, 1)
   assert.match(error.stderr.trim().split('\n').at(-1) as string, /pushed authorization request with invalid_request: redirect_uri did not match/)
   assert.doesNotMatch(error.stderr, /https?:\/\/127\.0\.0\.1:\d+\/authorize/, 'no authorization URL printed')
+})
+
+test('CLI: with PAR the authorization URL is short enough for --qr: the QR code on stderr decodes to it', async () => {
+  const home = await makeTempHome()
+  logins.closeAfter(home.cleanup)
+  const env = cleanEnv(home.dir)
+  const result = await runMain(['login', '--issuer', offered.issuer, '--client-id', 'plain', '--port', String(logins.firstPort), '--port-attempts', '4', '--qr'], env, { username: alice.username, password: alice.password })
+  assert.equal(result.code, 0, result.stderr)
+  const url = result.stderr.split('\n').find((line) => /^https?:\/\/\S+\/authorize\?/.test(line))!
+  assert.ok(url.length <= 256, url)
+  assert.deepEqual([...new URL(url).searchParams.keys()].sort(), ['client_id', 'request_uri'])
+  assert.equal(decodeTerminalQr(qrLines(result.stderr)), url)
 })
