@@ -210,7 +210,7 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
   const provider = (await cached.revalidate?.()) ?? cached.config
   const attempt: Pick<AuthorizationAttempt, 'dpopKey'> = {}
   if (await dpopForLogin(ctx, provider, settings)) attempt.dpopKey = await (await import('../protocol/dpop.ts')).newDpopKey()
-  const signer = await loginSigner(provider, attempt, {})
+  let signer = await loginSigner(provider, attempt, {})
   const authorization = await startDeviceAuthorization(provider, settings)
   const url = authorization.verification_uri_complete ?? authorization.verification_uri
   const browser: BrowserOpenResult = isSafeToOpen(url)
@@ -223,12 +223,16 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
     expiresInS: authorization.expires_in,
     browser,
   })
-  const tokens = await waitForAnswer(
-    ctx,
-    (signal) => pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand, settings.resource, signer),
-    settings.timeoutS,
-    'the device login was not approved',
-  )
+  const poll = (signal: AbortSignal) =>
+    pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand, settings.resource, signer).catch(async (error: unknown) => {
+      // `auto`: a token endpoint that wants a proof gets one (the device code is still unspent).
+      if (attempt.dpopKey || settings.dpop !== 'auto' || !(error instanceof ProviderError) || !wantsProof(error)) throw error
+      ctx.debug(`dpop: the token endpoint asked for a proof (${error.error}); binding the session to a new key`)
+      attempt.dpopKey = await (await import('../protocol/dpop.ts')).newDpopKey()
+      signer = await loginSigner(provider, attempt, {})
+      return pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand, settings.resource, signer)
+    })
+  const tokens = await waitForAnswer(ctx, poll, settings.timeoutS, 'the device login was not approved')
   await rememberJwks(ctx, provider)
   const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, { ...sessionBase(settings), ...dpopFields(attempt, signer?.nonces ?? {}) }, ctx.nowS()), settings.scope, signer)
   const replaced = await storeNewSession(ctx, session, settings)

@@ -242,3 +242,18 @@ test('a token endpoint that answers a proof with a bearer token ends the login w
   await assert.rejects(auth.login(), (error: unknown) => error instanceof ProviderError && error.error === 'dpop_not_bound' && /with a bearer token, not a DPoP-bound one/i.test(error.message))
   assert.equal(await auth.status(), undefined)
 })
+
+test('auto, device flow: polling answered invalid_dpop_proof is retried with a proof of a new key; the session is DPoP-bound', async () => {
+  const [alice] = DEMO_USERS
+  const auth = logins.auth({
+    issuer: provider.issuer,
+    clientId: PUBLIC,
+    storage: 'file',
+    device: true,
+    onDeviceCode: (code) => void approveDeviceOverHttp(code.verificationUriComplete ?? code.verificationUri, { username: alice.username, password: alice.password, userCode: code.userCode }),
+    openBrowser: async () => ({ opened: false, reason: 'failed', detail: 'test' }),
+  })
+  const result = await auth.login()
+  assert.equal(result.token_type, 'DPoP')
+  assert.equal((await provider.verifyAccessToken((await auth.getAccessToken()).access_token))?.jkt, result.jkt)
+})
