@@ -9,12 +9,16 @@ import assert from 'node:assert/strict'
 import { readdir, readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
-import { startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
+import { DEMO_USERS, startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
 import { isSecretServiceInstalled, secretTool, startSecretService, type SecretService } from '../helpers/secret-service.ts'
 import { libraryLogins } from '../helpers/library-logins.ts'
+import { cleanEnv, makeTempHome, runCli } from '../helpers/cli.ts'
+import { runMain } from '../helpers/in-process.ts'
+import { findFreePortRange } from '../helpers/ports.ts'
 
 const skip = isSecretServiceInstalled() ? false : 'gnome-keyring, dbus or secret-tool not installed (scripts/ci/install-secret-service.sh)'
 const CLIENT = 'dpop-keychain'
+const [alice] = DEMO_USERS
 
 /** Every file under dir that contains the needle. */
 async function filesContaining(dir: string, needle: string): Promise<string[]> {
@@ -78,5 +82,26 @@ describe('DPoP key in the OS keychain (gnome-keyring)', { skip }, () => {
     await back.logout()
     assert.equal(secretTool(secretService.env, ['search', '--all', 'service', 'acme']).stdout, '')
     assert.deepEqual(await filesContaining(logins.home, secrets.dpopKey!.d!), [])
+  })
+
+  it('the CLI with keychain storage: token --format dpop (the full CLI: the key is not in the file) prints lines the resource accepts; logout deletes the item', async () => {
+    const temp = await makeTempHome()
+    try {
+      const env = cleanEnv(temp.dir, { ...secretService.env, CLI_LOGIN_STORAGE: 'keychain' })
+      const port = await findFreePortRange(3)
+      const login = await runMain(['login', '--issuer', provider.issuer, '--client-id', CLIENT, '--dpop', '--resource', resource.resource, '--port', String(port), '--port-attempts', '3'], env, { username: alice.username, password: alice.password })
+      assert.equal(login.code, 0, login.stderr)
+      const item = secretTool(secretService.env, ['lookup', 'service', 'cli-login', 'username', 'default/secrets'])
+      assert.equal(typeof (JSON.parse(item.stdout) as { dpopKey?: JsonWebKey }).dpopKey?.d, 'string')
+      const lines = await runCli(['token', '--format', 'dpop', '--method', 'GET', '--url', resource.url], env)
+      assert.equal(lines.code, 0, lines.stderr)
+      const headers: Record<string, string> = {}
+      for (const line of lines.stdout.trim().split('\n')) headers[line.slice(0, line.indexOf(': ')).toLowerCase()] = line.slice(line.indexOf(': ') + 2)
+      assert.equal((await fetch(resource.url, { headers })).status, 200)
+      assert.equal((await runMain(['logout'], env)).code, 0)
+      assert.notEqual(secretTool(secretService.env, ['lookup', 'service', 'cli-login', 'username', 'default/secrets']).status, 0)
+    } finally {
+      await temp.cleanup()
+    }
   })
 })
