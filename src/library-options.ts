@@ -78,6 +78,11 @@ export interface CliLoginOptions extends LoginSettingsInput {
    * a session file others could read), one line each; the library itself prints nothing.
    */
   onWarning?: (line: string) => void
+  /**
+   * For `grant: 'jwt-bearer' | 'token-exchange'`: the assertion to exchange (e.g. the CI platform's
+   * OIDC token), asked for at login and again whenever the token has expired. Wins over `federated`.
+   */
+  assertion?: () => Promise<string>
   /** Ends whatever is in progress (the CLI aborts on Ctrl-C); each method also takes its own. */
   signal?: AbortSignal
 }

@@ -163,6 +163,10 @@ async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest, 
       const current = await readUsableSession(ctx)
       if (refreshedMeanwhile(current)) return current
       if (isSessionExpired(current)) throw new SessionExpiredError(ctx.loginTarget)
+      if (current.grant !== undefined && !current.refreshToken && !request.target && request.tokenType !== 'id') {
+        const { renewMachineToken } = await import('./machine-login.ts')
+        return renewMachineToken(ctx, current)
+      }
       if (!current.refreshToken) throw noRefreshToken(ctx, current, request)
       return refreshStored(ctx, current, current.refreshToken, request.target)
     },

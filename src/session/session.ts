@@ -50,6 +50,14 @@ export interface Session {
   endpoints?: ExplicitEndpoints
   /** The client id is a registration this tool made (RFC 7591); its secret, if any, is clientSecret. */
   registration?: ClientRegistration
+  /** A session without a person: the grant that gives it a new token when the cached one expires (no refresh token). */
+  grant?: 'client-credentials' | 'jwt-bearer' | 'token-exchange'
+  /** private_key_jwt's key (PEM or JWK text), copied at login; a secret, like clientSecret. */
+  privateKey?: string
+  /** Where a federated session's assertion comes from (`github`, `gitlab:<VAR>`, `env:<VAR>`, `file:<path>`). */
+  federated?: string
+  /** The audience asked of the GitHub Actions token service. */
+  federatedAudience?: string
 }
 
 /** A client this tool registered with the authorization server (RFC 7591). */
@@ -183,6 +191,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
   const s = value as Record<string, unknown>
   if (s.version !== 1) return `unknown version ${JSON.stringify(s.version)}`
+  if (s.grant !== undefined && s.grant !== 'client-credentials' && s.grant !== 'jwt-bearer' && s.grant !== 'token-exchange') return `unknown grant ${JSON.stringify(s.grant)}`
   if (s.storage !== undefined && s.storage !== 'keychain') return `unknown storage ${JSON.stringify(s.storage)}`
   // With the secrets in the keychain, the file has no tokens (session/keychain-store.ts puts them back).
   const inKeychain = s.storage === 'keychain'
@@ -191,7 +200,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   }
   // Empty for a server without metadata that was asked for no scope.
   if (typeof s.requestedScope !== 'string') return '"requestedScope" is missing'
-  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl'] as const) {
+  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl', 'privateKey', 'federated', 'federatedAudience'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
   }
   for (const key of ['expiresAt', 'idTokenExpiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
