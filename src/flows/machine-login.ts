@@ -35,7 +35,7 @@ export async function machineLogin(ctx: LoginContext): Promise<LoginOutcome> {
     const grant: MachineGrant = given.grant ?? federatedGrantFor(metadata)
     if (grant === 'client-credentials' && !found.clientSecret && !privateKey) throw UsageError.forOption('clientSecret', 'or "privateKey" is required for the client credentials grant')
     const settings: LoginSettings = { ...found, scope: machineScope(given.scope, found) }
-    const config = await grantConfiguration(ctx, metadata, { issuer: settings.issuer, clientId: settings.clientId, clientSecret: settings.clientSecret, privateKey })
+    const config = await grantConfiguration(ctx, metadata, { issuer: settings.issuer, clientId: settings.clientId, clientSecret: settings.clientSecret, clientKey: privateKey })
     const federatedAudience = given.federatedAudience
     const assertion = grant === 'client-credentials' ? undefined : await assertionFor(ctx, { federated: given.federated, federatedAudience, issuer: settings.issuer })
     ctx.debug(`${grant}: token endpoint ${metadata.token_endpoint ?? '(none)'}`)
@@ -60,7 +60,7 @@ export async function renewMachineToken(ctx: LoginContext, current: Session): Pr
   const grant = current.grant as MachineGrant
   const { config: cached } = await loadProvider(ctx, current)
   const privateKey = current.privateKey === undefined ? undefined : await importKey(current.privateKey)
-  const config = await grantConfiguration(ctx, cached.serverMetadata(), { issuer: current.issuer, clientId: current.clientId, clientSecret: current.clientSecret, privateKey })
+  const config = await grantConfiguration(ctx, cached.serverMetadata(), { issuer: current.issuer, clientId: current.clientId, clientSecret: current.clientSecret, clientKey: privateKey })
   let assertion: string | undefined
   if (grant !== 'client-credentials') {
     if (!ctx.options.assertion && !current.federated) throw new LoginRequiredError(ctx.loginTarget, 'the token has expired and nothing gives a new assertion to exchange')
@@ -107,7 +107,7 @@ async function assertionFor(ctx: LoginContext, from: { federated?: string; feder
 async function grantConfiguration(
   ctx: LoginContext,
   metadata: client.ServerMetadata,
-  client: { issuer: string; clientId: string; clientSecret?: string; privateKey?: ClientPrivateKey },
+  client: { issuer: string; clientId: string; clientSecret?: string; clientKey?: ClientPrivateKey },
 ): Promise<client.Configuration> {
   const { configurationFromMetadata } = await import('../protocol/provider.ts')
   return configurationFromMetadata({ ...client, fetch: ctx.providerFetch() }, metadata)

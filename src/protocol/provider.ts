@@ -9,7 +9,7 @@ export interface ProviderParams {
   clientId: string
   clientSecret?: string
   /** private_key_jwt (RFC 7523 §2.2): the client authenticates with an assertion signed by this key. */
-  privateKey?: ClientPrivateKey
+  clientKey?: ClientPrivateKey
   fetch: typeof fetch
   /** A server that publishes no metadata: its endpoints, given by the user (no discovery). */
   endpoints?: ExplicitEndpoints
@@ -51,7 +51,7 @@ const CLOCK_TOLERANCE_S = 300
  */
 export function configurationFromMetadata(params: ProviderParams, metadata: client.ServerMetadata): client.Configuration {
   assertSecureEndpoints(metadata)
-  const config = new client.Configuration(metadata, params.clientId, { [client.clockTolerance]: CLOCK_TOLERANCE_S }, clientAuthentication(params.clientSecret, params.privateKey))
+  const config = new client.Configuration(metadata, params.clientId, { [client.clockTolerance]: CLOCK_TOLERANCE_S }, clientAuthentication(params.clientSecret, params.clientKey))
   secureConfiguration(config)
   config[client.customFetch] = params.fetch as client.CustomFetch
   return config
