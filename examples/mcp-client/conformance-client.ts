@@ -35,6 +35,10 @@ function optionsFromContext(): Partial<CliLoginOptions> {
   if (text('name')?.startsWith('auth/client-credentials-')) options.grant = 'client-credentials'
   const workloadToken = text('valid_jwt')
   if (workloadToken !== undefined) options.assertion = async () => workloadToken
+  // The user's ID token at the company's identity provider (its single sign-on), for an ID-JAG.
+  const idpIssuer = text('idp_issuer')
+  const idToken = text('idp_id_token')
+  if (idpIssuer !== undefined && idToken !== undefined) options.enterprise = { issuer: idpIssuer, clientId: text('idp_client_id') ?? '', idToken: async () => idToken }
   return options
 }
 

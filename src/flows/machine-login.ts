@@ -16,11 +16,11 @@ import type { Session } from '../session/session.ts'
 import { fetchAssertion, parseAssertionSource } from './assertion-source.ts'
 import { loginOutcome, revokeReplaced, sessionBase, storeNewSession, type LoginOutcome } from './login.ts'
 import { prepareLogin } from './login-target.ts'
-import { loadProvider } from './provider-metadata.ts'
+import { discover, loadProvider } from './provider-metadata.ts'
 
 /** The login is one without a person: a machine grant asked for, or an assertion to exchange. */
 export function isMachineLogin(options: LoginContext['options']): boolean {
-  return options.grant !== undefined || options.assertion !== undefined || options.federated !== undefined
+  return options.grant !== undefined || options.assertion !== undefined || options.federated !== undefined || options.enterprise !== undefined
 }
 
 export async function machineLogin(ctx: LoginContext): Promise<LoginOutcome> {
@@ -32,12 +32,12 @@ export async function machineLogin(ctx: LoginContext): Promise<LoginOutcome> {
     ctx.throwIfCancelled()
     const metadata = provider.config.serverMetadata()
     const { federatedGrantFor, requestMachineGrant } = await import('../protocol/machine-grant.ts')
-    const grant: MachineGrant = given.grant ?? federatedGrantFor(metadata)
+    const grant: MachineGrant = given.grant ?? (given.enterprise ? 'jwt-bearer' : federatedGrantFor(metadata))
     if (grant === 'client-credentials' && !found.clientSecret && !privateKey) throw UsageError.forOption('clientSecret', 'or "privateKey" is required for the client credentials grant')
     const settings: LoginSettings = { ...found, scope: machineScope(given.scope, found) }
     const config = await grantConfiguration(ctx, metadata, { issuer: settings.issuer, clientId: settings.clientId, clientSecret: settings.clientSecret, clientKey: privateKey })
     const federatedAudience = given.federatedAudience
-    const assertion = grant === 'client-credentials' ? undefined : await assertionFor(ctx, { federated: given.federated, federatedAudience, issuer: settings.issuer })
+    const assertion = grant === 'client-credentials' ? undefined : await assertionFor(ctx, { federated: given.federated, federatedAudience, issuer: settings.issuer, resource: settings.resource, scope: settings.scope })
     ctx.debug(`${grant}: token endpoint ${metadata.token_endpoint ?? '(none)'}`)
     const tokens = withoutRefresh(await requestMachineGrant(config, { grant, assertion, scope: settings.scope || undefined, resource: settings.resource }))
     const base = { ...sessionBase(settings), grant, privateKey: given.privateKey, federated: grant === 'client-credentials' ? undefined : given.federated, federatedAudience }
@@ -63,8 +63,8 @@ export async function renewMachineToken(ctx: LoginContext, current: Session): Pr
   const config = await grantConfiguration(ctx, cached.serverMetadata(), { issuer: current.issuer, clientId: current.clientId, clientSecret: current.clientSecret, clientKey: privateKey })
   let assertion: string | undefined
   if (grant !== 'client-credentials') {
-    if (!ctx.options.assertion && !current.federated) throw new LoginRequiredError(ctx.loginTarget, 'the token has expired and nothing gives a new assertion to exchange')
-    assertion = await assertionFor(ctx, { federated: current.federated, federatedAudience: current.federatedAudience, issuer: current.issuer })
+    if (!ctx.options.assertion && !ctx.options.enterprise && !current.federated) throw new LoginRequiredError(ctx.loginTarget, 'the token has expired and nothing gives a new assertion to exchange')
+    assertion = await assertionFor(ctx, { federated: current.federated, federatedAudience: current.federatedAudience, issuer: current.issuer, resource: current.resource, scope: current.requestedScope })
   }
   const { requestMachineGrant } = await import('../protocol/machine-grant.ts')
   ctx.debug(`token: ${grant} again at ${config.serverMetadata().token_endpoint ?? '(none)'}`)
@@ -85,7 +85,8 @@ function checkOptions(given: LoginContext['options']): void {
   if (given.grant === 'client-credentials' && (given.assertion || given.federated)) {
     throw UsageError.forOption('grant', '"client-credentials" takes no assertion (that is "jwt-bearer" or "token-exchange")')
   }
-  if (given.grant !== 'client-credentials' && !given.assertion && !given.federated) {
+  if (given.enterprise && given.grant !== undefined && given.grant !== 'jwt-bearer') throw UsageError.forOption('grant', 'must be "jwt-bearer" with "enterprise" (an ID-JAG is a JWT bearer assertion)')
+  if (given.grant !== 'client-credentials' && !given.assertion && !given.federated && !given.enterprise) {
     throw UsageError.forOption('assertion', `or "federated" is required for the ${given.grant ?? 'federated'} grant`)
   }
   if (given.federated !== undefined) parseAssertionSource(given.federated)
@@ -98,8 +99,15 @@ async function importKey(text: string): Promise<ClientPrivateKey> {
 }
 
 /** The assertion: the caller's callback first, else the federated source (its GitHub audience: the issuer unless given). */
-async function assertionFor(ctx: LoginContext, from: { federated?: string; federatedAudience?: string; issuer: string }): Promise<string> {
+async function assertionFor(ctx: LoginContext, from: { federated?: string; federatedAudience?: string; issuer: string; resource?: string; scope?: string }): Promise<string> {
   if (ctx.options.assertion) return ctx.options.assertion()
+  const { enterprise } = ctx.options
+  if (enterprise) {
+    const idp = await discover(ctx, { issuer: enterprise.issuer, clientId: enterprise.clientId, clientSecret: enterprise.clientSecret }, { cache: false })
+    const { requestIdJag } = await import('../protocol/machine-grant.ts')
+    ctx.debug(`enterprise: exchanging the ID token at ${enterprise.issuer} for an ID-JAG for ${from.issuer}`)
+    return requestIdJag(idp, { idToken: await enterprise.idToken(), audience: from.issuer, resource: from.resource, scope: from.scope || undefined })
+  }
   if (!from.federated) throw UsageError.forOption('assertion', 'or "federated" is required')
   return fetchAssertion(ctx, parseAssertionSource(from.federated), from.federatedAudience ?? from.issuer)
 }

@@ -39,6 +39,35 @@ export async function requestMachineGrant(config: client.Configuration, request:
   }
 }
 
+const ID_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id_token'
+const ID_JAG_TOKEN_TYPE = 'urn:ietf:params:oauth:token-type:id-jag'
+
+/**
+ * Enterprise-managed authorization (SEP-990): the identity provider exchanges the user's ID token
+ * (RFC 8693) for an Identity Assertion JWT Authorization Grant for another authorization server
+ * (`audience`, its issuer) and a resource there; that server takes it as a JWT bearer assertion.
+ */
+export async function requestIdJag(idp: client.Configuration, request: { idToken: string; audience: string; resource?: string; scope?: string }): Promise<string> {
+  const parameters: Record<string, string> = {
+    subject_token: request.idToken,
+    subject_token_type: ID_TOKEN_TYPE,
+    requested_token_type: ID_JAG_TOKEN_TYPE,
+    audience: request.audience,
+  }
+  if (request.resource) parameters.resource = request.resource
+  if (request.scope) parameters.scope = request.scope
+  let answer
+  try {
+    answer = await client.genericGrantRequest(idp, TOKEN_EXCHANGE_GRANT, parameters)
+  } catch (error) {
+    throw toProviderError(error, 'the exchange of the ID token for an authorization grant (ID-JAG)')
+  }
+  if (answer.issued_token_type !== undefined && answer.issued_token_type !== ID_JAG_TOKEN_TYPE) {
+    throw toProviderError(new Error(`the identity provider issued a ${String(answer.issued_token_type)}, not an ID-JAG`), 'the exchange of the ID token')
+  }
+  return answer.access_token
+}
+
 export function grantWords(grant: MachineGrant): string {
   return grant === 'client-credentials' ? 'the client credentials grant' : grant === 'jwt-bearer' ? 'the JWT bearer grant (the assertion)' : 'the token exchange (the assertion)'
 }
