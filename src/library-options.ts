@@ -140,6 +140,12 @@ export interface GetAccessTokenOptions extends CallOptions {
   scope?: string | string[]
   /** `id`: the session's ID token instead (refreshed the same way), e.g. for Kubernetes OIDC. */
   tokenType?: 'access' | 'id'
+  /**
+   * Enterprise-managed authorization (a `resource` whose authorization server is not the session's
+   * issuer but trusts it): the client at that server (default: the session's client id, no secret).
+   */
+  clientId?: string
+  clientSecret?: string
 }
 
 export interface LoginResult extends SessionStatus {

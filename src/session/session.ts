@@ -78,6 +78,12 @@ export interface TargetToken {
   accessToken: string
   expiresAt?: number
   refreshedAt: number
+  /**
+   * Enterprise-managed authorization: the token is from this other authorization server (an ID-JAG
+   * from the session's identity provider, exchanged there by the JWT bearer grant), for this client there.
+   */
+  authorizationServer?: string
+  clientId?: string
 }
 
 export interface SessionUser {
@@ -220,7 +226,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
     if (typeof target !== 'object' || target === null || Array.isArray(target)) return `"targets[${JSON.stringify(name)}]" is not an object`
     if ((!inKeychain || target.accessToken !== undefined) && typeof target.accessToken !== 'string') return `${field('accessToken')} is not a string`
     for (const key of ['tokenType'] as const) if (typeof target[key] !== 'string') return `${field(key)} is not a string`
-    for (const key of ['audience', 'resource', 'scope'] as const) if (target[key] !== undefined && typeof target[key] !== 'string') return `${field(key)} is not a string`
+    for (const key of ['audience', 'resource', 'scope', 'authorizationServer', 'clientId'] as const) if (target[key] !== undefined && typeof target[key] !== 'string') return `${field(key)} is not a string`
     for (const key of ['expiresAt', 'refreshedAt'] as const) {
       const problem = timeProblem(target[key])
       if (problem) return `${field(key)} ${problem}`

@@ -5,14 +5,17 @@
  * identity federation from the kit's stand-in CI token service (GitHub's variables, a GitLab-style
  * variable, a file) by the JWT bearer grant and by token exchange. No browser is ever opened
  * (BROWSER would fail the test), no refresh token is stored, and an expired token is replaced by
- * the same grant again; refused grants are one line, exit 1 at login and 4 at token.
+ * the same grant again; refused grants are one line, exit 1 at login and 4 at token. Then
+ * enterprise-managed authorization: a session at one kit provider (the identity provider) gives a
+ * token for a resource whose authorization server, another kit provider, trusts its ID-JAGs.
  */
 import { after, before, describe, test } from 'node:test'
 import assert from 'node:assert/strict'
 import { generateKeyPairSync } from 'node:crypto'
 import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
-import { startCiTokenService, startTestProvider, type CiTokenService, type TestProvider } from 'clilogin-testkit'
+import { DEMO_USERS, startCiTokenService, startProtectedResource, startTestProvider, type CiTokenService, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
+import { loggedIn } from '../helpers/logged-in.ts'
 import { cleanEnv, lastLine, makeTempHome, runCli } from '../helpers/cli.ts'
 import { isSecretServiceInstalled, secretTool, startSecretService, type SecretService } from '../helpers/secret-service.ts'
 
@@ -21,6 +24,7 @@ const KEY_CLIENT_ID = 'acme-ci-keyed'
 const WORKLOAD_CLIENT_ID = 'acme-ci-workload'
 const JWT_BEARER = 'urn:ietf:params:oauth:grant-type:jwt-bearer'
 const TOKEN_EXCHANGE = 'urn:ietf:params:oauth:grant-type:token-exchange'
+const ID_JAG = 'urn:ietf:params:oauth:token-type:id-jag'
 /** A command that fails the test if a login ever starts a browser. */
 const NO_BROWSER = { BROWSER: 'false-browser-must-not-run' }
 
@@ -257,5 +261,61 @@ describe('private_key_jwt with the keychain', { skip: skipKeychain }, () => {
     assert.equal((await provider.verifyAccessToken(renewed.stdout.trim()))?.sub, KEY_CLIENT_ID)
     assert.equal((await runCli(['logout'], env)).code, 0)
     assert.equal(secretTool(secretService.env, ['search', '--all', 'service', 'cli-login']).stdout, '')
+  })
+})
+
+describe('enterprise-managed authorization (ID-JAG)', () => {
+  let idp: TestProvider
+  let mcpServer: TestProvider
+  let resource: ProtectedResource
+  before(async () => {
+    idp = await startTestProvider()
+    // The MCP server's authorization server trusts the identity provider's ID-JAGs; the client there has the same id.
+    mcpServer = await startTestProvider({ trustedAssertionIssuers: [idp], discovery: 'oauth2', clients: [{ clientId: 'other-mcp-client' }] })
+    resource = await startProtectedResource({ authorizationServer: mcpServer })
+  })
+  after(async () => {
+    await resource?.close()
+    await mcpServer?.close()
+    await idp?.close()
+  })
+
+  test('a session at the identity provider gives a token for an MCP server whose authorization server trusts it, with no browser; cached, then got again when it expires', async () => {
+    const [alice] = DEMO_USERS
+    const session = await loggedIn(idp, cleanups)
+    const env = { ...session.env, ...NO_BROWSER }
+    const before = { idJags: idp.stats.grants[ID_JAG] ?? 0, bearer: mcpServer.stats.grants[JWT_BEARER] ?? 0, browser: idp.stats.authorizationRequests.length }
+    const first = await runCli(['token', '--resource', resource.url], env)
+    assert.equal(first.code, 0, first.stderr)
+    const token = first.stdout.trim()
+    assert.equal((await mcpServer.verifyAccessToken(token))?.sub, alice.sub, 'the token is for the user the identity provider knows')
+    assert.equal(await idp.verifyAccessToken(token), undefined, "it is the MCP server's authorization server's token")
+    assert.equal(idp.stats.grants[ID_JAG], before.idJags + 1)
+    assert.equal(mcpServer.stats.grants[JWT_BEARER], before.bearer + 1)
+    assert.equal(idp.stats.authorizationRequests.length, before.browser)
+    const stored = (await session.session()).targets ?? {}
+    const kept = Object.values(stored).find((t) => t.accessToken === token)
+    assert.equal(kept?.authorizationServer, mcpServer.issuer)
+
+    const cached = await runCli(['token', '--resource', resource.url], env)
+    assert.equal(cached.stdout.trim(), token)
+    assert.equal(idp.stats.grants[ID_JAG], before.idJags + 1, 'a fresh token: no exchange')
+
+    const renewed = await runCli(['token', '--resource', resource.url, '--min-ttl', '100000'], env)
+    assert.equal(renewed.code, 0, renewed.stderr)
+    assert.notEqual(renewed.stdout.trim(), token)
+    assert.equal(idp.stats.grants[ID_JAG], before.idJags + 2)
+    assert.equal((await mcpServer.verifyAccessToken(renewed.stdout.trim()))?.sub, alice.sub)
+    // The session's own token is still the identity provider's.
+    const own = await runCli(['token'], env)
+    assert.ok(await idp.verifyAccessToken(own.stdout.trim()))
+  })
+
+  test('an ID-JAG the authorization server refuses (it was issued for another client): exit 4, one line', async () => {
+    const session = await loggedIn(idp, cleanups)
+    const refused = await runCli(['token', '--resource', resource.url, '--client-id', 'other-mcp-client'], { ...session.env, ...NO_BROWSER })
+    assert.equal(refused.code, 4, refused.stderr)
+    assert.match(lastLine(refused.stderr), /invalid_grant.*issued for the client .*run cli-login login$/)
+    assert.equal((await runCli(['token'], session.env)).code, 0, "the session's own token is untouched")
   })
 })

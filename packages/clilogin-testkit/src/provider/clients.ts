@@ -18,7 +18,8 @@ export function clientMetadata(options: { clients?: readonly TestClient[]; redir
   const redirectUris = loopbackRedirectUris(options.redirectUris ?? [])
   const clientBase = {
     application_type: 'native',
-    grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
+    // The demo clients may also exchange tokens (an ID-JAG at this provider as an identity provider) and present assertions.
+    grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT],
     response_types: ['code'],
     redirect_uris: redirectUris,
     post_logout_redirect_uris: redirectUris,

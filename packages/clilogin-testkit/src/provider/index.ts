@@ -124,6 +124,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
 
   return {
     issuer: kit.issuer,
+    jwks: kit.signingKey.publicJwks,
     port: server.port,
     users,
     faults: kit.faults,

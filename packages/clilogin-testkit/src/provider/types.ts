@@ -125,6 +125,11 @@ export interface TokenIdentity { sub: string; aud?: string | string[]; scope?: s
 export interface TestProvider {
   /** `http://127.0.0.1:<port>/` (https with `tls`); discovery at `<issuer>.well-known/openid-configuration`. */
   readonly issuer: string
+  /**
+   * Its public signing keys: another provider given `trustedAssertionIssuers: [provider]` takes
+   * this one's ID-JAGs (enterprise-managed authorization: this one the identity provider).
+   */
+  readonly jwks: { keys: Record<string, unknown>[] }
   readonly port: number
   readonly users: readonly DemoUser[]
   readonly faults: TestProviderFaults
