@@ -33,7 +33,7 @@ export async function machineLogin(ctx: LoginContext): Promise<LoginOutcome> {
     const metadata = provider.config.serverMetadata()
     const { federatedGrantFor, requestMachineGrant } = await import('../protocol/machine-grant.ts')
     const grant: MachineGrant = given.grant ?? (given.enterprise ? 'jwt-bearer' : federatedGrantFor(metadata))
-    if (grant === 'client-credentials' && !found.clientSecret && !privateKey) throw UsageError.forOption('clientSecret', 'or "privateKey" is required for the client credentials grant')
+    if (grant === 'client-credentials' && !found.clientSecret && !privateKey) throw UsageError.forOption('clientSecret', '(or "privateKey") is required for the client credentials grant')
     const settings: LoginSettings = { ...found, scope: machineScope(given.scope, found) }
     const config = await grantConfiguration(ctx, metadata, { issuer: settings.issuer, clientId: settings.clientId, clientSecret: settings.clientSecret, clientKey: privateKey })
     const federatedAudience = given.federatedAudience
@@ -87,7 +87,7 @@ function checkOptions(given: LoginContext['options']): void {
   }
   if (given.enterprise && given.grant !== undefined && given.grant !== 'jwt-bearer') throw UsageError.forOption('grant', 'must be "jwt-bearer" with "enterprise" (an ID-JAG is a JWT bearer assertion)')
   if (given.grant !== 'client-credentials' && !given.assertion && !given.federated && !given.enterprise) {
-    throw UsageError.forOption('assertion', `or "federated" is required for the ${given.grant ?? 'federated'} grant`)
+    throw UsageError.forOption('federated', `(or the "assertion" option) is required for the ${given.grant ?? 'federated'} grant`)
   }
   if (given.federated !== undefined) parseAssertionSource(given.federated)
   if (given.device) throw UsageError.forOption('device', 'cannot be combined with a login without a browser')
@@ -108,7 +108,7 @@ async function assertionFor(ctx: LoginContext, from: { federated?: string; feder
     ctx.debug(`enterprise: exchanging the ID token at ${enterprise.issuer} for an ID-JAG for ${from.issuer}`)
     return requestIdJag(idp, { idToken: await enterprise.idToken(), audience: from.issuer, resource: from.resource, scope: from.scope || undefined })
   }
-  if (!from.federated) throw UsageError.forOption('assertion', 'or "federated" is required')
+  if (!from.federated) throw UsageError.forOption('federated', '(or the "assertion" option) is required')
   return fetchAssertion(ctx, parseAssertionSource(from.federated), from.federatedAudience ?? from.issuer)
 }
 

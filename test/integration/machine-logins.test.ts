@@ -131,7 +131,7 @@ describe('login --client-credentials', () => {
     assert.match(lastLine(bad.stderr), /--private-key is not a private key \(PEM or JWK\)/)
     const noSecret = await runCli(['login', '--client-credentials', '--issuer', provider.issuer, '--client-id', SERVICE_CLIENT.clientId], env)
     assert.equal(noSecret.code, 2)
-    assert.match(lastLine(noSecret.stderr), /--client-secret or "privateKey" is required for the client credentials grant|client-secret/)
+    assert.match(lastLine(noSecret.stderr), /^cli-login: --client-secret \(or --private-key\) is required for the client credentials grant$/)
   })
 
   test('the grant refused when the token expires: exit 4 at token (run login again), the session left as it was', async () => {
