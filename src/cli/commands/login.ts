@@ -50,7 +50,7 @@ async function machineLogin(flags: CommandOptions<'login'>, ctx: CliContext): Pr
   }
   const auth = new CliLogin({ ...baseOptions(ctx), ...options, ...(flags['client-credentials'] ? { grant: 'client-credentials' as const } : {}), privateKey })
   const result = await auth.login()
-  reportLogin(auth, result, ctx)
+  reportLogin(auth, result, ctx, flags.federated !== undefined ? 'federated' : 'client-credentials')
   return 0
 }
 
@@ -65,8 +65,12 @@ async function startLogin(auth: CliLogin, flags: CommandOptions<'login'>, ctx: C
   return 0
 }
 
-function reportLogin(auth: CliLogin, result: LoginResult, ctx: CliContext): void {
+function reportLogin(auth: CliLogin, result: LoginResult, ctx: CliContext, machine?: 'client-credentials' | 'federated'): void {
   for (const line of describeStatus(result, nowSeconds(ctx.system))) ctx.err(line)
+  if (machine) {
+    const how = machine === 'federated' ? 'fetches a new CI token and exchanges it again' : 'makes the client credentials grant again'
+    ctx.err(`No refresh token by design: once the token expires, cli-login token ${how}.`)
+  }
   const before = result.replaced_account
   if (before) {
     const where = before.issuer !== result.issuer ? ` at ${before.issuer}` : ''
@@ -76,6 +80,8 @@ function reportLogin(auth: CliLogin, result: LoginResult, ctx: CliContext): void
     ctx.err(`No usable OS keychain (${result.keychain_unavailable}): the tokens are in ${auth.sessionLocation()} (0600). --storage keychain makes this an error.`)
   } else if (result.storage === 'keychain' && result.keychain_access_token) {
     ctx.err(`The tokens are in the OS keychain (service "cli-login"); ${auth.sessionLocation()} holds no secret.`)
+  } else if (result.storage === 'keychain' && machine) {
+    ctx.err(`The client's credentials are in the OS keychain (service "cli-login"); ${auth.sessionLocation()} (0600) caches the current access token (--keychain-access-token keeps it in the keychain only).`)
   } else if (result.storage === 'keychain') {
     ctx.err(`The refresh token is in the OS keychain (service "cli-login"); ${auth.sessionLocation()} (0600) caches the current access and ID tokens (--keychain-access-token keeps them in the keychain only).`)
   }
