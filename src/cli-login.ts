@@ -17,6 +17,7 @@ import type { LoginOutcome } from './flows/login.ts'
  */
 const flows = {
   login: once(() => import('./flows/login.ts')),
+  machineLogin: once(() => import('./flows/machine-login.ts')),
   twoStepLogin: once(() => import('./flows/two-step-login.ts')),
   accessToken: once(() => import('./flows/access-token.ts')),
   userinfo: once(() => import('./flows/userinfo.ts')),
@@ -78,6 +79,8 @@ export class CliLogin {
 
   /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
   async login(options: CallOptions = {}): Promise<LoginResult> {
+    const { isMachineLogin, machineLogin } = await flows.machineLogin()
+    if (isMachineLogin(this.options)) return this.storingLogin(() => machineLogin(this.context(options.signal)))
     const { login } = await flows.login()
     return this.storingLogin(() => login(this.context(options.signal)))
   }

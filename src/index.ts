@@ -4,6 +4,7 @@ export type {
   CallOptions,
   CliLoginOptions,
   DeviceCodeEvent,
+  EnterpriseIdentity,
   GetAccessTokenOptions,
   LoginResult,
   LogoutOptions,
@@ -17,10 +18,12 @@ export type {
 export type { AppIdentity } from './app.ts'
 export {
   AccountChangedError,
+  AssertionUnavailableError,
   AuthorizationError,
   CallbackValidationError,
   CliLoginError,
   ErrorCode,
+  GrantRefusedError,
   KeychainError,
   LockTimeoutError,
   LoginCancelledError,

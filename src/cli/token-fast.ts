@@ -14,7 +14,7 @@
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
 import { basename, dirname } from 'node:path'
-import { parseSpecArgs } from './option-parser.ts'
+import { parseSpecArgs, plainTokens } from './option-parser.ts'
 import { TOKEN_SPEC } from './token-options.ts'
 import { CLI_APP, cliHome } from './cli-app.ts'
 import { dpopLines, dpopRequestProblem, formatProblem, formatToken, isDpopToken, tokenProblem } from './commands/format-token.ts'
@@ -45,7 +45,9 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
   let asked: Asked
   let session: Session
   try {
-    const { help, options } = parseSpecArgs(TOKEN_SPEC, argv, env)
+    const tokens = plainTokens(TOKEN_SPEC, argv)
+    if (!tokens) return false
+    const { help, options } = parseSpecArgs(TOKEN_SPEC, argv, env, tokens)
     if (help || options['force-refresh']) return false
     // Another API or scope is resolved against the session by the library: not here.
     if (options.audience !== undefined || options.resource !== undefined || options.scope !== undefined) return false

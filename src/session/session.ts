@@ -59,6 +59,14 @@ export interface Session {
   jkt?: string
   /** The last DPoP nonce each server gave (`DPoP-Nonce`), by origin. Not secret. */
   dpopNonces?: Record<string, string>
+  /** A session without a person: the grant that gives it a new token when the cached one expires (no refresh token). */
+  grant?: 'client-credentials' | 'jwt-bearer' | 'token-exchange'
+  /** private_key_jwt's key (PEM or JWK text), copied at login; a secret, like clientSecret. */
+  privateKey?: string
+  /** Where a federated session's assertion comes from (`github`, `gitlab:<VAR>`, `env:<VAR>`, `file:<path>`). */
+  federated?: string
+  /** The audience asked of the GitHub Actions token service. */
+  federatedAudience?: string
 }
 
 /** A client this tool registered with the authorization server (RFC 7591). */
@@ -79,6 +87,12 @@ export interface TargetToken {
   accessToken: string
   expiresAt?: number
   refreshedAt: number
+  /**
+   * Enterprise-managed authorization: the token is from this other authorization server (an ID-JAG
+   * from the session's identity provider, exchanged there by the JWT bearer grant), for this client there.
+   */
+  authorizationServer?: string
+  clientId?: string
 }
 
 export interface SessionUser {
@@ -106,6 +120,8 @@ export interface SessionStatus {
   token_type: string
   /** The DPoP key's thumbprint; null for a bearer session. */
   jkt: string | null
+  /** The login's `resource` (RFC 8707), sent with every refresh; null without one. */
+  resource: string | null
 }
 
 /** The non-secret settings a profile remembers from its last successful login. */
@@ -162,6 +178,7 @@ export function sessionStatus(profile: string, session: Session): SessionStatus 
     claims: session.claims ?? null,
     token_type: session.tokenType,
     jkt: session.jkt ?? null,
+    resource: session.resource ?? null,
   }
 }
 
@@ -211,6 +228,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
   const s = value as Record<string, unknown>
   if (s.version !== 1) return `unknown version ${JSON.stringify(s.version)}`
+  if (s.grant !== undefined && s.grant !== 'client-credentials' && s.grant !== 'jwt-bearer' && s.grant !== 'token-exchange') return `unknown grant ${JSON.stringify(s.grant)}`
   if (s.storage !== undefined && s.storage !== 'keychain') return `unknown storage ${JSON.stringify(s.storage)}`
   // With the secrets in the keychain, the file has no tokens (session/keychain-store.ts puts them back).
   const inKeychain = s.storage === 'keychain'
@@ -219,7 +237,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   }
   // Empty for a server without metadata that was asked for no scope.
   if (typeof s.requestedScope !== 'string') return '"requestedScope" is missing'
-  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl'] as const) {
+  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl', 'privateKey', 'federated', 'federatedAudience'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
   }
   for (const key of ['expiresAt', 'idTokenExpiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
@@ -242,7 +260,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
     if (typeof target !== 'object' || target === null || Array.isArray(target)) return `"targets[${JSON.stringify(name)}]" is not an object`
     if ((!inKeychain || target.accessToken !== undefined) && typeof target.accessToken !== 'string') return `${field('accessToken')} is not a string`
     for (const key of ['tokenType'] as const) if (typeof target[key] !== 'string') return `${field(key)} is not a string`
-    for (const key of ['audience', 'resource', 'scope'] as const) if (target[key] !== undefined && typeof target[key] !== 'string') return `${field(key)} is not a string`
+    for (const key of ['audience', 'resource', 'scope', 'authorizationServer', 'clientId'] as const) if (target[key] !== undefined && typeof target[key] !== 'string') return `${field(key)} is not a string`
     for (const key of ['expiresAt', 'refreshedAt'] as const) {
       const problem = timeProblem(target[key])
       if (problem) return `${field(key)} ${problem}`

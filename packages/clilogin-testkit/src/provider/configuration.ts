@@ -37,6 +37,7 @@ export function providerConfiguration(kit: Kit, options: TestProviderOptions, er
     extraParams: ['audience'],
     features: {
       devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
       registration: { enabled: options.registration === true, initialAccessToken: false },
       // Proofs are honoured from every client (bound tokens); a client's `dpop` requires them, nonces on request.
       dPoP: {

@@ -39,6 +39,7 @@ import { DEMO_API_SCOPE, DEMO_AUDIENCE, DEMO_SECOND_API_SCOPE, DEMO_SECOND_AUDIE
 import { discoveryDocuments } from './discovery.ts'
 import { authorizationResponseIssFault, jwksFault } from './faults.ts'
 import { interactionRoutes } from './interactions.ts'
+import { registerFederatedGrants } from './federation.ts'
 import { generateSigningKey } from './keys.ts'
 import type { Kit } from './kit.ts'
 import { importOidcProvider, quietServerErrors, type ProviderInstance } from './oidc-provider.ts'
@@ -65,6 +66,7 @@ export type {
   TestProviderOptions,
   TestProviderStats,
   TokenIdentity,
+  TrustedAssertionIssuer,
 } from './types.ts'
 
 /** Starts a provider on 127.0.0.1 and resolves once it listens. Close it with `close()`. */
@@ -91,6 +93,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     issuedAccessTokens: new Set(),
     expiredAccessTokens: new Set(),
     dpopClients: new Set((options.clients ?? []).filter((client) => client.dpop).map((client) => client.clientId)),
+    assertionSubjects: new Map(),
   }
 
   let provider: ProviderInstance
@@ -100,6 +103,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     await server.close()
     throw error
   }
+  registerFederatedGrants(provider, kit, options.trustedAssertionIssuers ?? [], errors)
   quietServerErrors(provider)
   countProviderEvents(provider, kit.stats)
   const verifyAccessToken = accessTokenVerifier(kit, provider)
@@ -124,6 +128,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
 
   return {
     issuer: kit.issuer,
+    jwks: kit.signingKey.publicJwks,
     port: server.port,
     users,
     faults: kit.faults,
