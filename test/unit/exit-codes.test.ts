@@ -19,6 +19,9 @@ import { AccountChangedError, KeychainError,
   SessionMismatchError,
   StorageError,
   UsageError,
+  InsufficientScopeError,
+  StepUpRequiredError,
+  OriginNotAllowedError,
 } from '../../src/errors.ts'
 import { exitCodeFor } from '../../src/cli/exit-codes.ts'
 
@@ -31,6 +34,8 @@ const target = { profile: 'default', loginCommand: 'acme login' }
  */
 const TABLE = {
   USAGE: [UsageError.forOption('port', 'must be a port number'), 2],
+  INSUFFICIENT_SCOPE: [new InsufficientScopeError(target, 'mcp:basic mcp:write', 'mcp:write'), 4],
+  STEP_UP_REQUIRED: [new StepUpRequiredError(target, { acrValues: 'mfa' }), 4],
   LOGIN_REQUIRED: [new LoginRequiredError(target), 4],
   SESSION_EXPIRED: [new SessionExpiredError(target), 4],
   SESSION_MISMATCH: [new SessionMismatchError(target, 'audience'), 4],
@@ -51,6 +56,10 @@ const TABLE = {
   PROFILE_NOT_FOUND: [new ProfileNotFoundError({ profile: 'work', loginCommand: 'acme login' }), 1],
   INTERNAL: [new CliLoginError(ErrorCode.INTERNAL, 'internal error: boom'), 1],
 } satisfies Record<ErrorCode, [CliLoginError, number]>
+
+test('a token refused for its origin is a usage error (exit 2), nothing sent', () => {
+  assert.equal(exitCodeFor(new OriginNotAllowedError('https://evil.example', ['https://api.example'])), 2)
+})
 
 test('the table covers every ErrorCode', () => {
   assert.deepEqual(Object.keys(TABLE).sort(), Object.values(ErrorCode).sort())
