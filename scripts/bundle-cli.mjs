@@ -1,6 +1,7 @@
 // Bundles the CLI into CommonJS files in dist/. Loading CommonJS is what keeps `cli-login token`
 // close to Node's own start-up time (ESM loading alone costs ~10% more):
 // - token-fast.cjs: `token` when the stored token is fresh (bin/cli-login.cjs tries it first);
+// - fetch-fast.cjs: `fetch` when the stored token is fresh (the request sent, no protocol code);
 // - cli.cjs: every command; other commands' code is in the file but runs only when its command does;
 // - openid-client.cjs: openid-client (with oauth4webapi and the parts of jose it uses) as one
 //   CommonJS file, required only when a command talks to the provider. Loaded through Node's ESM
@@ -35,6 +36,7 @@ const keychainApart = {
 await Promise.all([
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.cjs', plugins: [openidClientApart] }),
   build({ ...common, entryPoints: ['src/cli/token-fast.ts'], outfile: 'dist/token-fast.cjs', plugins: [keychainApart] }),
+  build({ ...common, entryPoints: ['src/cli/fetch-fast.ts'], outfile: 'dist/fetch-fast.cjs', plugins: [keychainApart] }),
   build({ ...common, entryPoints: ['src/session/keychain.ts'], outfile: 'dist/token-keychain.cjs' }),
   // Minified (names kept: error classes are told apart by name): third-party code nobody reads in dist/.
   build({ ...common, packages: undefined, external: [], minify: true, keepNames: true, stdin: { contents: "export * from 'openid-client'", resolveDir: '.', loader: 'js' }, outfile: 'dist/openid-client.cjs' }),

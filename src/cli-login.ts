@@ -178,6 +178,17 @@ export class CliLogin {
     await refreshesSettled()
   }
 
+  /**
+   * The origins `fetch()` sends the session's token to: its resource, its audience when that is an
+   * https URL, and `allowOrigins` (the instance's and these). LoginRequiredError without a usable session.
+   */
+  async tokenOrigins(allowOrigins: string[] = []): Promise<string[]> {
+    const [{ readUsableSession }, { sessionOrigins }] = await Promise.all([flows.accessToken(), import('./session/origins.ts')])
+    await this.settleStorage()
+    const session = await readUsableSession(this.context(undefined), true)
+    return sessionOrigins(session, [...(this.options.allowOrigins ?? []), ...allowOrigins])
+  }
+
   /** Who is logged in on this profile (with the ID token's claims), or undefined. */
   async status(_options: CallOptions = {}): Promise<StatusResult | undefined> {
     await this.settleStorage()

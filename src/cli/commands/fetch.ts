@@ -1,0 +1,23 @@
+/** `cli-login fetch <url>`: one request with the session's token, the answer as curl gives it. */
+import { CliLogin } from '../../cli-login.ts'
+import { UsageError } from '../../errors.ts'
+import { libraryOptions, type CommandOptions } from '../args.ts'
+import type { CliContext } from '../io.ts'
+import { cliRequest, writeResponse } from '../fetch-request.ts'
+import { terminalText } from '../../terminal-text.ts'
+import { baseOptions } from './shared.ts'
+
+export async function runFetch(flags: CommandOptions<'fetch'>, ctx: CliContext, url?: string): Promise<number> {
+  if (url === undefined) throw new UsageError('expected one url')
+  const request = await cliRequest(flags, () => ctx.readStdin())
+  const { options } = libraryOptions('fetch', flags)
+  // Never a browser: a step-up or a login needed is exit 4 with the command to run.
+  const auth = new CliLogin({ ...baseOptions(ctx), ...options, noBrowser: true })
+  let response: Response
+  try {
+    response = await auth.fetch(url, { method: request.method, headers: request.headers, body: request.body as BodyInit | undefined, interactive: false, signal: ctx.signal })
+  } finally {
+    await auth.settled()
+  }
+  return writeResponse(response, terminalText(url), flags.include ?? false, { out: (bytes) => ctx.writeOut(bytes), err: (line) => ctx.err(line) })
+}

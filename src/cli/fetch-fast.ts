@@ -1,0 +1,83 @@
+/**
+ * `cli-login fetch <url>` with a fresh stored token, with none of the rest of the CLI and no
+ * protocol code (bin/cli-login.cjs tries this first, as it does token-fast.ts for `token`): the
+ * session file read synchronously, its origins checked, the request sent with the platform's
+ * `fetch`, the answer written as it arrives. Whatever needs more — a token to refresh, a keychain,
+ * a DPoP-bound token, an origin the session was not made for, a usage problem, a 401 or a 403 step-up
+ * challenge to act on — returns a handover and the full CLI does it (with standard input as read here).
+ */
+import { parseSpecArgs } from './option-parser.ts'
+import { FETCH_SPEC } from './fetch-options.ts'
+import { cliHome } from './cli-app.ts'
+import { cliRequest, writeResponse } from './fetch-request.ts'
+import { writeAllSync } from './write-sync.ts'
+import { inKeychainOnly, looksSafe, readSession, tokenView } from './token-fast.ts'
+import { DEFAULTS } from '../options.ts'
+import { readDefaultProfile } from '../session/home-config.ts'
+import { sessionOrigins } from '../session/origins.ts'
+import { profilePaths, profilesDir } from '../session/paths.ts'
+import { decideToken } from '../session/token-decision.ts'
+import { stepUpOf } from '../net/www-authenticate.ts'
+import { terminalText } from '../terminal-text.ts'
+
+/** The full CLI takes over (standard input, when read, goes with it). */
+export interface FetchHandover {
+  stdin?: Uint8Array
+}
+
+/** true: answered (process.exitCode set); otherwise the handover for the full CLI. */
+export async function tryCachedFetch(argv: string[], env: NodeJS.ProcessEnv): Promise<true | FetchHandover> {
+  const handover: FetchHandover = {}
+  let prepared
+  try {
+    prepared = await prepare(argv, env, handover)
+  } catch {
+    return handover
+  }
+  if (!prepared) return handover
+  const { url, request, token, include } = prepared
+  let response: Response
+  try {
+    response = await fetch(url, { method: request.method, headers: [...request.headers, ['authorization', `Bearer ${token}`]], body: request.body as BodyInit | undefined, redirect: 'manual' })
+  } catch {
+    return handover // unreachable and the like: the full CLI says it in its words
+  }
+  // A refused token (refresh and retry) or a step-up challenge: the library's to act on.
+  const challenge = response.headers.get('www-authenticate') ?? ''
+  if (response.status === 401 || (response.status === 403 && stepUpOf(challenge))) {
+    await response.body?.cancel().catch(() => {})
+    return handover
+  }
+  process.exitCode = await writeResponse(response, terminalText(url.href), include, {
+    out: (bytes) => writeAllSync(1, bytes),
+    err: (line) => writeAllSync(2, `${line}\n`),
+  })
+  return true
+}
+
+async function prepare(argv: string[], env: NodeJS.ProcessEnv, handover: FetchHandover) {
+  const { help, options, positional } = parseSpecArgs(FETCH_SPEC, argv, env)
+  if (help || positional === undefined) return undefined
+  const url = URL.parse(positional)
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) return undefined
+  const home = cliHome(options.home, env, process.platform)
+  const profile = options.profile ?? readDefaultProfile(home) ?? DEFAULTS.profile
+  const paths = profilePaths(home, profile)
+  if (!looksSafe([home, profilesDir(home), paths.dir], paths.session)) return undefined
+  const session = readSession(paths.session)
+  if (!session || inKeychainOnly(session) || session.tokenType.toLowerCase() === 'dpop') return undefined
+  const storage = options.storage
+  if (storage !== undefined && storage !== 'auto' && storage !== (session.storage ?? 'file')) return undefined
+  if (session.storage === 'keychain' && options['keychain-access-token'] !== undefined) return undefined
+  if (!sessionOrigins(session, options['allow-origin'] ?? []).includes(url.origin)) return undefined
+  const decision = decideToken(tokenView(session), { nowS: Math.floor(Date.now() / 1000), minTtlS: DEFAULTS.minTtlS })
+  if (decision.action !== 'use' || !/^[\x21-\x7e]+$/.test(decision.token.access_token)) return undefined
+  const request = await cliRequest(options, async () => (handover.stdin = await readStdin()))
+  return { url, request, token: decision.token.access_token, include: options.include ?? false }
+}
+
+async function readStdin(): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of process.stdin as AsyncIterable<Uint8Array>) chunks.push(chunk)
+  return Buffer.concat(chunks)
+}
