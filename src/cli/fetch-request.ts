@@ -61,21 +61,35 @@ export interface ResponseSink {
   err(line: string): void
 }
 
+/** What is written of an answer: a platform Response, or node:http's (the cached path's). */
+export interface CliResponse {
+  status: number
+  statusText: string
+  headers: Array<[string, string]>
+  location: string | undefined
+  body: AsyncIterable<Uint8Array> | undefined
+}
+
+export function fromFetchResponse(response: Response): CliResponse {
+  const headers: Array<[string, string]> = []
+  response.headers.forEach((value, name) => headers.push([name, value]))
+  return { status: response.status, statusText: response.statusText, headers, location: response.headers.get('location') ?? undefined, body: (response.body ?? undefined) as AsyncIterable<Uint8Array> | undefined }
+}
+
 /** Writes the response (with -i its status line and headers first) and returns the exit code. */
-export async function writeResponse(response: Response, url: string, include: boolean, sink: ResponseSink): Promise<number> {
+export async function writeResponse(response: CliResponse, url: string, include: boolean, sink: ResponseSink): Promise<number> {
   if (include) {
-    const lines = [`HTTP/1.1 ${response.status} ${response.statusText}`.trimEnd()]
-    response.headers.forEach((value, name) => lines.push(`${name}: ${value}`))
+    const lines = [`HTTP/1.1 ${response.status} ${response.statusText}`.trimEnd(), ...response.headers.map(([name, value]) => `${name}: ${value}`)]
     sink.out(Buffer.from(`${lines.join('\r\n')}\r\n\r\n`))
   }
-  if (response.body) for await (const chunk of response.body as unknown as AsyncIterable<Uint8Array>) sink.out(chunk)
+  if (response.body) for await (const chunk of response.body) sink.out(chunk)
   if (response.status >= 200 && response.status < 300) return 0
   const status = `HTTP ${response.status}${response.statusText ? ` ${terminalText(response.statusText)}` : ''}`
   if (response.status === 401) {
     sink.err(`cli-login: ${url} refused the session's token (${status}), also after a refresh: run cli-login login`)
     return 4
   }
-  const where = response.status >= 300 && response.status < 400 && response.headers.get('location') ? ` (a redirect to ${terminalText(response.headers.get('location') as string)}, not followed with the token)` : ''
+  const where = response.status >= 300 && response.status < 400 && response.location ? ` (a redirect to ${terminalText(response.location)}, not followed with the token)` : ''
   sink.err(`cli-login: ${url} answered ${status}${where}`)
   return 1
 }

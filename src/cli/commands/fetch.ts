@@ -3,7 +3,7 @@ import { CliLogin } from '../../cli-login.ts'
 import { UsageError } from '../../errors.ts'
 import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
-import { cliRequest, writeResponse } from '../fetch-request.ts'
+import { cliRequest, fromFetchResponse, writeResponse } from '../fetch-request.ts'
 import { terminalText } from '../../terminal-text.ts'
 import { baseOptions } from './shared.ts'
 
@@ -19,5 +19,5 @@ export async function runFetch(flags: CommandOptions<'fetch'>, ctx: CliContext, 
   } finally {
     await auth.settled()
   }
-  return writeResponse(response, terminalText(url), flags.include ?? false, { out: (bytes) => ctx.writeOut(bytes), err: (line) => ctx.err(line) })
+  return writeResponse(fromFetchResponse(response), terminalText(url), flags.include ?? false, { out: (bytes) => ctx.writeOut(bytes), err: (line) => ctx.err(line) })
 }
