@@ -111,9 +111,9 @@ async function send(fetchImpl: typeof fetch, url: URL, method: string, request: 
 }
 
 function requestUrl(input: string | URL): URL {
-  if (typeof input !== 'string' && !(input instanceof URL)) throw UsageError.forOption('url', 'must be a string or a URL (a Request cannot be given: its headers would be sent as they are)')
+  if (typeof input !== 'string' && !(input instanceof URL)) throw new UsageError('fetch() takes a URL or a string, not a Request (its headers would be sent as they are)')
   const url = URL.parse(input)
-  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw UsageError.forOption('url', `must be an http(s) URL, not ${JSON.stringify(String(input))}`)
+  if (!url || (url.protocol !== 'https:' && url.protocol !== 'http:')) throw new UsageError(`fetch() needs an http(s) URL, not ${JSON.stringify(String(input))}`)
   return url
 }
 

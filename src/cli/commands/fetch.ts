@@ -9,6 +9,8 @@ import { baseOptions } from './shared.ts'
 
 export async function runFetch(flags: CommandOptions<'fetch'>, ctx: CliContext, url?: string): Promise<number> {
   if (url === undefined) throw new UsageError('expected one url')
+  const parsed = URL.parse(url)
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) throw new UsageError(`the url must be an http(s) URL, not ${JSON.stringify(terminalText(url))}`)
   const request = await cliRequest(flags, () => ctx.readStdin())
   const { options } = libraryOptions('fetch', flags)
   // Never a browser: a step-up or a login needed is exit 4 with the command to run.
