@@ -10,6 +10,8 @@ import { createBrowserDouble, DEMO_CLIENT_ID, startTestProvider, type TestProvid
 import { InsufficientScopeError, StepUpRequiredError, type CliLogin } from '../../src/index.ts'
 import { libraryLogins } from '../helpers/library-logins.ts'
 import { startApiServer, type ApiServer } from '../helpers/api-server.ts'
+import { loggedIn as cliLoggedIn } from '../helpers/logged-in.ts'
+import { runCli } from '../helpers/cli.ts'
 
 const logins = libraryLogins()
 let provider: TestProvider
@@ -43,6 +45,14 @@ before(async () => {
   api.on('/api/read', (req, res, n) => void guard('mcp:read')(req, res, n))
   api.on('/api/write', (req, res, n) => void guard('mcp:write')(req, res, n))
   api.on('/api/flaky', (req, res, n) => void guard('mcp:read')(req, res, n, true))
+  // Any valid token of the provider's (for the CLI's session, made without a resource).
+  api.on('/plain', (req, res) => {
+    void (async () => {
+      const token = /^Bearer (\S+)$/.exec(String(req.headers.authorization ?? ''))?.[1]
+      if (!token || !(await provider.verifyAccessToken(token))) return void res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end()
+      res.writeHead(200, { 'content-type': 'text/plain' }).end('plain')
+    })()
+  })
 })
 
 async function loggedIn(browser = createBrowserDouble()): Promise<{ auth: CliLogin; browser: ReturnType<typeof createBrowserDouble> }> {
@@ -100,6 +110,33 @@ test('401 invalid_token: one refresh grant, one retry, the answer', async () => 
   const response = await auth.fetch(`${resource}/flaky`)
   assert.equal(response.status, 200)
   assert.equal((provider.stats.grants.refresh_token ?? 0) - refreshes, 1)
+})
+
+test('getAccessToken({ challenge }) with invalid_token: a forced refresh', async () => {
+  const { auth } = await loggedIn()
+  const before = await auth.getAccessToken()
+  const refreshes = provider.stats.grants.refresh_token ?? 0
+  const after = await auth.getAccessToken({ challenge: 'Bearer error="invalid_token", error_description="expired"' })
+  assert.notEqual(after.access_token, before.access_token)
+  assert.equal((provider.stats.grants.refresh_token ?? 0) - refreshes, 1)
+})
+
+test('cli-login fetch: a token the API no longer takes (401 invalid_token) is refreshed once and the request sent again; exit 0', async () => {
+  const cleanups: Array<() => Promise<void>> = []
+  logins.closeAfter(async () => {
+    for (const cleanup of cleanups) await cleanup()
+  })
+  const session = await cliLoggedIn(provider, cleanups)
+  provider.expireTokens() // the stored token looks fresh to the CLI, the API refuses it
+  const refreshes = provider.stats.grants.refresh_token ?? 0
+  const run = await runCli(['fetch', '--allow-origin', api.origin, `${api.origin}/plain`], session.env)
+  assert.equal(run.code, 0, run.stderr)
+  assert.equal(run.stdout, 'plain')
+  assert.equal((provider.stats.grants.refresh_token ?? 0) - refreshes, 1, 'one refresh grant')
+  provider.expireTokens({ refreshTokens: true })
+  const refused = await runCli(['fetch', '--allow-origin', api.origin, `${api.origin}/plain`], session.env)
+  assert.equal(refused.code, 4, refused.stderr)
+  assert.match(refused.stderr, /run cli-login login\n$/)
 })
 
 test('the response body streams: read as it comes', async () => {
