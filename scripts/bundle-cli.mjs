@@ -3,6 +3,7 @@
 // - token-fast.cjs: `token` when the stored token is fresh (bin/cli-login.cjs tries it first);
 // - fetch-fast.cjs: `fetch` when the stored token is fresh (the request sent, no protocol code);
 // - cli.cjs: every command; other commands' code is in the file but runs only when its command does;
+// - compile-cache.cjs: loads the others with V8's code cache (src/cli/compile-cache.ts);
 // - openid-client.cjs: openid-client (with oauth4webapi and the parts of jose it uses) as one
 //   CommonJS file, required only when a command talks to the provider. Loaded through Node's ESM
 //   loader, openid-client costs a login ~8 MiB of memory and a refresh tens of milliseconds; bundled,
@@ -34,10 +35,16 @@ const keychainApart = {
 }
 
 await Promise.all([
-  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.cjs', plugins: [openidClientApart] }),
-  build({ ...common, entryPoints: ['src/cli/token-fast.ts'], outfile: 'dist/token-fast.cjs', plugins: [keychainApart] }),
-  build({ ...common, entryPoints: ['src/cli/fetch-fast.ts'], outfile: 'dist/fetch-fast.cjs', plugins: [keychainApart] }),
+  // import() as require() (Node >= 20.19 requires ES modules, open's among them): a script compiled
+  // from V8's code cache (compile-cache.cjs) loses Node 20's dynamic-import callback.
+  build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.cjs', plugins: [openidClientApart], supported: { 'dynamic-import': false } }),
+  // Its one dynamic import (the keychain) as require(): import() would start Node's ESM loader, tens of milliseconds.
+  build({ ...common, entryPoints: ['src/cli/token-fast.ts'], outfile: 'dist/token-fast.cjs', plugins: [keychainApart], supported: { 'dynamic-import': false } }),
+  // The same for `fetch`'s cached path (its one dynamic import: node:https, for an https URL).
+  build({ ...common, entryPoints: ['src/cli/fetch-fast.ts'], outfile: 'dist/fetch-fast.cjs', plugins: [keychainApart], supported: { 'dynamic-import': false } }),
   build({ ...common, entryPoints: ['src/session/keychain.ts'], outfile: 'dist/token-keychain.cjs' }),
+  // bin/cli-login.cjs loads the bundles above through this one (V8's code cache, see its comment).
+  build({ ...common, entryPoints: ['src/cli/compile-cache.ts'], outfile: 'dist/compile-cache.cjs' }),
   // Minified (names kept: error classes are told apart by name): third-party code nobody reads in dist/.
   build({ ...common, packages: undefined, external: [], minify: true, keepNames: true, stdin: { contents: "export * from 'openid-client'", resolveDir: '.', loader: 'js' }, outfile: 'dist/openid-client.cjs' }),
 ])

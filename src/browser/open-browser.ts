@@ -8,6 +8,7 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { UsageError } from '../errors.ts'
 import { headlessReason, type HeadlessReason } from './headless.ts'
+import { nodeRequire } from '../node-require.ts'
 
 export type BrowserOpenResult =
   /** `command`: what was started, without the URL (the BROWSER value, or the platform opener's executable). */
@@ -108,7 +109,8 @@ function spawnOutcome(child: ChildProcess): Promise<Error | undefined> {
 }
 
 async function openWithOpenPackage(url: string): Promise<ChildProcess> {
-  const { default: open } = await import('open')
+  // require() of this ES module (Node >= 20.19), the same in the CLI bundle, which has no import().
+  const { default: open } = nodeRequire()('open') as typeof import('open')
   return open(url, { wait: false })
 }
 

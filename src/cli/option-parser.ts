@@ -84,30 +84,17 @@ export function envVarFor(option: string): string {
 
 /**
  * Parses arguments by a command's spec: flags beat CLI_LOGIN_* environment variables (the profile's memory
- * comes after both, in the library). Returns { help: true } for --help / -h.
+ * comes after both, in the library). Returns { help: true } for --help / -h. `tokens`: the flags
+ * already split (plainTokens), else parseArgs splits them.
  */
-export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], env: NodeJS.ProcessEnv): { help: boolean; options: ParsedOf<S['options']>; positional?: string } {
+export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], env: NodeJS.ProcessEnv, tokens: Tokens = utilTokens(spec, args)): { help: boolean; options: ParsedOf<S['options']>; positional?: string } {
   const specs = spec.options
-  let parsed: ReturnType<typeof parseArgs>
-  try {
-    parsed = parseArgs({
-      args,
-      strict: true,
-      allowPositionals: spec.positional !== undefined,
-      options: {
-        ...Object.fromEntries(Object.entries(specs).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string', ...(option.short ? { short: option.short } : {}), ...(option.multiple ? { multiple: true } : {}) }])),
-        help: { type: 'boolean', short: 'h' },
-      },
-    })
-  } catch (error) {
-    throw new UsageError(parseErrorMessage(error), { cause: error })
-  }
-  if (parsed.values.help) return { help: true, options: {} }
+  if (tokens.values.help) return { help: true, options: {} }
   const options: ParsedOptions = {}
   // --issuer and --domain say the same thing: a flag for either one beats an env var for the other.
-  const issuerFlag = parsed.values.issuer !== undefined || parsed.values.domain !== undefined
+  const issuerFlag = tokens.values.issuer !== undefined || tokens.values.domain !== undefined
   for (const [name, option] of Object.entries(specs)) {
-    const flag = parsed.values[name]
+    const flag = tokens.values[name]
     if (flag !== undefined) {
       options[name] = Array.isArray(flag) ? flag.map((value) => String(convert(String(value), option, `--${name}`))) : typeof flag === 'boolean' ? flag : convert(String(flag), option, `--${name}`)
       continue
@@ -118,7 +105,61 @@ export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], en
       options[name] = option.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, option, envVarFor(name))
     }
   }
-  return { help: false, options: options as ParsedOf<S['options']>, positional: spec.positional ? positionalOf(spec.positional, parsed.positionals) : undefined }
+  return { help: false, options: options as ParsedOf<S['options']>, positional: spec.positional ? positionalOf(spec.positional, tokens.positionals) : undefined }
+}
+
+/** The flags as given, before the environment and the values' types: parseArgs's `values` and `positionals`. */
+export interface Tokens {
+  values: Record<string, string | boolean | string[] | undefined>
+  positionals: string[]
+}
+
+/** node:util parseArgs (strict) over the spec; its errors as one-line usage errors. */
+function utilTokens(spec: CommandSpec, args: string[]): Tokens {
+  try {
+    const parsed = parseArgs({
+      args,
+      strict: true,
+      allowPositionals: spec.positional !== undefined,
+      options: {
+        ...Object.fromEntries(Object.entries(spec.options).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string', ...(option.short ? { short: option.short } : {}), ...(option.multiple ? { multiple: true } : {}) }])),
+        help: { type: 'boolean', short: 'h' },
+      },
+    })
+    return { values: parsed.values as Tokens['values'], positionals: parsed.positionals }
+  } catch (error) {
+    throw new UsageError(parseErrorMessage(error), { cause: error })
+  }
+}
+
+/**
+ * The plain forms only, `--name value`, `--name=value` and `--flag`, each flag once: what parseArgs
+ * makes of them (test/unit/option-parser-fast.test.ts compares the two). Undefined for anything
+ * else — short flags, help, a repeated or unknown flag, a value that starts with '-', `--`,
+ * positionals — which the full parser handles. For `token`'s fast path: node:util compiles
+ * parseArgs at its first call, a tenth of a cached `cli-login token`.
+ */
+export function plainTokens(spec: CommandSpec, args: string[]): Tokens | undefined {
+  const values: Tokens['values'] = {}
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (!arg.startsWith('--') || arg === '--') return undefined
+    const equals = arg.indexOf('=')
+    const name = equals === -1 ? arg.slice(2) : arg.slice(2, equals)
+    const option = Object.hasOwn(spec.options, name) ? spec.options[name] : undefined
+    if (!option || option.short || option.multiple || values[name] !== undefined) return undefined
+    if (option.kind === 'boolean') {
+      if (equals !== -1) return undefined
+      values[name] = true
+    } else if (equals !== -1) {
+      values[name] = arg.slice(equals + 1)
+    } else {
+      const value = args[++i]
+      if (value === undefined || value.startsWith('-')) return undefined
+      values[name] = value
+    }
+  }
+  return { values, positionals: [] }
 }
 
 function positionalOf(positional: NonNullable<CommandSpec['positional']>, given: string[]): string {

@@ -3,7 +3,6 @@
  * on the terminal are handed to the library as addresses (library option `pastedAddresses`), which
  * checks each like the redirect. Only for a terminal: a script's stdin is not a person pasting.
  */
-import { createInterface } from 'node:readline'
 
 export type PasteInput = NodeJS.ReadableStream & { isTTY?: boolean }
 
@@ -13,7 +12,8 @@ export function pastedLines(input: PasteInput): (signal: AbortSignal) => AsyncIt
     async *[Symbol.asyncIterator]() {
       if (signal.aborted) return
       // terminal: false leaves the terminal cooked: it echoes, and Ctrl-C stays a signal.
-      const lines = createInterface({ input, terminal: false, crlfDelay: Infinity })
+      // node:readline only now: every command (token's refresh too) would load it at start.
+      const lines = process.getBuiltinModule('node:readline').createInterface({ input, terminal: false, crlfDelay: Infinity })
       const stop = (): void => lines.close()
       signal.addEventListener('abort', stop, { once: true })
       try {

@@ -13,8 +13,8 @@
  * returns false and the full CLI handles it, saying what is wrong.
  */
 import { closeSync, constants, fstatSync, openSync, readFileSync, statSync, watch, type FSWatcher } from 'node:fs'
-import { dirname } from 'node:path'
-import { parseSpecArgs } from './option-parser.ts'
+import { basename, dirname } from 'node:path'
+import { parseSpecArgs, plainTokens } from './option-parser.ts'
 import { TOKEN_SPEC } from './token-options.ts'
 import { CLI_APP, cliHome } from './cli-app.ts'
 import { formatToken, tokenProblem } from './commands/format-token.ts'
@@ -42,7 +42,9 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
   let asked: Asked
   let session: Session
   try {
-    const { help, options } = parseSpecArgs(TOKEN_SPEC, argv, env)
+    const tokens = plainTokens(TOKEN_SPEC, argv)
+    if (!tokens) return false
+    const { help, options } = parseSpecArgs(TOKEN_SPEC, argv, env, tokens)
     if (help || options['force-refresh']) return false
     // Another API or scope is resolved against the session by the library: not here.
     if (options.audience !== undefined || options.resource !== undefined || options.scope !== undefined) return false
@@ -99,7 +101,12 @@ async function waitForRefreshedToken(asked: Asked, seen: Session): Promise<boole
   let wake: (() => void) | undefined
   let watcher: FSWatcher | undefined
   try {
-    watcher = watch(dirname(paths.session), () => wake?.())
+    // Only the session's and the lock's own names: the refresher's staged files would wake every
+    // waiter for nothing, taking the CPU the refresher needs (20 waiters on 2 cores).
+    const names = new Set([basename(paths.session), basename(paths.lock)])
+    watcher = watch(dirname(paths.session), (_event, name) => {
+      if (name === null || names.has(String(name))) wake?.()
+    })
   } catch {
     // no watcher: the periodic look below still sees the refresh
   }

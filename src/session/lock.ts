@@ -16,7 +16,6 @@
  * runs, and the files are a few dozen bytes.
  */
 import { closeSync, fstatSync, linkSync, lstatSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeSync, constants } from 'node:fs'
-import { hostname } from 'node:os'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { LockTimeoutError, StorageError } from '../errors.ts'
 
@@ -133,7 +132,7 @@ export class LockWatcher {
     if (found.kind === 'foreign') throw new StorageError(`${found.path} is not a lock file (${found.what}): remove it, then try again`)
     if (found.kind === 'unreadable') return Date.now() - found.mtimeMs > UNREADABLE_GRACE_MS
     const { owner } = found
-    if (owner.host === hostname()) return !processExists(owner)
+    if (owner.host === hostName()) return !processExists(owner)
     const key = `${owner.nonce}:${owner.renewals ?? 0}`
     if (this.seen?.key !== key) this.seen = { key, at: Date.now() }
     return Date.now() - this.seen.at > this.staleMs
@@ -170,7 +169,7 @@ function holderPid(found: LockFound): number | undefined {
 
 function newOwner(nonce: string): LockOwner {
   const started = processStat(process.pid)?.started
-  return { pid: process.pid, host: hostname(), nonce, createdAt: Date.now(), ...(started ? { started } : {}) }
+  return { pid: process.pid, host: hostName(), nonce, createdAt: Date.now(), ...(started ? { started } : {}) }
 }
 
 /**
@@ -356,4 +355,9 @@ function releaseIfOwned(lockPath: string, owner: LockOwner): void {
   } catch {
     // gone already
   }
+}
+
+/** node:os only when a lock is looked at: the cached `token` path never loads it. */
+function hostName(): string {
+  return process.getBuiltinModule('node:os').hostname()
 }

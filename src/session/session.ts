@@ -93,6 +93,8 @@ export interface SessionStatus {
   storage: 'file' | 'keychain'
   /** The verified ID token's claims; null without an ID token. */
   claims: Record<string, unknown> | null
+  /** The login's `resource` (RFC 8707), sent with every refresh; null without one. */
+  resource: string | null
 }
 
 /** The non-secret settings a profile remembers from its last successful login. */
@@ -142,6 +144,7 @@ export function sessionStatus(profile: string, session: Session): SessionStatus 
     has_refresh_token: Boolean(session.refreshToken),
     storage: session.storage ?? 'file',
     claims: session.claims ?? null,
+    resource: session.resource ?? null,
   }
 }
 

@@ -110,7 +110,7 @@ describe('browser login', () => {
     const json = JSON.parse(status.stdout)
     assert.deepEqual(
       Object.keys(json).sort(),
-      ['audience', 'claims', 'email', 'expires_at', 'has_refresh_token', 'issuer', 'name', 'profile', 'scope', 'storage', 'subject'].sort(),
+      ['audience', 'claims', 'email', 'expires_at', 'has_refresh_token', 'issuer', 'name', 'profile', 'resource', 'scope', 'storage', 'subject'].sort(),
     )
     assert.equal(json.profile, 'default')
     assert.equal(json.storage, 'file')
@@ -121,6 +121,7 @@ describe('browser login', () => {
     assert.equal(json.subject, alice.sub)
     assert.equal(json.email, alice.email)
     assert.equal(json.has_refresh_token, true)
+    assert.equal(json.resource, null, 'no resource was asked for')
     assert.ok(Number.isInteger(json.expires_at) && json.expires_at > Date.now() / 1000)
 
     // Storage modes: every directory 0700, every file 0600.

@@ -42,6 +42,7 @@ test('from the resource URL alone (401 header): finds the server, registers, sen
   assert.equal(status.issuer, as.issuer)
   assert.equal(status.claims, null, 'no openid asked: a plain OAuth 2 session')
   assert.equal(status.has_refresh_token, true)
+  assert.equal(status.resource, api.resource, "status names the login's resource")
   assert.equal(as.stats.registrations, 1)
   const authorization = as.stats.authorizationRequests.at(-1)
   assert.equal(authorization?.get('scope'), 'mcp:tools offline_access', "the 401's scope, and offline_access the server lists")
