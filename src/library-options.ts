@@ -149,6 +149,12 @@ export interface AuthFetchInit extends RequestInit {
   interactive?: boolean
   /** More origins the token may go to, for this request. */
   allowOrigins?: string[]
+  /**
+   * The caller sent this request with the session's token already and the resource refused it with
+   * this `WWW-Authenticate` value: it is acted on first (the forced refresh of `invalid_token`, a
+   * step-up), then the request is sent (once more at most, for invalid_token).
+   */
+  refusedWith?: string
 }
 
 export interface LoginResult extends SessionStatus {

@@ -17,12 +17,14 @@ import { readDefaultProfile } from '../session/home-config.ts'
 import { sessionOrigins } from '../session/origins.ts'
 import { profilePaths, profilesDir } from '../session/paths.ts'
 import { decideToken } from '../session/token-decision.ts'
-import { stepUpOf } from '../net/www-authenticate.ts'
+import { isInvalidToken, stepUpOf } from '../net/www-authenticate.ts'
 import { terminalText } from '../terminal-text.ts'
 
 /** The full CLI takes over (standard input, when read, goes with it). */
 export interface FetchHandover {
   stdin?: Uint8Array
+  /** The WWW-Authenticate the request was refused with (sent already): the full CLI acts on it first. */
+  refusedWith?: string
 }
 
 /** true: answered (process.exitCode set); otherwise the handover for the full CLI. */
@@ -44,9 +46,9 @@ export async function tryCachedFetch(argv: string[], env: NodeJS.ProcessEnv): Pr
   }
   // A refused token (refresh and retry) or a step-up challenge: the library's to act on.
   const challenge = [response.headers['www-authenticate'] ?? []].flat().join(', ')
-  if (response.statusCode === 401 || (response.statusCode === 403 && stepUpOf(challenge))) {
+  if ((response.statusCode === 401 && isInvalidToken(challenge)) || (response.statusCode === 403 && stepUpOf(challenge))) {
     response.destroy()
-    return handover
+    return { ...handover, refusedWith: challenge }
   }
   const headers: Array<[string, string]> = []
   for (let i = 0; i + 1 < response.rawHeaders.length; i += 2) headers.push([response.rawHeaders[i].toLowerCase(), response.rawHeaders[i + 1]])

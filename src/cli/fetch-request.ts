@@ -86,7 +86,7 @@ export async function writeResponse(response: CliResponse, url: string, include:
   if (response.status >= 200 && response.status < 300) return 0
   const status = `HTTP ${response.status}${response.statusText ? ` ${terminalText(response.statusText)}` : ''}`
   if (response.status === 401) {
-    sink.err(`cli-login: ${url} refused the session's token (${status}), also after a refresh: run cli-login login`)
+    sink.err(`cli-login: ${url} refused the session's token (${status}): run cli-login login`)
     return 4
   }
   const where = response.status >= 300 && response.status < 400 && response.location ? ` (a redirect to ${terminalText(response.location)}, not followed with the token)` : ''

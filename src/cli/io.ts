@@ -16,4 +16,6 @@ export interface CliContext {
   readStdin(): Promise<Uint8Array>
   /** Bytes to stdout as they are (`fetch`'s body: binary-safe, no line added). */
   writeOut(bytes: Uint8Array): void
+  /** `fetch`: the WWW-Authenticate its cached path was refused with (the request was sent already). */
+  readonly handover: { refusedWith?: string }
 }

@@ -21,6 +21,8 @@ export interface MainIo {
   stdin?: () => Promise<Uint8Array>
   /** Bytes for stdout as they are (default: decoded as UTF-8 into `stdout`). */
   stdoutBytes?: (bytes: Uint8Array) => void
+  /** What a cached path handed over. */
+  handover?: Handover
 }
 
 type Runner<C extends CommandName> = (flags: CommandOptions<C>, ctx: CliContext, positional?: string) => Promise<number>
@@ -55,6 +57,7 @@ export async function main(argv: string[], system: System = defaultSystem(), io:
     debug,
     terminalInput: () => io.terminalInput?.(),
     readStdin: () => io.stdin?.() ?? Promise.resolve(new Uint8Array()),
+    handover: { refusedWith: io.handover?.refusedWith },
     writeOut: (bytes) => (io.stdoutBytes ? io.stdoutBytes(bytes) : io.stdout(new TextDecoder().decode(bytes))),
   }
   const [command, ...args] = argv
@@ -114,12 +117,17 @@ function processIo(handover: Handover = {}): MainIo {
     terminalInput: () => (isatty(0) ? process.stdin : undefined),
     stdin: () => (handover.stdin ? Promise.resolve(handover.stdin) : readAll(process.stdin)),
     stdoutBytes: (bytes) => writeAllSync(1, bytes),
+    handover,
   }
 }
 
-/** What a cached path (fetch-fast.ts) read before handing the command over: standard input cannot be read twice. */
+/**
+ * What a cached path (fetch-fast.ts) found before handing the command over: standard input (it
+ * cannot be read twice) and the WWW-Authenticate the request was refused with.
+ */
 export interface Handover {
   stdin?: Uint8Array
+  refusedWith?: string
 }
 
 async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {

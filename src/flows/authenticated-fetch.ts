@@ -9,7 +9,7 @@
 import type { LoginContext } from '../context.ts'
 import { LoginRequiredError, OriginNotAllowedError, UsageError } from '../errors.ts'
 import type { AuthFetchInit, GetAccessTokenOptions } from '../library-options.ts'
-import { isInvalidToken, isUseDpopNonce } from '../net/www-authenticate.ts'
+import { isInvalidToken, isUseDpopNonce, stepUpOf } from '../net/www-authenticate.ts'
 import { sessionOrigins } from '../session/origins.ts'
 import type { AccessToken, Session } from '../session/session.ts'
 import { readUsableSession } from './access-token.ts'
@@ -25,7 +25,7 @@ export interface FetchDeps {
 }
 
 export async function authenticatedFetch(ctx: LoginContext, deps: FetchDeps, input: string | URL, init: AuthFetchInit = {}): Promise<Response> {
-  const { interactive = false, allowOrigins = [], ...request } = init
+  const { interactive = false, allowOrigins = [], refusedWith, ...request } = init
   const url = requestUrl(input)
   const session = await readUsableSession(ctx, true).catch(async (error: unknown) => {
     // No usable session: an interactive call logs in first (the origins are then the new session's).
@@ -44,29 +44,31 @@ export async function authenticatedFetch(ctx: LoginContext, deps: FetchDeps, inp
   let reauthorizations = 0
   let lastStepUp: string | undefined
   let forceRefresh = false
+  // The caller sent it already and was refused (refusedWith): that answer is acted on first.
+  let refusal: { status: number; challenge: string } | undefined =
+    refusedWith === undefined ? undefined : isInvalidToken(refusedWith) ? { status: 401, challenge: refusedWith } : stepUpOf(refusedWith) ? { status: 403, challenge: refusedWith } : undefined
   for (;;) {
-    let token: AccessToken
-    try {
-      token = await deps.token({ forceRefresh, signal: request.signal ?? undefined })
-    } catch (error) {
-      if (!interactive || !(error instanceof LoginRequiredError) || reauthorizations >= MAX_REAUTHORIZATIONS) throw error
-      ctx.debug(`fetch: ${error.reason}; logging in again`)
-      reauthorizations++
-      await deps.login(undefined)
-      continue
+    let response: Response | undefined
+    let status: number
+    let challenge: string
+    if (refusal) {
+      ;({ status, challenge } = refusal)
+      refusal = undefined
+    } else {
+      response = await sendWithToken()
+      if (!response) continue
+      if (!replayable) return response
+      status = response.status
+      challenge = response.headers.get('www-authenticate') ?? ''
     }
-    forceRefresh = false
-    const response = await send(fetchImpl, url, method, request, token, signal)
-    const challenge = response.headers.get('www-authenticate') ?? ''
-    if (!replayable) return response
-    if (response.status === 401 && isInvalidToken(challenge) && !refreshed) {
+    if (status === 401 && isInvalidToken(challenge) && !refreshed) {
       ctx.debug('fetch: 401 invalid_token; one forced refresh and one retry')
       await discard(response)
       refreshed = true
       forceRefresh = true
       continue
     }
-    if (response.status === 401 && interactive && !loggedInAgain && reauthorizations < MAX_REAUTHORIZATIONS) {
+    if (status === 401 && interactive && !loggedInAgain && reauthorizations < MAX_REAUTHORIZATIONS) {
       // The refreshed token is refused too (the server may now trust another authorization server): a new login, once.
       ctx.debug('fetch: 401 after the refresh; logging in again')
       await discard(response)
@@ -75,10 +77,12 @@ export async function authenticatedFetch(ctx: LoginContext, deps: FetchDeps, inp
       await deps.login(challenge)
       continue
     }
-    if (response.status !== 403) return response
-    const current = await readUsableSession(ctx, true).catch(() => session)
-    const stepUp = stepUpLogin(current, challenge)
-    if (!stepUp) return response
+    const current = status === 403 ? await readUsableSession(ctx, true).catch(() => session) : session
+    const stepUp = status === 403 ? stepUpLogin(current, challenge) : undefined
+    if (!stepUp) {
+      if (response) return response
+      continue // a refusal handed over that asks for nothing: the request is sent
+    }
     await discard(response)
     if (!interactive) throw stepUpError(ctx, current, stepUp.step)
     // The same challenge again right after a login that asked for it: another login would not help.
@@ -90,6 +94,22 @@ export async function authenticatedFetch(ctx: LoginContext, deps: FetchDeps, inp
     reauthorizations++
     lastStepUp = challenge
     await deps.login(challenge)
+  }
+
+  /** The request with a token; undefined when a login was needed and done instead (interactive). */
+  async function sendWithToken(): Promise<Response | undefined> {
+    let token: AccessToken
+    try {
+      token = await deps.token({ forceRefresh, signal: request.signal ?? undefined })
+    } catch (error) {
+      if (!interactive || !(error instanceof LoginRequiredError) || reauthorizations >= MAX_REAUTHORIZATIONS) throw error
+      ctx.debug(`fetch: ${error.reason}; logging in again`)
+      reauthorizations++
+      await deps.login(undefined)
+      return undefined
+    }
+    forceRefresh = false
+    return send(fetchImpl, url, method, request, token, signal)
   }
 }
 
@@ -123,6 +143,6 @@ export function assertOrigin(session: Session, allowOrigins: readonly string[], 
   if (!allowed.includes(url.origin)) throw new OriginNotAllowedError(url.origin, allowed)
 }
 
-async function discard(response: Response): Promise<void> {
-  await response.body?.cancel().catch(() => {})
+async function discard(response: Response | undefined): Promise<void> {
+  await response?.body?.cancel().catch(() => {})
 }

@@ -168,13 +168,13 @@ test('bad flags: one line, exit 2', async () => {
   }
 })
 
-test('403 insufficient_scope: exit 4 with the login to run (the union of the scopes), no browser; standard input went with the handover', async () => {
+test('403 insufficient_scope: exit 4 with the login to run (the union of the scopes), no browser, the request not sent again', async () => {
   const before = api.requests.length
   const run = await cli(['fetch', '-d', '@-', `${api.origin}/write`], { stdin: 'the body' })
   assert.equal(run.code, 4)
   assert.match(run.stderr, /the resource asks for scope "mcp:write" \(insufficient_scope\), so a new login for scope "openid mcp:read mcp:write" is needed: run cli-login login --scope "openid mcp:read mcp:write"\n$/)
   const sent = api.requests.slice(before)
-  assert.deepEqual(sent.map((r) => [r.path, r.body.toString()]), [['/write', 'the body'], ['/write', 'the body']], 'the cached path, then the full CLI with the same body')
+  assert.deepEqual(sent.map((r) => [r.path, r.body.toString()]), [['/write', 'the body']], 'sent by the cached path; the full CLI acts on its answer')
 })
 
 test('401 invalid_token and no refresh token: exit 4, run the login', async () => {

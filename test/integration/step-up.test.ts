@@ -11,7 +11,8 @@ import { InsufficientScopeError, StepUpRequiredError, type CliLogin } from '../.
 import { libraryLogins } from '../helpers/library-logins.ts'
 import { startApiServer, type ApiServer } from '../helpers/api-server.ts'
 import { loggedIn as cliLoggedIn } from '../helpers/logged-in.ts'
-import { runCli } from '../helpers/cli.ts'
+import { BIN, runCli } from '../helpers/cli.ts'
+import { spawn } from 'node:child_process'
 
 const logins = libraryLogins()
 let provider: TestProvider
@@ -50,7 +51,7 @@ before(async () => {
     void (async () => {
       const token = /^Bearer (\S+)$/.exec(String(req.headers.authorization ?? ''))?.[1]
       if (!token || !(await provider.verifyAccessToken(token))) return void res.writeHead(401, { 'www-authenticate': 'Bearer error="invalid_token"' }).end()
-      res.writeHead(200, { 'content-type': 'text/plain' }).end('plain')
+      res.writeHead(200, { 'content-type': 'text/plain' }).end(`plain ${req.body.toString()}`)
     })()
   })
 })
@@ -129,15 +130,31 @@ test('cli-login fetch: a token the API no longer takes (401 invalid_token) is re
   const session = await cliLoggedIn(provider, cleanups)
   provider.expireTokens() // the stored token looks fresh to the CLI, the API refuses it
   const refreshes = provider.stats.grants.refresh_token ?? 0
-  const run = await runCli(['fetch', '--allow-origin', api.origin, `${api.origin}/plain`], session.env)
+  const sentBefore = api.requests.length
+  const run = await cliWithStdin(['fetch', '--allow-origin', api.origin, '-d', '@-', `${api.origin}/plain`], session.env, 'from stdin')
   assert.equal(run.code, 0, run.stderr)
-  assert.equal(run.stdout, 'plain')
+  assert.equal(run.stdout, 'plain from stdin')
   assert.equal((provider.stats.grants.refresh_token ?? 0) - refreshes, 1, 'one refresh grant')
+  const sent = api.requests.slice(sentBefore)
+  assert.deepEqual(sent.map((r) => r.body.toString()), ['from stdin', 'from stdin'], 'the refused request, then one retry (standard input handed over)')
+  assert.notEqual(sent[0].headers.authorization, sent[1].headers.authorization)
   provider.expireTokens({ refreshTokens: true })
   const refused = await runCli(['fetch', '--allow-origin', api.origin, `${api.origin}/plain`], session.env)
   assert.equal(refused.code, 4, refused.stderr)
   assert.match(refused.stderr, /run cli-login login\n$/)
 })
+
+function cliWithStdin(args: string[], env: NodeJS.ProcessEnv, stdin: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.setEncoding('utf8').on('data', (c: string) => (stdout += c))
+    child.stderr.setEncoding('utf8').on('data', (c: string) => (stderr += c))
+    child.on('close', (code) => resolve({ code, stdout, stderr }))
+    child.stdin.end(stdin)
+  })
+}
 
 test('the response body streams: read as it comes', async () => {
   api.on('/api/events', (_req, res) => {

@@ -199,6 +199,17 @@ test('DPoP: Authorization: DPoP and a fresh proof per request; use_dpop_nonce wi
   assert.deepEqual(proofs, [{ method: 'POST', url: `${RESOURCE}?q=1`, nonce: undefined }, { method: 'POST', url: `${RESOURCE}?q=1`, nonce: 'n-1' }])
 })
 
+test('refusedWith: a refusal the caller received already is acted on first (refresh, then one send; a step-up error without sending)', async (t) => {
+  const { sent, fetchImpl } = resource([ok])
+  const { ctx, deps, calls } = await setup(t, fetchImpl)
+  assert.equal((await authenticatedFetch(ctx, deps, RESOURCE, { refusedWith: 'Bearer error="invalid_token"' })).status, 200)
+  assert.deepEqual(calls.tokens, [true])
+  assert.deepEqual(sent.map((s) => s.headers.get('authorization')), ['Bearer at-2'])
+  await assert.rejects(authenticatedFetch(ctx, deps, RESOURCE, { refusedWith: 'Bearer error="insufficient_scope", scope="mcp:write"' }), InsufficientScopeError)
+  assert.equal(sent.length, 1, 'nothing sent for the step-up')
+  assert.equal((await authenticatedFetch(ctx, deps, RESOURCE, { refusedWith: 'Bearer realm="x"' })).status, 200, 'a refusal that asks for nothing: just sent')
+})
+
 test('WWW-Authenticate: several challenges, quoted strings, the step-up each asks for', () => {
   assert.deepEqual(parseChallenges('Basic realm="a, b", Bearer error="insufficient_scope", scope="x y"'), [
     { scheme: 'basic', params: { realm: 'a, b' } },

@@ -17,7 +17,7 @@ export async function runFetch(flags: CommandOptions<'fetch'>, ctx: CliContext, 
   const auth = new CliLogin({ ...baseOptions(ctx), ...options, noBrowser: true })
   let response: Response
   try {
-    response = await auth.fetch(url, { method: request.method, headers: request.headers, body: request.body as BodyInit | undefined, interactive: false, signal: ctx.signal })
+    response = await auth.fetch(url, { method: request.method, headers: request.headers, body: request.body as BodyInit | undefined, interactive: false, refusedWith: ctx.handover.refusedWith, signal: ctx.signal })
   } finally {
     await auth.settled()
   }
