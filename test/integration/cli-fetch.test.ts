@@ -183,6 +183,15 @@ test('401 invalid_token and no refresh token: exit 4, run the login', async () =
   assert.match(run.stderr, /run cli-login login\n$/)
 })
 
+test('a resource that cannot be reached: one line naming it, exit 1', async () => {
+  const gone = await startApiServer()
+  const origin = gone.origin
+  await gone.close()
+  const run = await cli(['fetch', '--allow-origin', origin, `${origin}/x`])
+  assert.equal(run.code, 1)
+  assert.equal(run.stderr, `cli-login: could not reach ${origin} (ECONNREFUSED)\n`)
+})
+
 test('no session: exit 4', async () => {
   const run = await cli(['fetch', '--profile', 'nobody', `${api.origin}/bytes`])
   assert.equal(run.code, 4)

@@ -1,6 +1,6 @@
 /** `cli-login fetch <url>`: one request with the session's token, the answer as curl gives it. */
 import { CliLogin } from '../../cli-login.ts'
-import { UsageError } from '../../errors.ts'
+import { causeChain, CliLoginError, UsageError } from '../../errors.ts'
 import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { cliRequest, fromFetchResponse, writeResponse } from '../fetch-request.ts'
@@ -18,6 +18,12 @@ export async function runFetch(flags: CommandOptions<'fetch'>, ctx: CliContext, 
   let response: Response
   try {
     response = await auth.fetch(url, { method: request.method, headers: request.headers, body: request.body as BodyInit | undefined, interactive: false, refusedWith: ctx.handover.refusedWith, signal: ctx.signal })
+  } catch (error) {
+    if (error instanceof CliLoginError || ctx.signal.aborted) throw error
+    // The platform's fetch failed (refused, reset, DNS): one line, as for any other failure.
+    const code = causeChain(error).map((e) => (e as { code?: unknown }).code).find((c): c is string => typeof c === 'string')
+    ctx.err(`cli-login: could not reach ${terminalText(parsed.origin)} (${code ?? (error instanceof Error ? terminalText(error.message) : 'network error')})`)
+    return 1
   } finally {
     await auth.settled()
   }
