@@ -52,6 +52,10 @@ export const FIGURES = [
     shows: 'context: `cli-login token` (cached) and `node -e 0` in million instructions, one run each under `valgrind --tool=callgrind` (skipped without valgrind); drifts a few % where wall time drifts ±10 %',
   },
   {
+    id: '1f', group: 1, label: 'federated token (cached) wall', unit: 'ms', baseline: NODE, target: { kind: 'ratio<=', limit: 1.15 },
+    shows: '`cli-login token` of a **federated** session (`login --federated github` against the test kit\'s CI token service), cached token, wall: in 1a\'s runs, interleaved with `node -e 0`; each run must print the stored token and fetch no CI token',
+  },
+  {
     id: '2', group: 2, label: 'getAccessToken() cached, calls/s', unit: 'calls/s', target: { kind: 'value>=', limit: 50_000 },
     shows: '`getAccessToken()` in a loop in one process (`dist/index.js`, cached token): 10 batches of ≥ 200 ms after a warm-up; calls/s per batch',
   },
@@ -70,6 +74,10 @@ export const FIGURES = [
   {
     id: '3e', group: 3, label: 'login tool-only time (first, empty profile)', unit: 'ms', baseline: 'baseline-login', target: { kind: 'ratio<=', limit: 1.0 },
     shows: 'login tool-only time, **first login** on an empty profile (no session, no cached metadata): as 3a, a new profile every run',
+  },
+  {
+    id: '3g', group: 3, label: 'federated login (CI token + one exchange, empty profile)', unit: 'ms', baseline: 'first login tool-only (3e)', target: { kind: 'ratio<=', limit: 1.0 },
+    shows: '`login --federated github` on an empty profile, spawn → exit (no browser: the CI token fetched from the test kit\'s stand-in for GitHub\'s token service, one JWT bearer grant), rotated in 3a\'s runs; the ratio divides by 3e\'s first browser logins of the same runs; each run must fetch exactly one CI token',
   },
   {
     id: '3d', group: 3, label: 'login peak RSS', unit: 'MiB', baseline: 'baseline-login', target: { kind: 'ratio<=', limit: 1.0 },

@@ -12,7 +12,7 @@ import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import { DEMO_CLIENT_ID, DEMO_USERS, startProtectedResource, startTestProvider as startDemoProvider, type TestProvider as DemoProvider } from 'clilogin-testkit'
+import { DEMO_CLIENT_ID, DEMO_USERS, startCiTokenService, startProtectedResource, startTestProvider as startDemoProvider, type CiTokenService, type TestProvider as DemoProvider } from 'clilogin-testkit'
 import { authorizeOverHttp } from 'clilogin-testkit'
 import { findFreePortRange } from '../test/helpers/ports.ts'
 import { cleanEnv } from '../test/helpers/cli.ts'
@@ -28,6 +28,8 @@ const BASELINE_APPAUTH = join(ROOT, 'bench', 'baseline-appauth-login.mjs')
 const RESULTS = join(ROOT, 'bench', 'results.json')
 const NODE = process.execPath
 const USER = { username: DEMO_USERS[0].username, password: DEMO_USERS[0].password }
+/** The workload client of the federated logins (a public client: no secret, only the CI token). */
+const FEDERATED_CLIENT_ID = 'bench-ci-workload'
 
 /** Runs per figure (after warm-up). */
 const RUNS = { tokenCached: 40, library: 10, login: 12, refresh: 12, concurrentRounds: 6 }
@@ -178,6 +180,8 @@ function parseRss(text: string): number {
 interface Ctx {
   dir: string
   provider: DemoProvider
+  /** The stand-in for GitHub Actions' token service the provider trusts (federated logins). */
+  ci: CiTokenService
   env: NodeJS.ProcessEnv
   cliHome: string
   browserScript: string
@@ -263,6 +267,14 @@ async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; w
   }
 }
 
+/** A federated login on an empty profile (no browser): spawn → exit is all tool time. */
+async function timedFederatedLogin(ctx: Ctx, profile = `federated-${++ctx.runCount}`): Promise<LoginTiming> {
+  const env = { ...ctx.env, ...ctx.ci.githubEnv }
+  const exit = mustSucceed('federated login', await start(NODE, [BIN, 'login', '--federated', 'github', '--issuer', ctx.provider.issuer, '--client-id', FEDERATED_CLIENT_ID, '--profile', profile], env).done)
+  const toolOnlyMs = exit.exitMs - exit.startMs
+  return { toBrowserMs: 0, afterCallbackMs: toolOnlyMs, toolOnlyMs }
+}
+
 async function readSession(file: string): Promise<Record<string, unknown> & { accessToken: string; expiresAt?: number }> {
   return JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown> & { accessToken: string; expiresAt?: number }
 }
@@ -289,18 +301,22 @@ async function figureTokenCached(ctx: Ctx): Promise<void> {
   const expected = (await readSession(file)).accessToken
   const readScript = join(ctx.dir, 'read-session.cjs')
   await writeFile(readScript, "'use strict'\nconst s = JSON.parse(require('node:fs').readFileSync(process.argv[2], 'utf8'))\nprocess.stdout.write(s.accessToken + '\\n')\n")
+  const federatedToken = (await readSession(sessionPath(ctx, 'federated'))).accessToken
+  const ciRequests = ctx.ci.stats.requests
   const commands = {
     token: [BIN, 'token', '--profile', 'token'],
     node: ['-e', '0'],
     script: [readScript, file],
+    federated: [BIN, 'token', '--profile', 'federated'],
   }
   const check = (name: string, result: SpawnSyncReturns<string>) => {
     if (result.status !== 0) throw new Error(describeExit(name, { code: result.status, signal: result.signal, stderr: result.stderr }))
-    if (name !== 'node' && result.stdout.trim() !== expected) throw new Error(`${name} printed ${JSON.stringify(result.stdout.slice(0, 80))}, not the stored token`)
+    const stored = name === 'federated' ? federatedToken : expected
+    if (name !== 'node' && result.stdout.trim() !== stored) throw new Error(`${name} printed ${JSON.stringify(result.stdout.slice(0, 80))}, not the stored token`)
   }
   const names = Object.keys(commands) as Array<keyof typeof commands>
-  const wall: Record<string, number[]> = { token: [], node: [], script: [] }
-  const rss: Record<string, number[]> = { token: [], node: [], script: [] }
+  const wall: Record<string, number[]> = { token: [], node: [], script: [], federated: [] }
+  const rss: Record<string, number[]> = { token: [], node: [], script: [], federated: [] }
   const rssFile = join(ctx.dir, 'rss-token.txt')
   for (let i = -3; i < RUNS.tokenCached; i++) {
     // Rotate the order every run so that no command always goes first.
@@ -320,6 +336,8 @@ async function figureTokenCached(ctx: Ctx): Promise<void> {
   addFigure('1b', { samples: rss.token, baseline: rss.node })
   addFigure('1c', { samples: wall.script, baseline: wall.node })
   addFigure('1d', { samples: rss.script, baseline: rss.node })
+  const noCiToken = ctx.ci.stats.requests === ciRequests
+  addFigure('1f', { samples: wall.federated, baseline: wall.node, checksOk: noCiToken, notes: noCiToken ? [] : ['a cached federated token fetched a CI token'] })
   // Wall time on a shared 2-core machine drifts by ±10 %; instructions counted by valgrind drift
   // less (a few %, from Node's background threads), so this row tells a slower fast path from a
   // busier machine better than 1a does.
@@ -370,8 +388,10 @@ async function figureLogin(ctx: Ctx): Promise<void> {
   await timedLogin(ctx, 'cli-login')
   await timedLogin(ctx, 'baseline')
   await timedLogin(ctx, 'appauth')
-  type Run = 're-login' | 'first' | 'baseline'
-  const t: Record<Run, LoginTiming[]> = { 're-login': [], first: [], baseline: [] }
+  await timedFederatedLogin(ctx)
+  type Run = 're-login' | 'first' | 'baseline' | 'federated'
+  const t: Record<Run, LoginTiming[]> = { 're-login': [], first: [], baseline: [], federated: [] }
+  const ciBefore = ctx.ci.stats.requests
   const rss: Record<LoginTool, number[]> = { 'cli-login': [], baseline: [], appauth: [] }
   // A re-login replaces the profile's session (its refresh token is revoked); a first login starts
   // from an empty profile (no session, no cached provider metadata).
@@ -379,6 +399,7 @@ async function figureLogin(ctx: Ctx): Promise<void> {
     're-login': () => timedLogin(ctx, 'cli-login'),
     first: () => timedLogin(ctx, 'cli-login', { profile: `first-${ctx.runCount + 1}` }),
     baseline: () => timedLogin(ctx, 'baseline'),
+    federated: () => timedFederatedLogin(ctx),
   }
   const kinds = Object.keys(runs) as Run[]
   const tools: LoginTool[] = ['cli-login', 'baseline', 'appauth']
@@ -397,6 +418,13 @@ async function figureLogin(ctx: Ctx): Promise<void> {
   addFigure('3b', { samples: pick('re-login', 'toBrowserMs'), baseline: pick('baseline', 'toBrowserMs') })
   addFigure('3c', { samples: pick('re-login', 'afterCallbackMs'), baseline: pick('baseline', 'afterCallbackMs') })
   addFigure('3e', { samples: pick('first', 'toolOnlyMs'), baseline: pick('baseline', 'toolOnlyMs') })
+  const oneCiTokenEach = ctx.ci.stats.requests - ciBefore === RUNS.login
+  addFigure('3g', {
+    samples: pick('federated', 'toolOnlyMs'),
+    baseline: pick('first', 'toolOnlyMs'),
+    checksOk: oneCiTokenEach,
+    notes: oneCiTokenEach ? [] : [`expected ${RUNS.login} CI tokens fetched, the service counted ${ctx.ci.stats.requests - ciBefore}`],
+  })
   addFigure('3d', { samples: rss['cli-login'], baseline: rss.baseline })
   addFigure('3f', { samples: rss['cli-login'], baseline: rss.appauth })
 }
@@ -766,6 +794,7 @@ async function main(): Promise<void> {
   const began = nowMs()
   const dir = await mkdtemp(join(tmpdir(), 'cli-login-bench-'))
   let provider: DemoProvider | undefined
+  let ci: CiTokenService | undefined
   const onSignal = () => {
     killAll()
     rmSync(dir, { recursive: true, force: true })
@@ -774,14 +803,16 @@ async function main(): Promise<void> {
   process.once('SIGINT', onSignal)
   process.once('SIGTERM', onSignal)
   try {
-    provider = await startDemoProvider({})
+    ci = await startCiTokenService()
+    provider = await startDemoProvider({ clients: [{ clientId: FEDERATED_CLIENT_ID }], trustedAssertionIssuers: [ci] })
     const env = cleanEnv(dir)
-    const ctx: Ctx = { dir, provider, env, cliHome: env.CLI_LOGIN_HOME!, browserScript: await writeBrowserScript(dir), runCount: 0 }
+    const ctx: Ctx = { dir, provider, ci, env, cliHome: env.CLI_LOGIN_HOME!, browserScript: await writeBrowserScript(dir), runCount: 0 }
     const loadBefore = loadavg()[0]
     console.error(`provider ${provider.issuer}; temp ${dir}; node ${process.version}; ${cpus().length} CPUs; load ${loadBefore.toFixed(2)}`)
     const wanted = (n: number) => only.size === 0 || only.has(n)
     const profiles = { token: wanted(1) || wanted(2) || wanted(9), refresh: wanted(4), 'refresh-baseline': wanted(4), concurrent: wanted(5) }
     for (const [profile, needed] of Object.entries(profiles)) if (needed) await loginProfile(ctx, profile)
+    if (wanted(1)) await timedFederatedLogin(ctx, 'federated')
 
     if (wanted(1)) await figureTokenCached(ctx)
     if (wanted(2)) await figureLibrary(ctx)
@@ -812,6 +843,7 @@ async function main(): Promise<void> {
     process.off('SIGINT', onSignal)
     process.off('SIGTERM', onSignal)
     await provider?.close().catch(() => {})
+    await ci?.close().catch(() => {})
     await rm(dir, { recursive: true, force: true }).catch(() => {})
   }
 }

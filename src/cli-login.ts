@@ -17,6 +17,7 @@ import type { LoginOutcome } from './flows/login.ts'
  */
 const flows = {
   login: once(() => import('./flows/login.ts')),
+  machineLogin: once(() => import('./flows/machine-login.ts')),
   twoStepLogin: once(() => import('./flows/two-step-login.ts')),
   accessToken: once(() => import('./flows/access-token.ts')),
   stepUp: once(() => import('./flows/step-up.ts')),
@@ -79,11 +80,14 @@ export class CliLogin {
   }
 
   /**
-   * The browser login (or the device flow with `device: true`); resolves once the session is stored.
+   * The browser login (or the device flow with `device: true`), or the login without a person that
+   * `grant`, `assertion`, `federated` or `enterprise` asks for; resolves once the session is stored.
    * With `challenge` (a resource's `WWW-Authenticate`), a step-up: the union of the session's scope
    * and the challenged one, or the `acr_values` / `max_age` asked for.
    */
   async login(options: LoginOptions = {}): Promise<LoginResult> {
+    const { isMachineLogin, machineLogin } = await flows.machineLogin()
+    if (isMachineLogin(this.options)) return this.storingLogin(() => machineLogin(this.context(options.signal)))
     const { login } = await flows.login()
     const stepUp = options.challenge === undefined ? undefined : await this.stepUpFor(options.challenge)
     return this.storingLogin(() => login(this.context(options.signal), stepUp?.login))

@@ -28,6 +28,8 @@ export const ErrorCode = {
   PROFILE_NOT_FOUND: 'PROFILE_NOT_FOUND',
   INSUFFICIENT_SCOPE: 'INSUFFICIENT_SCOPE',
   STEP_UP_REQUIRED: 'STEP_UP_REQUIRED',
+  GRANT_REFUSED: 'GRANT_REFUSED',
+  ASSERTION_UNAVAILABLE: 'ASSERTION_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
 } as const
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode]
@@ -110,6 +112,31 @@ export class SessionMismatchError extends LoginRequiredError {
     const what = mismatch === 'client' ? 'another client id' : mismatch === 'scope' ? 'a scope that does not cover the one asked for' : `another ${mismatch}`
     super(target, `the stored session is for ${what}`, ErrorCode.SESSION_MISMATCH)
     this.mismatch = mismatch
+  }
+}
+
+/**
+ * A session without a person (client credentials, a federated assertion) needed a new token and the
+ * authorization server refused the grant (a 400 or 401: a revoked client, an assertion for another
+ * audience or expired): the login has to be made again. `error`/`errorDescription` are the server's.
+ */
+export class GrantRefusedError extends LoginRequiredError {
+  readonly error: string | undefined
+  readonly errorDescription: string | undefined
+  constructor(target: LoginTarget, failure: ProviderError) {
+    super(target, oneLine(failure.message), ErrorCode.GRANT_REFUSED, { cause: failure })
+    this.error = failure.error
+    this.errorDescription = failure.errorDescription
+  }
+}
+
+/**
+ * The assertion of a login without a person could not be had: the CI platform's token (its
+ * variables unset, its token service failing), a file or variable that is not there.
+ */
+export class AssertionUnavailableError extends CliLoginError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.ASSERTION_UNAVAILABLE, oneLine(message), options)
   }
 }
 

@@ -5,6 +5,7 @@ export type {
   CallOptions,
   CliLoginOptions,
   DeviceCodeEvent,
+  EnterpriseIdentity,
   GetAccessTokenOptions,
   LoginOptions,
   LoginResult,
@@ -19,11 +20,13 @@ export type {
 export type { AppIdentity } from './app.ts'
 export {
   AccountChangedError,
+  AssertionUnavailableError,
   AuthorizationError,
   CallbackValidationError,
   CliLoginError,
   InsufficientScopeError,
   ErrorCode,
+  GrantRefusedError,
   KeychainError,
   LockTimeoutError,
   LoginCancelledError,

@@ -83,8 +83,30 @@ export interface CliLoginOptions extends LoginSettingsInput {
    * a session file others could read), one line each; the library itself prints nothing.
    */
   onWarning?: (line: string) => void
+  /**
+   * For `grant: 'jwt-bearer' | 'token-exchange'`: the assertion to exchange (e.g. the CI platform's
+   * OIDC token), asked for at login and again whenever the token has expired. Wins over `federated`.
+   */
+  assertion?: () => Promise<string>
+  /**
+   * Enterprise-managed authorization (SEP-990) from an ID token the tool already holds (the
+   * company's single sign-on): it is exchanged at that identity provider (RFC 8693) for an ID-JAG
+   * for the resource's authorization server, which that server takes as a JWT bearer assertion.
+   * With a session of the tool's own at the identity provider, `getAccessToken({ resource })` does
+   * the same from the session's ID token.
+   */
+  enterprise?: EnterpriseIdentity
   /** Ends whatever is in progress (the CLI aborts on Ctrl-C); each method also takes its own. */
   signal?: AbortSignal
+}
+
+/** The identity provider of enterprise-managed authorization, the tool's client there, and the user's ID token from it. */
+export interface EnterpriseIdentity {
+  issuer: string
+  clientId: string
+  clientSecret?: string
+  /** The user's ID token at that identity provider, asked for each time a new grant is needed. */
+  idToken: () => Promise<string>
 }
 
 export interface AuthorizationUrlEvent {
@@ -123,6 +145,12 @@ export interface GetAccessTokenOptions extends CallOptions {
   scope?: string | string[]
   /** `id`: the session's ID token instead (refreshed the same way), e.g. for Kubernetes OIDC. */
   tokenType?: 'access' | 'id'
+  /**
+   * Enterprise-managed authorization (a `resource` whose authorization server is not the session's
+   * issuer but trusts it): the client at that server (default: the session's client id, no secret).
+   */
+  clientId?: string
+  clientSecret?: string
   /**
    * The `WWW-Authenticate` value a resource refused the last token with. `insufficient_scope` with
    * `scope`, or `insufficient_user_authentication` with `acr_values` / `max_age` (RFC 9470): a new

@@ -56,7 +56,29 @@ export interface LoginSettingsInput {
   tokenEndpoint?: string
   deviceAuthorizationEndpoint?: string
   revocationEndpoint?: string
+  /**
+   * A login without a person (no browser): `client-credentials` (the client's own token: its secret,
+   * or `privateKey` for private_key_jwt, RFC 7523 §2.2), `jwt-bearer` (RFC 7523 §2.1) or
+   * `token-exchange` (RFC 8693) of an assertion (`assertion`, or `federated`). Default: the browser
+   * login, unless `assertion` or `federated` is given (then jwt-bearer when the server's metadata
+   * lists it or lists no grants, else token exchange).
+   */
+  grant?: MachineGrant
+  /** The client's private key (PEM or JWK text) for private_key_jwt; kept with the session's secrets. */
+  privateKey?: string
+  /**
+   * Where a federated login's assertion comes from, each time one is needed: `github` (the Actions
+   * OIDC token service, ACTIONS_ID_TOKEN_REQUEST_URL/_TOKEN), `gitlab:<VAR>` (an `id_tokens`
+   * variable), `env:<VAR>`, `file:<path>`. Kept with the session, so a later process can renew.
+   */
+  federated?: string
+  /** The audience of the GitHub Actions token (default: the authorization server's issuer). */
+  federatedAudience?: string
 }
+
+/** The grants of a login without a person. */
+export type MachineGrant = 'client-credentials' | 'jwt-bearer' | 'token-exchange'
+export const MACHINE_GRANTS: readonly MachineGrant[] = ['client-credentials', 'jwt-bearer', 'token-exchange']
 
 /** Everything a login uses, after defaults and validation. */
 export interface LoginSettings {

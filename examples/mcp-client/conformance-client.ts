@@ -24,10 +24,22 @@ const serverUrl = process.argv[process.argv.length - 1]
 const revision = process.env.MCP_CONFORMANCE_PROTOCOL_VERSION ?? '2025-11-25'
 const context = JSON.parse(process.env.MCP_CONFORMANCE_CONTEXT ?? '{}') as Record<string, unknown>
 
-/** The scenario's data, as the library's options (what a tool's user would configure). */
+/**
+ * The scenario's data, as the library's options (what a tool's user would configure): a client id
+ * and secret, a private key (private_key_jwt), the login of a service (client credentials, named by
+ * the scenario as a user would choose it), or the workload's token to exchange (federation).
+ */
 function optionsFromContext(): Partial<CliLoginOptions> {
   const text = (key: string) => (typeof context[key] === 'string' ? (context[key] as string) : undefined)
-  return { clientId: text('client_id'), clientSecret: text('client_secret') }
+  const options: Partial<CliLoginOptions> = { clientId: text('client_id'), clientSecret: text('client_secret'), privateKey: text('private_key_pem') }
+  if (text('name')?.startsWith('auth/client-credentials-')) options.grant = 'client-credentials'
+  const workloadToken = text('valid_jwt')
+  if (workloadToken !== undefined) options.assertion = async () => workloadToken
+  // The user's ID token at the company's identity provider (its single sign-on), for an ID-JAG.
+  const idpIssuer = text('idp_issuer')
+  const idToken = text('idp_id_token')
+  if (idpIssuer !== undefined && idToken !== undefined) options.enterprise = { issuer: idpIssuer, clientId: text('idp_client_id') ?? '', idToken: async () => idToken }
+  return options
 }
 
 /**

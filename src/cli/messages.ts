@@ -42,5 +42,5 @@ function usageMessage(error: UsageError): string {
     const why = /^is required \((.+)\)$/.exec(error.problem)?.[1]
     return `a client id is required${why ? ` (${why})` : ''}: pass --client-id <id> (or set ${envVarFor('client-id')})`
   }
-  return `--${flag} ${error.problem.replace(/"issuer"/g, '--issuer')}`
+  return `--${flag} ${error.problem.replace(/"issuer"/g, '--issuer').replace(/"privateKey"/g, '--private-key')}`
 }

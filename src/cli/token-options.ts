@@ -24,6 +24,7 @@ export const TOKEN_SPEC = {
     audience: { kind: 'string', feedsCall: 'audience', value: '<api>', help: 'a token for another API, from the same login' },
     resource: { kind: 'string', feedsCall: 'resource', value: '<uri>', help: 'a token for another resource (RFC 8707), from the same login' },
     scope: { kind: 'string', feedsCall: 'scope', value: '<list>', help: 'a token with a narrower scope, from the same login' },
+    'client-id': { kind: 'string', feedsCall: 'clientId', value: '<id>', help: "with --resource of another authorization server that trusts the session's (enterprise-managed, ID-JAG): the client there", noEnv: true },
     ...STORAGE,
     ...COMMON,
   },

@@ -25,7 +25,8 @@ export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenO
     if (decision.reason === 'session-expired') throw new SessionExpiredError(ctx.loginTarget)
     throw noRefreshToken(ctx, session, request)
   }
-  const refreshed = await untilCancelled(ctx, inFlight(refresh(withoutSignal(ctx), session, request, ctx.signal)))
+  const client = { clientId: options.clientId, clientSecret: options.clientSecret }
+  const refreshed = await untilCancelled(ctx, inFlight(refresh(withoutSignal(ctx), session, request, ctx.signal, client)))
   const token = storedToken(refreshed, request)
   if (!token) throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider returned no ID token on refresh', { error: 'no_id_token' })
   return token
@@ -149,7 +150,7 @@ export function sessionMismatch(
  * the other stored. `signal` ends the wait for the lock (nothing has been sent then), never the
  * refresh itself once the lock is taken.
  */
-async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest, signal: AbortSignal | undefined): Promise<Session> {
+async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest, signal: AbortSignal | undefined, client: { clientId?: string; clientSecret?: string } = {}): Promise<Session> {
   const seenToken = storedToken(seen, request)?.access_token
   // A token another process refreshed meanwhile is taken as long as it is still valid at all: when
   // the provider issues tokens shorter-lived than minTtlS, refreshing again would not help.
@@ -163,6 +164,14 @@ async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest, 
       const current = await readUsableSession(ctx)
       if (refreshedMeanwhile(current)) return current
       if (isSessionExpired(current)) throw new SessionExpiredError(ctx.loginTarget)
+      if (current.grant !== undefined && !current.refreshToken && !request.target && request.tokenType !== 'id') {
+        const { renewMachineToken } = await import('./machine-login.ts')
+        return renewMachineToken(ctx, current)
+      }
+      if (request.target) {
+        const enterprise = await enterpriseTarget(ctx, current, request.target, client)
+        if (enterprise) return enterprise
+      }
       if (!current.refreshToken) throw noRefreshToken(ctx, current, request)
       return refreshStored(ctx, current, current.refreshToken, request.target)
     },
@@ -174,6 +183,23 @@ async function refresh(ctx: LoginContext, seen: Session, request: TokenRequest, 
       return current && refreshedMeanwhile(current) ? current : undefined
     },
   )
+}
+
+/**
+ * A resource of another authorization server that trusts the session's identity provider
+ * (enterprise-managed authorization): its token from an ID-JAG, the session's ID token refreshed
+ * first when it has expired. Undefined when the target is not one (the refresh token gets it).
+ */
+async function enterpriseTarget(ctx: LoginContext, current: Session, target: TokenTarget, client: { clientId?: string; clientSecret?: string }): Promise<Session | undefined> {
+  const { enterpriseServer, enterpriseToken } = await import('./enterprise-token.ts')
+  const server = await enterpriseServer(ctx, current, target)
+  if (!server) return undefined
+  let session = current
+  if (session.refreshToken && session.idTokenExpiresAt !== undefined && !isFresh(session.idTokenExpiresAt, ctx.nowS(), 30)) {
+    ctx.debug('enterprise: the ID token has expired; refreshing the session first')
+    session = await refreshStored(ctx, session, session.refreshToken, undefined)
+  }
+  return enterpriseToken(ctx, session, target, server, client)
 }
 
 /**

@@ -256,7 +256,7 @@ export async function waitForAnswer<T>(ctx: LoginContext, wait: (signal: AbortSi
  * token the caller then revokes. With rememberSettings, the profile's settings are written too,
  * only when they changed.
  */
-async function storeNewSession(ctx: LoginContext, session: Session, settings: LoginSettings): Promise<Session | undefined> {
+export async function storeNewSession(ctx: LoginContext, session: Session, settings: LoginSettings): Promise<Session | undefined> {
   const { store, profile } = ctx
   const replaced = await store.withLock(profile, async () => {
     const previous = await store.readSession(profile).catch(() => undefined)
@@ -302,7 +302,7 @@ async function revokePrevious(ctx: LoginContext, previous: Session, refreshToken
   }
 }
 
-function sessionBase(settings: LoginSettings): SessionBase {
+export function sessionBase(settings: LoginSettings): SessionBase {
   return {
     issuer: settings.issuer,
     clientId: settings.clientId,

@@ -8,6 +8,8 @@ export interface ProviderParams {
   issuer: string
   clientId: string
   clientSecret?: string
+  /** private_key_jwt (RFC 7523 §2.2): the client authenticates with an assertion signed by this key. */
+  clientKey?: ClientPrivateKey
   fetch: typeof fetch
   /** A server that publishes no metadata: its endpoints, given by the user (no discovery). */
   endpoints?: ExplicitEndpoints
@@ -20,6 +22,12 @@ export interface ExplicitEndpoints {
   revocationEndpoint?: string
   /** Only for the 2025-03-26 revision's default endpoints (an MCP server without any metadata). */
   registrationEndpoint?: string
+}
+
+/** A private key as openid-client signs client assertions with it. */
+export interface ClientPrivateKey {
+  key: CryptoKey
+  kid?: string
 }
 
 /** The metadata of a server that publishes none, from the endpoints the user gave. */
@@ -43,7 +51,7 @@ const CLOCK_TOLERANCE_S = 300
  */
 export function configurationFromMetadata(params: ProviderParams, metadata: client.ServerMetadata): client.Configuration {
   assertSecureEndpoints(metadata)
-  const config = new client.Configuration(metadata, params.clientId, { [client.clockTolerance]: CLOCK_TOLERANCE_S }, clientAuthentication(params.clientSecret))
+  const config = new client.Configuration(metadata, params.clientId, { [client.clockTolerance]: CLOCK_TOLERANCE_S }, clientAuthentication(params.clientSecret, params.clientKey))
   secureConfiguration(config)
   config[client.customFetch] = params.fetch as client.CustomFetch
   return config
@@ -193,7 +201,8 @@ function discoveryUrl(issuer: URL): string {
  * A public client sends no secret. With a secret, it goes in the body unless the provider's
  * discovery lists only client_secret_basic.
  */
-function clientAuthentication(secret: string | undefined): client.ClientAuth {
+function clientAuthentication(secret: string | undefined, privateKey?: ClientPrivateKey): client.ClientAuth {
+  if (privateKey) return client.PrivateKeyJwt(privateKey)
   if (!secret) return client.None()
   const post = client.ClientSecretPost(secret)
   const basic = clientSecretBasic(secret)

@@ -65,6 +65,8 @@ interface StoredSecrets {
   idToken?: string
   unverifiedIdToken?: string
   clientSecret?: string
+  /** private_key_jwt's key. */
+  privateKey?: string
   /** targets' access tokens, by target key. */
   targets?: Record<string, string>
 }
@@ -349,8 +351,8 @@ function withoutMarker(session: Session): Session {
  * and, unless `keychainOnly`, caches the access and ID tokens (the access token item is then not needed).
  */
 function splitSecrets(session: Session, keychainOnly: boolean): { file: Session; secrets: StoredSecrets; accessToken: string | undefined } {
-  const { accessToken, refreshToken, idToken, unverifiedIdToken, clientSecret, targets, storage: _storage, ...rest } = session
-  const secrets: StoredSecrets = { refreshToken, idToken: keychainOnly ? idToken : undefined, unverifiedIdToken, clientSecret }
+  const { accessToken, refreshToken, idToken, unverifiedIdToken, clientSecret, privateKey, targets, storage: _storage, ...rest } = session
+  const secrets: StoredSecrets = { refreshToken, idToken: keychainOnly ? idToken : undefined, unverifiedIdToken, clientSecret, privateKey }
   let fileTargets: Record<string, TargetToken> | undefined
   if (targets) {
     secrets.targets = {}
@@ -367,7 +369,7 @@ function splitSecrets(session: Session, keychainOnly: boolean): { file: Session;
 
 function joinSecrets(stored: Session, accessToken: string, secrets: StoredSecrets): Session {
   const session: Session = { ...stored, accessToken }
-  for (const key of ['refreshToken', 'idToken', 'unverifiedIdToken', 'clientSecret'] as const) {
+  for (const key of ['refreshToken', 'idToken', 'unverifiedIdToken', 'clientSecret', 'privateKey'] as const) {
     if (typeof secrets[key] === 'string') session[key] = secrets[key]
     // The ID token is cached in the file unless the session keeps its tokens in the keychain only.
     else if (key !== 'idToken' || tokensInKeychainOnly(stored)) delete session[key]

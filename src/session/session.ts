@@ -50,6 +50,14 @@ export interface Session {
   endpoints?: ExplicitEndpoints
   /** The client id is a registration this tool made (RFC 7591); its secret, if any, is clientSecret. */
   registration?: ClientRegistration
+  /** A session without a person: the grant that gives it a new token when the cached one expires (no refresh token). */
+  grant?: 'client-credentials' | 'jwt-bearer' | 'token-exchange'
+  /** private_key_jwt's key (PEM or JWK text), copied at login; a secret, like clientSecret. */
+  privateKey?: string
+  /** Where a federated session's assertion comes from (`github`, `gitlab:<VAR>`, `env:<VAR>`, `file:<path>`). */
+  federated?: string
+  /** The audience asked of the GitHub Actions token service. */
+  federatedAudience?: string
 }
 
 /** A client this tool registered with the authorization server (RFC 7591). */
@@ -70,6 +78,12 @@ export interface TargetToken {
   accessToken: string
   expiresAt?: number
   refreshedAt: number
+  /**
+   * Enterprise-managed authorization: the token is from this other authorization server (an ID-JAG
+   * from the session's identity provider, exchanged there by the JWT bearer grant), for this client there.
+   */
+  authorizationServer?: string
+  clientId?: string
 }
 
 export interface SessionUser {
@@ -191,6 +205,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'not a JSON object'
   const s = value as Record<string, unknown>
   if (s.version !== 1) return `unknown version ${JSON.stringify(s.version)}`
+  if (s.grant !== undefined && s.grant !== 'client-credentials' && s.grant !== 'jwt-bearer' && s.grant !== 'token-exchange') return `unknown grant ${JSON.stringify(s.grant)}`
   if (s.storage !== undefined && s.storage !== 'keychain') return `unknown storage ${JSON.stringify(s.storage)}`
   // With the secrets in the keychain, the file has no tokens (session/keychain-store.ts puts them back).
   const inKeychain = s.storage === 'keychain'
@@ -199,7 +214,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
   }
   // Empty for a server without metadata that was asked for no scope.
   if (typeof s.requestedScope !== 'string') return '"requestedScope" is missing'
-  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl'] as const) {
+  for (const key of ['clientSecret', 'audience', 'organization', 'scope', 'refreshToken', 'idToken', 'unverifiedIdToken', 'resource', 'resourceUrl', 'privateKey', 'federated', 'federatedAudience'] as const) {
     if (s[key] !== undefined && typeof s[key] !== 'string') return `"${key}" is not a string`
   }
   for (const key of ['expiresAt', 'idTokenExpiresAt', 'createdAt', 'refreshedAt', 'refreshRejectedAt'] as const) {
@@ -219,7 +234,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
     if (typeof target !== 'object' || target === null || Array.isArray(target)) return `"targets[${JSON.stringify(name)}]" is not an object`
     if ((!inKeychain || target.accessToken !== undefined) && typeof target.accessToken !== 'string') return `${field('accessToken')} is not a string`
     for (const key of ['tokenType'] as const) if (typeof target[key] !== 'string') return `${field(key)} is not a string`
-    for (const key of ['audience', 'resource', 'scope'] as const) if (target[key] !== undefined && typeof target[key] !== 'string') return `${field(key)} is not a string`
+    for (const key of ['audience', 'resource', 'scope', 'authorizationServer', 'clientId'] as const) if (target[key] !== undefined && typeof target[key] !== 'string') return `${field(key)} is not a string`
     for (const key of ['expiresAt', 'refreshedAt'] as const) {
       const problem = timeProblem(target[key])
       if (problem) return `${field(key)} ${problem}`

@@ -33,7 +33,8 @@ export function decideToken(session: Session, request: TokenRequest): TokenDecis
   if (isSessionExpired(session)) return { action: 'login', reason: 'session-expired' }
   const token = storedToken(session, request)
   if (token && !request.forceRefresh && isFresh(token.expires_at, request.nowS, request.minTtlS)) return { action: 'use', token }
-  if (session.refreshToken) return { action: 'refresh' }
+  // A session without a person has no refresh token by design: its grant is made again instead.
+  if (session.refreshToken || (session.grant !== undefined && !request.target && request.tokenType !== 'id')) return { action: 'refresh' }
   return { action: 'login', reason: 'no-refresh-token' }
 }
 

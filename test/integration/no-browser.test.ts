@@ -196,7 +196,8 @@ describe('two steps: login --no-wait, then login --finish in another process', (
     assert.match(mismatch.stderr, new RegExp(`^cli-login: the address is the answer to another login attempt than the pending one ${second.login_id} \\(its state does not match\\): .*\\n$`))
 
     const secondAddress = await authorizeOverHttp(second.url, { username: alice.username, password: alice.password })
-    const bare = await runCli(['login', '--finish', new URL(secondAddress).searchParams.get('code')!], env)
+    // --finish=<code>: a code may start with '-', which a separate argument would make a flag.
+    const bare = await runCli(['login', `--finish=${new URL(secondAddress).searchParams.get('code')!}`], env)
     assert.equal(bare.code, 1)
     assert.match(bare.stderr, /^cli-login: the address is not the answer to the pending login .*: that is only a code: paste the whole address/)
 

@@ -10,7 +10,7 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { PassThrough } from 'node:stream'
-import { authorizeOverHttp, DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
+import { authorizeOverHttp, DEMO_USERS, startCiTokenService, startProtectedResource, startTestProvider, type TestProvider } from 'clilogin-testkit'
 import { main } from '../../src/cli/main.ts'
 import { defaultSystem } from '../../src/system.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
@@ -234,4 +234,48 @@ test('git: the README\'s credential helper line, as written, makes git fill the 
   assert.equal(fill.status, 0, fill.stderr)
   assert.match(fill.stdout, /^username=oauth2$/m)
   assert.match(fill.stdout, /^password=the-git-token$/m)
+})
+
+test('logins without a person: the client credentials, federation and enterprise examples run as written', async () => {
+  const ci = await startCiTokenService()
+  const service = { clientId: 'acme-deployer', clientSecret: 'deployer-secret' }
+  const machines = await startTestProvider({ clients: [service, { clientId: 'acme-ci' }], trustedAssertionIssuers: [ci] })
+  const mcpAs = await startTestProvider({ trustedAssertionIssuers: [provider], discovery: 'oauth2', clients: [{ clientId: 'acme-cli' }] })
+  const mcp = await startProtectedResource({ authorizationServer: mcpAs })
+  try {
+    const path = `${await cliOnPath()}:${process.env.PATH}`
+    const commandsOf = (heading: string) => {
+      const [block] = codeBlocks(section(heading)).filter((b) => b.lang === 'sh')
+      return block.code.split('\n').filter((line) => line.startsWith('cli-login '))
+    }
+    const runAll = async (commands: string[], env: NodeJS.ProcessEnv, dir: string) => {
+      const results: CliResult[] = []
+      for (const command of commands) {
+        const result = await run('bash', ['-c', command], env, dir)
+        assert.equal(result.code, 0, `${command}\n${result.stderr}`)
+        results.push(result)
+      }
+      return results
+    }
+
+    let dir = await tempDir()
+    const cc = await runAll(commandsOf('### Client credentials'), cleanEnv(dir, { PATH: path, CLI_LOGIN_ISSUER: machines.issuer, CLI_LOGIN_CLIENT_ID: service.clientId, CLI_LOGIN_CLIENT_SECRET: service.clientSecret }), dir)
+    const header = /^Authorization: Bearer (\S+)$/.exec(cc[1].stdout.trim())
+    assert.equal((await machines.verifyAccessToken(header?.[1] ?? ''))?.sub, service.clientId)
+
+    dir = await tempDir()
+    const fed = await runAll(commandsOf('### CI without secrets (federation)'), cleanEnv(dir, { PATH: path, CLI_LOGIN_ISSUER: machines.issuer, CLI_LOGIN_CLIENT_ID: 'acme-ci', ...ci.githubEnv }), dir)
+    assert.ok(await machines.verifyAccessToken(fed[1].stdout.trim()))
+    assert.equal(ci.stats.requests, 1)
+
+    dir = await tempDir()
+    const env = cleanEnv(dir, { PATH: path, CLI_LOGIN_ISSUER: provider.issuer, CLI_LOGIN_CLIENT_ID: 'acme-cli', CLI_LOGIN_PORT: String(await findFreePortRange(1)), BROWSER: `${process.execPath} ${BROWSER_DOUBLE}`, MCP_SERVER: mcp.url })
+    const enterprise = await runAll(commandsOf('### Enterprise-managed authorization'), env, dir)
+    assert.equal((await mcpAs.verifyAccessToken(enterprise[1].stdout.trim()))?.sub, alice.sub)
+  } finally {
+    await mcp.close()
+    await mcpAs.close()
+    await machines.close()
+    await ci.close()
+  }
 })

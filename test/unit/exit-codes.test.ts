@@ -1,7 +1,7 @@
 /** The contract's exit-code table: every ErrorCode the library can throw → the code the CLI exits with. */
 import { test } from 'node:test'
 import assert from 'node:assert/strict'
-import { AccountChangedError, KeychainError,
+import { AccountChangedError, AssertionUnavailableError, GrantRefusedError, KeychainError,
   AuthorizationError,
   CallbackValidationError,
   CliLoginError,
@@ -54,6 +54,8 @@ const TABLE = {
   KEYCHAIN_UNAVAILABLE: [new KeychainError('get', 'acme', 'default/access_token', 'the Secret Service is not running'), 1],
   PENDING_LOGIN_INVALID: [new PendingLoginError('expired', target, { loginId: 'abc', expiresAt: 1_800_000_000 }), 1],
   PROFILE_NOT_FOUND: [new ProfileNotFoundError({ profile: 'work', loginCommand: 'acme login' }), 1],
+  GRANT_REFUSED: [new GrantRefusedError(target, new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider answered the JWT bearer grant with invalid_grant', { error: 'invalid_grant', status: 400 })), 4],
+  ASSERTION_UNAVAILABLE: [new AssertionUnavailableError('ACTIONS_ID_TOKEN_REQUEST_URL is not set'), 1],
   INTERNAL: [new CliLoginError(ErrorCode.INTERNAL, 'internal error: boom'), 1],
 } satisfies Record<ErrorCode, [CliLoginError, number]>
 

@@ -28,6 +28,9 @@ const session: Session = {
   createdAt: NOW - 100,
 }
 
+const { refreshToken: _none, idToken: _noId, idTokenExpiresAt: _noExp, targets: _noTargets, ...withoutRefresh } = session
+const machine: Session = { ...withoutRefresh, grant: 'client-credentials', requestedScope: '', clientSecret: 'cs' }
+
 const ask = (over: Partial<TokenRequest> = {}): TokenRequest => ({ nowS: NOW, minTtlS: 60, ...over })
 
 test('decideToken: a table of sessions and requests', () => {
@@ -46,6 +49,12 @@ test('decideToken: a table of sessions and requests', () => {
     ['another API, cached and fresh', session, ask({ target: { audience: BILLING }, minTtlS: 10 }), { action: 'use', token: { access_token: 'billing-token', token_type: 'Bearer', expires_at: NOW + 30 } }],
     ['another API, never asked', session, ask({ target: { resource: BILLING } }), { action: 'refresh' }],
     ['another API without a refresh token', { ...session, refreshToken: undefined }, ask({ target: { audience: 'https://other/' } }), { action: 'login', reason: 'no-refresh-token' }],
+    // A session without a person has no refresh token by design: its grant is made again.
+    ['client credentials, fresh', machine, ask(), { action: 'use', token: { access_token: 'main-token', token_type: 'Bearer', expires_at: NOW + 3600 } }],
+    ['client credentials, expiring: the grant again', machine, ask({ minTtlS: 3600 }), { action: 'refresh' }],
+    ['federated, expired: the grant again', { ...machine, grant: 'jwt-bearer', expiresAt: NOW - 1 }, ask(), { action: 'refresh' }],
+    ['a machine session has no ID token to renew', machine, ask({ tokenType: 'id' }), { action: 'login', reason: 'no-refresh-token' }],
+    ['nor another API', machine, ask({ target: { audience: BILLING } }), { action: 'login', reason: 'no-refresh-token' }],
   ]
   for (const [name, s, request, expected] of rows) assert.deepEqual(decideToken(s, request), expected, name)
 })

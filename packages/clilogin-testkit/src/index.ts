@@ -14,6 +14,7 @@ export {
   type TestProviderStats,
   type ResourceServerOptions,
   type TokenIdentity,
+  type TrustedAssertionIssuer,
 } from './provider/index.ts'
 export {
   approveDeviceOverHttp,
@@ -32,3 +33,9 @@ export {
   type ProtectedResourceOptions,
   type ProtectedResourceStats,
 } from './protected-resource.ts'
+export {
+  startCiTokenService,
+  type CiTokenService,
+  type CiTokenServiceOptions,
+  type MintOptions,
+} from './ci-token-service.ts'

@@ -35,7 +35,8 @@ export function accessTokenVerifier(kit: Kit, provider: ProviderInstance): Acces
     }
     try {
       const accessToken = await provider.AccessToken.find(token)
-      if (!accessToken || accessToken.isExpired || !accessToken.accountId) return undefined
+      if (!accessToken) return await machineToken(kit, provider, token)
+      if (accessToken.isExpired || !accessToken.accountId) return undefined
       return {
         sub: accessToken.accountId,
         ...(accessToken.aud === undefined ? {} : { aud: accessToken.aud }),
@@ -45,6 +46,18 @@ export function accessTokenVerifier(kit: Kit, provider: ProviderInstance): Acces
       return undefined
     }
   }
+}
+
+/**
+ * A token of a login without a person (client credentials, an exchanged assertion): it stands for
+ * the workload the assertion named, else for the client itself.
+ */
+async function machineToken(kit: Kit, provider: ProviderInstance, token: string): Promise<TokenIdentity | undefined> {
+  const found = await provider.ClientCredentials.find(token)
+  if (!found || found.isExpired) return undefined
+  const sub = kit.assertionSubjects.get(token) ?? found.clientId
+  if (!sub) return undefined
+  return { sub, ...(found.aud === undefined ? {} : { aud: found.aud }), ...(found.scope === undefined ? {} : { scope: found.scope }) }
 }
 
 /** `GET /api/me`: the signed-in user's profile for a valid access token, 401 otherwise. */

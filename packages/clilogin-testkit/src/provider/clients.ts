@@ -5,6 +5,7 @@
  */
 import { DEMO_CLIENT_ID, DEMO_CLIENT_SECRET, DEMO_CONFIDENTIAL_CLIENT_ID } from './demo.ts'
 import { DEVICE_CODE_GRANT } from './routes.ts'
+import { JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT } from './federation.ts'
 import type { TestClient } from './types.ts'
 
 /** Ports a CLI may register with a provider that matches ports exactly (cli-login's default range). */
@@ -17,7 +18,8 @@ export function clientMetadata(options: { clients?: readonly TestClient[]; redir
   const redirectUris = loopbackRedirectUris(options.redirectUris ?? [])
   const clientBase = {
     application_type: 'native',
-    grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT],
+    // The demo clients may also exchange tokens (an ID-JAG at this provider as an identity provider) and present assertions.
+    grant_types: ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT, JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT],
     response_types: ['code'],
     redirect_uris: redirectUris,
     post_logout_redirect_uris: redirectUris,
@@ -36,12 +38,21 @@ export function clientMetadata(options: { clients?: readonly TestClient[]; redir
       ...clientBase,
       client_id: client.clientId,
       client_name: client.clientName ?? client.clientId,
-      ...(client.clientSecret === undefined
-        ? { token_endpoint_auth_method: 'none' }
-        : { client_secret: client.clientSecret, token_endpoint_auth_method: 'client_secret_post' }),
+      ...clientAuthentication(client),
     })),
   ]
 }
+
+/** How a test client authenticates, and the grants that go with it (the client credentials grant only with credentials). */
+function clientAuthentication(client: TestClient): Record<string, unknown> {
+  const machineGrants = [JWT_BEARER_GRANT, TOKEN_EXCHANGE_GRANT]
+  const grantTypes = (credentials: boolean) => [...clientGrants, ...machineGrants, ...(credentials ? ['client_credentials'] : [])]
+  if (client.jwks) return { jwks: client.jwks, token_endpoint_auth_method: 'private_key_jwt', grant_types: grantTypes(true) }
+  if (client.clientSecret !== undefined) return { client_secret: client.clientSecret, token_endpoint_auth_method: 'client_secret_post', grant_types: grantTypes(true) }
+  return { token_endpoint_auth_method: 'none', grant_types: grantTypes(false) }
+}
+
+const clientGrants = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT]
 
 function loopbackRedirectUris(extra: readonly string[]): string[] {
   const uris = new Set<string>()

@@ -36,6 +36,7 @@ export function providerConfiguration(kit: Kit, options: TestProviderOptions, er
     extraParams: ['audience'],
     features: {
       devInteractions: { enabled: false },
+      clientCredentials: { enabled: true },
       registration: { enabled: options.registration === true, initialAccessToken: false },
       pushedAuthorizationRequests: { enabled: false },
       revocation: {

@@ -38,6 +38,7 @@ import { DEMO_API_SCOPE, DEMO_AUDIENCE, DEMO_SECOND_API_SCOPE, DEMO_SECOND_AUDIE
 import { discoveryDocuments } from './discovery.ts'
 import { authorizationResponseIssFault, jwksFault } from './faults.ts'
 import { interactionRoutes } from './interactions.ts'
+import { registerFederatedGrants } from './federation.ts'
 import { generateSigningKey } from './keys.ts'
 import type { Kit } from './kit.ts'
 import { importOidcProvider, quietServerErrors, type ProviderInstance } from './oidc-provider.ts'
@@ -63,6 +64,7 @@ export type {
   TestProviderOptions,
   TestProviderStats,
   TokenIdentity,
+  TrustedAssertionIssuer,
 } from './types.ts'
 
 /** Starts a provider on 127.0.0.1 and resolves once it listens. Close it with `close()`. */
@@ -88,6 +90,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     stats: emptyStats(),
     issuedAccessTokens: new Set(),
     expiredAccessTokens: new Set(),
+    assertionSubjects: new Map(),
   }
 
   let provider: ProviderInstance
@@ -97,6 +100,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     await server.close()
     throw error
   }
+  registerFederatedGrants(provider, kit, options.trustedAssertionIssuers ?? [], errors)
   quietServerErrors(provider)
   countProviderEvents(provider, kit.stats)
   const verifyAccessToken = accessTokenVerifier(kit, provider)
@@ -120,6 +124,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
 
   return {
     issuer: kit.issuer,
+    jwks: kit.signingKey.publicJwks,
     port: server.port,
     users,
     faults: kit.faults,

@@ -7,6 +7,8 @@ export interface SigningKey {
   privateJwk: JWK
   /** The public key set, for verifying what the provider signed. */
   localJwks: ReturnType<typeof createLocalJWKSet>
+  /** The same, as JWKs (what another provider that trusts this one is given). */
+  publicJwks: { keys: JWK[] }
 }
 
 export function generateSigningKey(): SigningKey {
@@ -14,5 +16,5 @@ export function generateSigningKey(): SigningKey {
   const kid = randomUUID()
   const privateJwk = { ...(privateKey.export({ format: 'jwk' }) as JWK), kid, use: 'sig', alg: 'RS256' }
   const publicJwk: JWK = { kty: privateJwk.kty, n: privateJwk.n, e: privateJwk.e, kid, use: 'sig', alg: 'RS256' }
-  return { privateJwk, localJwks: createLocalJWKSet({ keys: [publicJwk] }) }
+  return { privateJwk, localJwks: createLocalJWKSet({ keys: [publicJwk] }), publicJwks: { keys: [publicJwk] } }
 }

@@ -23,6 +23,8 @@ export interface Kit {
   readonly stats: TestProviderStats
   /** Access tokens handed out by the token endpoint (JWTs are not stored), so expireTokens() reaches them. */
   readonly issuedAccessTokens: Set<string>
+  /** Tokens of an exchanged assertion (federation.ts) → the workload its assertion named. */
+  readonly assertionSubjects: Map<string, string>
   /** Access tokens expireTokens() made invalid. */
   readonly expiredAccessTokens: Set<string>
 }

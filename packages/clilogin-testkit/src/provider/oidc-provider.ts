@@ -63,11 +63,15 @@ export interface ProviderInstance {
   Grant: GrantModel
   AccessToken: { find(value: string): Promise<AccessTokenInstance | undefined> }
   Client: { find(id: string): Promise<{ clientId: string; clientName?: string } | undefined> }
+  ClientCredentials: { find(value: string): Promise<{ clientId?: string; aud?: string | string[]; scope?: string; isExpired?: boolean } | undefined> }
+  // oidc-provider's handlers are Koa middleware over its own context (typed where they are written).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any
+  registerGrantType(name: string, handler: (ctx: any) => Promise<void>, parameters?: string[]): void
 }
 
 export interface ProviderModule {
   Provider: new (issuer: string, configuration: Record<string, unknown>) => ProviderInstance
-  errors: { InvalidTarget: new (description?: string) => Error }
+  errors: { InvalidTarget: new (description?: string) => Error; InvalidGrant: new () => Error; InvalidRequest: new (description?: string) => Error }
 }
 
 /**

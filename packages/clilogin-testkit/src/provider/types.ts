@@ -10,6 +10,17 @@ export interface TestClient {
   clientSecret?: string
   /** Shown on the sign-in and consent pages. Default: the client id. */
   clientName?: string
+  /**
+   * Its public keys: the client authenticates with private_key_jwt (RFC 7523 §2.2) instead of a
+   * secret. A client with a secret or keys may use the client credentials grant.
+   */
+  jwks?: { keys: Record<string, unknown>[] }
+}
+
+/** An issuer whose JWTs the provider takes as assertions (JWT bearer grant, token exchange): e.g. a CI platform's token service. */
+export interface TrustedAssertionIssuer {
+  issuer: string
+  jwks: { keys: Record<string, unknown>[] }
 }
 
 export interface TestProviderOptions {
@@ -44,6 +55,11 @@ export interface TestProviderOptions {
    * metadata only, no OpenID discovery, no ID tokens, no userinfo, no OpenID scopes listed.
    */
   discovery?: 'oidc' | 'oauth2'
+  /**
+   * Issuers whose signed JWTs (for this provider's issuer, unexpired) are exchanged for access
+   * tokens by the JWT bearer grant and token exchange, e.g. `[ciTokenService]` (startCiTokenService()).
+   */
+  trustedAssertionIssuers?: readonly TrustedAssertionIssuer[]
 }
 
 /** Options of addResourceServer(). */
@@ -109,6 +125,11 @@ export interface TokenIdentity { sub: string; aud?: string | string[]; scope?: s
 export interface TestProvider {
   /** `http://127.0.0.1:<port>/` (https with `tls`); discovery at `<issuer>.well-known/openid-configuration`. */
   readonly issuer: string
+  /**
+   * Its public signing keys: another provider given `trustedAssertionIssuers: [provider]` takes
+   * this one's ID-JAGs (enterprise-managed authorization: this one the identity provider).
+   */
+  readonly jwks: { keys: Record<string, unknown>[] }
   readonly port: number
   readonly users: readonly DemoUser[]
   readonly faults: TestProviderFaults
