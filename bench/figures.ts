@@ -7,8 +7,8 @@
 export type Unit = 'ms' | 'MiB' | 'calls/s' | 'count' | 'kB'
 
 export interface Target {
-  /** ratio<=: median ÷ baseline median; value>= / value<=: the median itself. */
-  kind: 'ratio<=' | 'value>=' | 'value<='
+  /** ratio<= / ratio>=: median ÷ baseline median; value>= / value<=: the median itself. */
+  kind: 'ratio<=' | 'ratio>=' | 'value>=' | 'value<='
   limit: number
 }
 
@@ -134,6 +134,14 @@ export const FIGURES = [
   {
     id: '8a', group: 8, label: 'login tool-only time, zero configuration (first, --resource)', unit: 'ms', baseline: 'first login --issuer --client-id', target: { kind: 'ratio<=', limit: 1.2 },
     shows: 'login tool-only time (as 3a) of a **zero-configuration first login**, `login --resource <the test kit\'s protected resource>` on an empty profile (its resource metadata, the authorization server\'s metadata and a dynamic client registration included), against `login --issuer <that provider> --client-id <pre-registered>` on an empty profile, against the same registration-enabled provider; alternating, 12 runs each; fails unless every zero-configuration login registered a client',
+  },
+  {
+    id: '9a', group: 9, label: 'fetch (cached) wall', unit: 'ms', baseline: 'curl -s -H "Authorization: Bearer $(cli-login token)"', target: { kind: 'ratio<=', limit: 1.1 },
+    shows: '`cli-login fetch <url>` with a cached token, wall, against `sh -c \'curl -s -H "Authorization: Bearer $(cli-login token)" <url>\'`: whole processes (`spawnSync` + `hrtime`), 40 runs each, interleaved (rotated order), the same local resource (a Node HTTP server in a process of its own, answering a small JSON body); each run must print that body',
+  },
+  {
+    id: '9b', group: 9, label: 'auth.fetch() cached, requests/s', unit: 'calls/s', baseline: 'the same fetch with a static Authorization header', target: { kind: 'ratio>=', limit: 0.8 },
+    shows: '`auth.fetch(url)` in one process (`dist/index.js`, cached token) against the platform\'s `fetch(url, { headers: { authorization } })` with the token as a constant, the same local resource (its own process), sequential requests whose bodies are read, batches of ≥ 200 ms alternating, 10 each after a warm-up; requests/s per batch',
   },
 ] as const satisfies readonly FigureSpec[]
 

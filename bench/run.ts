@@ -68,6 +68,7 @@ function addFigure(id: FigureId, measured: { samples: number[]; baseline?: numbe
   const { target } = spec
   let pass: boolean | undefined
   if (target?.kind === 'ratio<=' && ratio !== undefined) pass = ratio <= target.limit
+  if (target?.kind === 'ratio>=' && ratio !== undefined) pass = ratio >= target.limit
   if (target?.kind === 'value>=') pass = value.median >= target.limit
   if (target?.kind === 'value<=') pass = value.median <= target.limit
   if (pass !== undefined && measured.checksOk === false) pass = false
@@ -691,6 +692,82 @@ async function loginProfile(ctx: Ctx, profile: string): Promise<void> {
   if (!existsSync(sessionPath(ctx, profile))) throw new Error(`login of profile ${profile} stored no session`)
 }
 
+/** A local resource in a process of its own (the bench's spawnSync would block one in this process). */
+async function startLocalResource(): Promise<{ url: string; body: string; stop: () => void }> {
+  const port = await findFreePortRange(1)
+  const body = '{"ok":true,"items":[1,2,3]}'
+  const script = `require('node:http').createServer((q, s) => { s.writeHead(q.headers.authorization ? 200 : 401, { 'content-type': 'application/json' }); s.end(${JSON.stringify(body)}) }).listen(${port}, '127.0.0.1', () => process.stdout.write('up\\n'))`
+  const child = spawn(NODE, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  running.add(child)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve())
+    child.once('exit', (code) => reject(new Error(`the local resource exited ${code}`)))
+  })
+  return { url: `http://127.0.0.1:${port}/items`, body, stop: () => (child.kill(), running.delete(child)) }
+}
+
+/** 9. `cli-login fetch` (cached) against curl with `$(cli-login token)`; auth.fetch() against a static header. */
+async function figureFetch(ctx: Ctx): Promise<void> {
+  console.error('9. fetch, cached token')
+  const resource = await startLocalResource()
+  try {
+    const origin = new URL(resource.url).origin
+    const fetchArgs = [BIN, 'fetch', '--profile', 'token', '--allow-origin', origin, resource.url]
+    const curl = ['sh', ['-c', `curl -s -H "Authorization: Bearer $("${NODE}" "${BIN}" token --profile token)" "${resource.url}"`]] as const
+    const runCurl = () => {
+      const t0 = process.hrtime.bigint()
+      const result = spawnSync(curl[0], curl[1], { env: ctx.env, cwd: ROOT, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS })
+      return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result }
+    }
+    const check = (name: string, result: SpawnSyncReturns<string>) => {
+      if (result.status !== 0 || result.stdout !== resource.body) throw new Error(`${name}: exit ${result.status}, printed ${JSON.stringify(result.stdout.slice(0, 80))}: ${result.stderr.slice(0, 200)}`)
+    }
+    const samples = { fetch: [] as number[], curl: [] as number[] }
+    for (let i = 0; i < 3; i++) {
+      check('cli-login fetch', timeSync(fetchArgs, ctx.env).result)
+      check('curl', runCurl().result)
+    }
+    for (let i = 0; i < RUNS.tokenCached; i++) {
+      const order = i % 2 === 0 ? (['fetch', 'curl'] as const) : (['curl', 'fetch'] as const)
+      for (const name of order) {
+        const { ms, result } = name === 'fetch' ? timeSync(fetchArgs, ctx.env) : runCurl()
+        check(name, result)
+        samples[name].push(ms)
+      }
+    }
+    addFigure('9a', { samples: samples.fetch, baseline: samples.curl })
+
+    const entry = join(ROOT, 'dist', 'index.js')
+    const { CliLogin } = (await import(pathToFileURL(entry).href)) as typeof Library
+    const auth = new CliLogin({ appName: 'cli-login', home: ctx.cliHome, profile: 'token', allowOrigins: [origin], system: { env: {} } })
+    const { access_token } = await auth.getAccessToken()
+    const ways = {
+      library: () => auth.fetch(resource.url),
+      static: () => fetch(resource.url, { headers: { authorization: `Bearer ${access_token}` } }),
+    }
+    const batch = async (send: () => Promise<Response>, durationMs: number): Promise<number> => {
+      let calls = 0
+      const t0 = nowMs()
+      while (nowMs() - t0 < durationMs) {
+        const response = await send()
+        if ((await response.text()) !== resource.body) throw new Error('the local resource answered something else')
+        calls++
+      }
+      return (calls / (nowMs() - t0)) * 1000
+    }
+    await batch(ways.library, 300)
+    await batch(ways.static, 300)
+    const rates = { library: [] as number[], static: [] as number[] }
+    for (let i = 0; i < RUNS.library; i++) {
+      rates.library.push(await batch(ways.library, 200))
+      rates.static.push(await batch(ways.static, 200))
+    }
+    addFigure('9b', { samples: rates.library, baseline: rates.static })
+  } finally {
+    resource.stop()
+  }
+}
+
 /** README.md's Performance table from this run (every declared figure; the unmeasured ones say why), and bench/README.md's figure list. */
 async function writeReadmes(runLine: string): Promise<void> {
   const readme = join(ROOT, 'README.md')
@@ -733,7 +810,7 @@ async function main(): Promise<void> {
     const loadBefore = loadavg()[0]
     console.error(`provider ${provider.issuer}; temp ${dir}; node ${process.version}; ${cpus().length} CPUs; load ${loadBefore.toFixed(2)}`)
     const wanted = (n: number) => only.size === 0 || only.has(n)
-    const profiles = { token: wanted(1) || wanted(2), refresh: wanted(4), 'refresh-baseline': wanted(4), concurrent: wanted(5) }
+    const profiles = { token: wanted(1) || wanted(2) || wanted(9), refresh: wanted(4), 'refresh-baseline': wanted(4), concurrent: wanted(5) }
     for (const [profile, needed] of Object.entries(profiles)) if (needed) await loginProfile(ctx, profile)
     if (wanted(1)) await timedFederatedLogin(ctx, 'federated')
 
@@ -745,6 +822,7 @@ async function main(): Promise<void> {
     if (wanted(6)) await figureFootprint()
     if (wanted(7)) await figureTokenKeychain(ctx)
     if (wanted(8)) await figureZeroConfiguration(ctx)
+    if (wanted(9)) await figureFetch(ctx)
 
     const totalS = (nowMs() - began) / 1000
     const notes = notesOf(figures)

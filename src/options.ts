@@ -103,6 +103,9 @@ export interface LoginSettings {
   endpoints?: ExplicitEndpoints
   /** The client id is a registration this tool made (RFC 7591). */
   registration?: ClientRegistration
+  /** A step-up asked for these (RFC 9470): `acr_values` and `max_age` go with the authorization request. */
+  acrValues?: string
+  maxAge?: number
 }
 
 /** What a login found out before its settings are resolved: where to log in, which client, which scope. */

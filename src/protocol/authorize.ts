@@ -28,6 +28,9 @@ export interface AuthorizationUrlParams {
   organization?: string
   prompt?: string
   loginHint?: string
+  /** RFC 9470 step-up: the authentication context classes and the age of the login the resource asks for. */
+  acrValues?: string
+  maxAge?: number
   /** RFC 8707 */
   resource?: string
 }
@@ -47,6 +50,8 @@ export function buildAuthorizationUrl(config: client.Configuration, attempt: Aut
   if (params.organization) query.organization = params.organization
   if (params.prompt) query.prompt = params.prompt
   if (params.loginHint) query.login_hint = params.loginHint
+  if (params.acrValues) query.acr_values = params.acrValues
+  if (params.maxAge !== undefined) query.max_age = String(params.maxAge)
   return client.buildAuthorizationUrl(config, query)
 }
 
@@ -62,6 +67,7 @@ export async function exchangeCode(
   idTokenExpected: boolean,
   loginCommand: string,
   resource?: string,
+  maxAge?: number,
 ): Promise<TokenSet> {
   // openid-client validates the callback (state, iss, error) before it makes any request: a
   // request means the callback passed and its code is being redeemed.
@@ -77,6 +83,8 @@ export async function exchangeCode(
       expectedState: attempt.state,
       idTokenExpected,
       ...(idTokenExpected ? { expectedNonce: attempt.nonce } : {}),
+      // RFC 9470 step-up: the ID token's auth_time must be within max_age (openid-client checks it).
+      ...(idTokenExpected && maxAge !== undefined ? { maxAge } : {}),
     }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) })
     return toTokenSet(response)
   } catch (error) {

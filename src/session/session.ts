@@ -138,6 +138,11 @@ export interface AccessToken {
   token_type: string
   /** Epoch seconds, or null when the provider did not say. */
   expires_at: number | null
+  /**
+   * DPoP-bound tokens (`token_type` `DPoP`): a fresh `DPoP` header value for a request (RFC 9449
+   * §4: htm, htu, ath, iat, jti, and `nonce`, given or the last one remembered for the origin).
+   */
+  proof?: (request: { method: string; url: string | URL; nonce?: string }) => Promise<string>
 }
 
 export function sessionStatus(profile: string, session: Session): SessionStatus {
