@@ -688,12 +688,12 @@ async function figureTokenKeychain(ctx: Ctx): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 /**
- * 9. DPoP and PAR: getAccessToken() + proof against a bare ES256 signature (in process); `token
+ * 10. DPoP and PAR: getAccessToken() + proof against a bare ES256 signature (in process); `token
  * --format dpop` cached against `node -e 0`; a DPoP login and a PAR login against a bearer login,
  * all on a provider that offers PAR and binds the DPoP client's tokens.
  */
 async function figureDpop(ctx: Ctx): Promise<void> {
-  console.error('9. DPoP and PAR')
+  console.error('10. DPoP and PAR')
   const provider = await startDemoProvider({ par: true, clients: [{ clientId: 'bench-dpop', dpop: true }, { clientId: 'bench-bearer' }] })
   try {
     const c = { ...ctx, provider }
@@ -717,10 +717,10 @@ async function figureDpop(ctx: Ctx): Promise<void> {
       }
     }
     const pushed = provider.stats.pushedAuthorizationRequests.length - pushes
-    addFigure('9c', { samples: t.dpop, baseline: t.bearer, checksOk: dpopSessions === RUNS.login, notes: dpopSessions === RUNS.login ? [] : [`${RUNS.login - dpopSessions} DPoP logins stored no DPoP session`] })
-    addFigure('9d', { samples: t.par, baseline: t.bearer, checksOk: pushed === RUNS.login, notes: pushed === RUNS.login ? [] : [`expected ${RUNS.login} pushed requests, the provider counted ${pushed}`] })
+    addFigure('10c', { samples: t.dpop, baseline: t.bearer, checksOk: dpopSessions === RUNS.login, notes: dpopSessions === RUNS.login ? [] : [`${RUNS.login - dpopSessions} DPoP logins stored no DPoP session`] })
+    addFigure('10d', { samples: t.par, baseline: t.bearer, checksOk: pushed === RUNS.login, notes: pushed === RUNS.login ? [] : [`expected ${RUNS.login} pushed requests, the provider counted ${pushed}`] })
 
-    // 9b: the fast path signs the proof of a cached DPoP session.
+    // 10b: the fast path signs the proof of a cached DPoP session.
     const url = 'https://api.example/v1/things'
     const commands = { token: [BIN, 'token', '--format', 'dpop', '--method', 'GET', '--url', url, '--profile', 'bench-dpop'], node: ['-e', '0'] }
     const wall: Record<keyof typeof commands, number[]> = { token: [], node: [] }
@@ -733,9 +733,9 @@ async function figureDpop(ctx: Ctx): Promise<void> {
         if (i >= 0) wall[name].push(ms)
       }
     }
-    addFigure('9b', { samples: wall.token, baseline: wall.node })
+    addFigure('10b', { samples: wall.token, baseline: wall.node })
 
-    // 9a: in process, getAccessToken() + proof against the bare signature of the same bytes.
+    // 10a: in process, getAccessToken() + proof against the bare signature of the same bytes.
     const { CliLogin } = (await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)) as typeof Library
     const auth = new CliLogin({ appName: 'cli-login', home: ctx.cliHome, profile: 'bench-dpop', system: { env: {} } })
     const first = await auth.getAccessToken()
@@ -769,7 +769,7 @@ async function figureDpop(ctx: Ctx): Promise<void> {
     for (let i = 0; i < RUNS.library; i++) {
       for (const name of (i % 2 ? ['sign', 'proof'] : ['proof', 'sign']) as Array<'proof' | 'sign'>) rate[name].push(await batch(loops[name], 200))
     }
-    addFigure('9a', { samples: rate.proof, baseline: rate.sign })
+    addFigure('10a', { samples: rate.proof, baseline: rate.sign })
   } finally {
     await provider.close()
   }
@@ -778,6 +778,82 @@ async function figureDpop(ctx: Ctx): Promise<void> {
 async function loginProfile(ctx: Ctx, profile: string): Promise<void> {
   await timedLogin(ctx, 'cli-login', { profile })
   if (!existsSync(sessionPath(ctx, profile))) throw new Error(`login of profile ${profile} stored no session`)
+}
+
+/** A local resource in a process of its own (the bench's spawnSync would block one in this process). */
+async function startLocalResource(): Promise<{ url: string; body: string; stop: () => void }> {
+  const port = await findFreePortRange(1)
+  const body = '{"ok":true,"items":[1,2,3]}'
+  const script = `require('node:http').createServer((q, s) => { s.writeHead(q.headers.authorization ? 200 : 401, { 'content-type': 'application/json' }); s.end(${JSON.stringify(body)}) }).listen(${port}, '127.0.0.1', () => process.stdout.write('up\\n'))`
+  const child = spawn(NODE, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] })
+  running.add(child)
+  await new Promise<void>((resolve, reject) => {
+    child.stdout!.once('data', () => resolve())
+    child.once('exit', (code) => reject(new Error(`the local resource exited ${code}`)))
+  })
+  return { url: `http://127.0.0.1:${port}/items`, body, stop: () => (child.kill(), running.delete(child)) }
+}
+
+/** 9. `cli-login fetch` (cached) against curl with `$(cli-login token)`; auth.fetch() against a static header. */
+async function figureFetch(ctx: Ctx): Promise<void> {
+  console.error('9. fetch, cached token')
+  const resource = await startLocalResource()
+  try {
+    const origin = new URL(resource.url).origin
+    const fetchArgs = [BIN, 'fetch', '--profile', 'token', '--allow-origin', origin, resource.url]
+    const curl = ['sh', ['-c', `curl -s -H "Authorization: Bearer $("${NODE}" "${BIN}" token --profile token)" "${resource.url}"`]] as const
+    const runCurl = () => {
+      const t0 = process.hrtime.bigint()
+      const result = spawnSync(curl[0], curl[1], { env: ctx.env, cwd: ROOT, encoding: 'utf8', timeout: CHILD_TIMEOUT_MS })
+      return { ms: Number(process.hrtime.bigint() - t0) / 1e6, result }
+    }
+    const check = (name: string, result: SpawnSyncReturns<string>) => {
+      if (result.status !== 0 || result.stdout !== resource.body) throw new Error(`${name}: exit ${result.status}, printed ${JSON.stringify(result.stdout.slice(0, 80))}: ${result.stderr.slice(0, 200)}`)
+    }
+    const samples = { fetch: [] as number[], curl: [] as number[] }
+    for (let i = 0; i < 3; i++) {
+      check('cli-login fetch', timeSync(fetchArgs, ctx.env).result)
+      check('curl', runCurl().result)
+    }
+    for (let i = 0; i < RUNS.tokenCached; i++) {
+      const order = i % 2 === 0 ? (['fetch', 'curl'] as const) : (['curl', 'fetch'] as const)
+      for (const name of order) {
+        const { ms, result } = name === 'fetch' ? timeSync(fetchArgs, ctx.env) : runCurl()
+        check(name, result)
+        samples[name].push(ms)
+      }
+    }
+    addFigure('9a', { samples: samples.fetch, baseline: samples.curl })
+
+    const entry = join(ROOT, 'dist', 'index.js')
+    const { CliLogin } = (await import(pathToFileURL(entry).href)) as typeof Library
+    const auth = new CliLogin({ appName: 'cli-login', home: ctx.cliHome, profile: 'token', allowOrigins: [origin], system: { env: {} } })
+    const { access_token } = await auth.getAccessToken()
+    const ways = {
+      library: () => auth.fetch(resource.url),
+      static: () => fetch(resource.url, { headers: { authorization: `Bearer ${access_token}` } }),
+    }
+    const batch = async (send: () => Promise<Response>, durationMs: number): Promise<number> => {
+      let calls = 0
+      const t0 = nowMs()
+      while (nowMs() - t0 < durationMs) {
+        const response = await send()
+        if ((await response.text()) !== resource.body) throw new Error('the local resource answered something else')
+        calls++
+      }
+      return (calls / (nowMs() - t0)) * 1000
+    }
+    await batch(ways.library, 300)
+    await batch(ways.static, 300)
+    const rates = { library: [] as number[], static: [] as number[] }
+    for (let i = 0; i < RUNS.library; i++) {
+      rates.library.push(await batch(ways.library, 200))
+      rates.static.push(await batch(ways.static, 200))
+    }
+    addFigure('9b', { samples: rates.library, baseline: rates.static })
+  } finally {
+    resource.stop()
+  }
 }
 
 /** README.md's Performance table from this run (every declared figure; the unmeasured ones say why), and bench/README.md's figure list. */
@@ -822,7 +898,7 @@ async function main(): Promise<void> {
     const loadBefore = loadavg()[0]
     console.error(`provider ${provider.issuer}; temp ${dir}; node ${process.version}; ${cpus().length} CPUs; load ${loadBefore.toFixed(2)}`)
     const wanted = (n: number) => only.size === 0 || only.has(n)
-    const profiles = { token: wanted(1) || wanted(2), refresh: wanted(4), 'refresh-baseline': wanted(4), concurrent: wanted(5) }
+    const profiles = { token: wanted(1) || wanted(2) || wanted(9), refresh: wanted(4), 'refresh-baseline': wanted(4), concurrent: wanted(5) }
     for (const [profile, needed] of Object.entries(profiles)) if (needed) await loginProfile(ctx, profile)
     if (wanted(1)) await timedFederatedLogin(ctx, 'federated')
 
@@ -834,7 +910,8 @@ async function main(): Promise<void> {
     if (wanted(6)) await figureFootprint()
     if (wanted(7)) await figureTokenKeychain(ctx)
     if (wanted(8)) await figureZeroConfiguration(ctx)
-    if (wanted(9)) await figureDpop(ctx)
+    if (wanted(9)) await figureFetch(ctx)
+    if (wanted(10)) await figureDpop(ctx)
 
     const totalS = (nowMs() - began) / 1000
     const notes = notesOf(figures)

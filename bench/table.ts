@@ -54,8 +54,7 @@ export function figureCell(spec: Pick<FigureSpec, 'id' | 'label'>): string {
 /** The target cell of the results table: `≤ 1.15`, `≥ 50,000`, or empty. */
 export function targetCell(target: FigureSpec['target']): string {
   if (!target) return ''
-  if (target.kind === 'ratio>=') return `≥ ${target.limit}`
-  return target.kind === 'value>=' ? `≥ ${target.limit.toLocaleString('en-US')}` : `≤ ${target.limit}`
+  return target.kind === 'value>=' || target.kind === 'ratio>=' ? `≥ ${target.limit.toLocaleString('en-US')}` : `≤ ${target.limit}`
 }
 
 const UNIT_WORDS: Record<Unit, string> = { ms: 'ms', MiB: 'MiB', 'calls/s': '/s', count: '', kB: 'kB' }

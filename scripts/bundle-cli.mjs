@@ -1,6 +1,7 @@
 // Bundles the CLI into CommonJS files in dist/. Loading CommonJS is what keeps `cli-login token`
 // close to Node's own start-up time (ESM loading alone costs ~10% more):
 // - token-fast.cjs: `token` when the stored token is fresh (bin/cli-login.cjs tries it first);
+// - fetch-fast.cjs: `fetch` when the stored token is fresh (the request sent, no protocol code);
 // - cli.cjs: every command; other commands' code is in the file but runs only when its command does;
 // - compile-cache.cjs: loads the others with V8's code cache (src/cli/compile-cache.ts);
 // - openid-client.cjs: openid-client (with oauth4webapi and the parts of jose it uses) as one
@@ -39,6 +40,8 @@ await Promise.all([
   build({ ...common, entryPoints: ['src/cli/main.ts'], outfile: 'dist/cli.cjs', plugins: [openidClientApart], supported: { 'dynamic-import': false } }),
   // Its one dynamic import (the keychain) as require(): import() would start Node's ESM loader, tens of milliseconds.
   build({ ...common, entryPoints: ['src/cli/token-fast.ts'], outfile: 'dist/token-fast.cjs', plugins: [keychainApart], supported: { 'dynamic-import': false } }),
+  // The same for `fetch`'s cached path (its one dynamic import: node:https, for an https URL).
+  build({ ...common, entryPoints: ['src/cli/fetch-fast.ts'], outfile: 'dist/fetch-fast.cjs', plugins: [keychainApart], supported: { 'dynamic-import': false } }),
   build({ ...common, entryPoints: ['src/session/keychain.ts'], outfile: 'dist/token-keychain.cjs' }),
   // bin/cli-login.cjs loads the bundles above through this one (V8's code cache, see its comment).
   build({ ...common, entryPoints: ['src/cli/compile-cache.ts'], outfile: 'dist/compile-cache.cjs' }),

@@ -1,6 +1,6 @@
 import { resolveAppIdentity, defaultHome, type AppIdentity } from './app.ts'
 import { combineSignals, createContext, type LoginContext, type SessionMemory } from './context.ts'
-import type { CallOptions, CliLoginOptions, GetAccessTokenOptions, LoginResult, LogoutOptions, LogoutResult, PendingLoginStart, ProfileStatus, StatusResult } from './library-options.ts'
+import type { AuthFetchInit, CallOptions, CliLoginOptions, GetAccessTokenOptions, LoginOptions, LoginResult, LogoutOptions, LogoutResult, PendingLoginStart, ProfileStatus, StatusResult } from './library-options.ts'
 import { callbackUrls, DEFAULTS, resolveRedirectSettings } from './options.ts'
 import { ProfileNotFoundError, StorageError, UsageError } from './errors.ts'
 import { readDefaultProfile } from './session/home-config.ts'
@@ -20,6 +20,8 @@ const flows = {
   machineLogin: once(() => import('./flows/machine-login.ts')),
   twoStepLogin: once(() => import('./flows/two-step-login.ts')),
   accessToken: once(() => import('./flows/access-token.ts')),
+  stepUp: once(() => import('./flows/step-up.ts')),
+  fetch: once(() => import('./flows/authenticated-fetch.ts')),
   userinfo: once(() => import('./flows/userinfo.ts')),
   logout: once(() => import('./flows/logout.ts')),
 }
@@ -77,12 +79,25 @@ export class CliLogin {
     }
   }
 
-  /** The browser login (or the device flow with `device: true`); resolves once the session is stored. */
-  async login(options: CallOptions = {}): Promise<LoginResult> {
+  /**
+   * The browser login (or the device flow with `device: true`), or the login without a person that
+   * `grant`, `assertion`, `federated` or `enterprise` asks for; resolves once the session is stored.
+   * With `challenge` (a resource's `WWW-Authenticate`), a step-up: the union of the session's scope
+   * and the challenged one, or the `acr_values` / `max_age` asked for.
+   */
+  async login(options: LoginOptions = {}): Promise<LoginResult> {
     const { isMachineLogin, machineLogin } = await flows.machineLogin()
     if (isMachineLogin(this.options)) return this.storingLogin(() => machineLogin(this.context(options.signal)))
     const { login } = await flows.login()
-    return this.storingLogin(() => login(this.context(options.signal)))
+    const stepUp = options.challenge === undefined ? undefined : await this.stepUpFor(options.challenge)
+    return this.storingLogin(() => login(this.context(options.signal), stepUp?.login))
+  }
+
+  /** What a challenge asks of a new login, given the stored session (undefined: no step-up). */
+  private async stepUpFor(challenge: string) {
+    const { stepUpLogin } = await flows.stepUp()
+    const session = await this.store.readSession(this.profile).catch(() => undefined)
+    return { session, ...stepUpLogin(session, challenge) }
   }
 
   /**
@@ -128,7 +143,33 @@ export class CliLogin {
   async getAccessToken(options: GetAccessTokenOptions = {}): Promise<AccessToken> {
     const { getAccessToken } = await flows.accessToken()
     await this.settleStorage()
-    return getAccessToken(this.context(options.signal), options)
+    const { challenge, interactive, ...asked } = options
+    if (challenge === undefined) return getAccessToken(this.context(options.signal), asked)
+    // A token the resource refused: refreshed (invalid_token), or a step-up login (only when interactive).
+    const { session, step } = await this.stepUpFor(challenge)
+    if (!step) {
+      const { isInvalidToken } = await import('./net/www-authenticate.ts')
+      return getAccessToken(this.context(options.signal), { ...asked, forceRefresh: asked.forceRefresh || isInvalidToken(challenge) })
+    }
+    if (!interactive) throw (await flows.stepUp()).stepUpError(this.context(options.signal), session, step)
+    await this.login({ challenge, signal: options.signal })
+    return getAccessToken(this.context(options.signal), asked)
+  }
+
+  /**
+   * One request with the session's token, only to the session's origins (its resource, its https
+   * audience, `allowOrigins`): a 3xx is returned as it is; a 401 `invalid_token` is retried once
+   * after a forced refresh; a 403 step-up challenge logs in again when `interactive` (at most three
+   * times for one request), else throws InsufficientScopeError / StepUpRequiredError. The body streams.
+   */
+  async fetch(input: string | URL, init: AuthFetchInit = {}): Promise<Response> {
+    const { authenticatedFetch } = await flows.fetch()
+    await this.settleStorage()
+    const signal = init.signal ?? undefined
+    return authenticatedFetch(this.context(signal), {
+      token: (options) => this.getAccessToken({ ...options, signal }),
+      login: (challenge) => this.login({ challenge, signal }),
+    }, input, init)
   }
 
   /**
@@ -139,6 +180,17 @@ export class CliLogin {
   async settled(): Promise<void> {
     const { refreshesSettled } = await flows.accessToken()
     await refreshesSettled()
+  }
+
+  /**
+   * The origins `fetch()` sends the session's token to: its resource, its audience when that is an
+   * https URL, and `allowOrigins` (the instance's and these). LoginRequiredError without a usable session.
+   */
+  async tokenOrigins(allowOrigins: string[] = []): Promise<string[]> {
+    const [{ readUsableSession }, { sessionOrigins }] = await Promise.all([flows.accessToken(), import('./session/origins.ts')])
+    await this.settleStorage()
+    const session = await readUsableSession(this.context(undefined), true)
+    return sessionOrigins(session, [...(this.options.allowOrigins ?? []), ...allowOrigins])
   }
 
   /** Who is logged in on this profile (with the ID token's claims), or undefined. */

@@ -26,6 +26,8 @@ export const ErrorCode = {
   KEYCHAIN_UNAVAILABLE: 'KEYCHAIN_UNAVAILABLE',
   PENDING_LOGIN_INVALID: 'PENDING_LOGIN_INVALID',
   PROFILE_NOT_FOUND: 'PROFILE_NOT_FOUND',
+  INSUFFICIENT_SCOPE: 'INSUFFICIENT_SCOPE',
+  STEP_UP_REQUIRED: 'STEP_UP_REQUIRED',
   GRANT_REFUSED: 'GRANT_REFUSED',
   ASSERTION_UNAVAILABLE: 'ASSERTION_UNAVAILABLE',
   INTERNAL: 'INTERNAL',
@@ -135,6 +137,53 @@ export class GrantRefusedError extends LoginRequiredError {
 export class AssertionUnavailableError extends CliLoginError {
   constructor(message: string, options?: { cause?: unknown }) {
     super(ErrorCode.ASSERTION_UNAVAILABLE, oneLine(message), options)
+  }
+}
+
+/**
+ * The resource refused the token for its scope (RFC 6750 §3.1 `insufficient_scope`, MCP's scope
+ * challenge) and no browser may be opened (or the re-authorizations for one request ran out):
+ * `scope` is what a new login must ask for (the session's scope and the challenged one).
+ */
+export class InsufficientScopeError extends LoginRequiredError {
+  /** The scope to log in with: the session's and the challenged one, space-separated. */
+  readonly scope: string
+  /** The scope the resource named. */
+  readonly challengedScope: string
+  constructor(target: LoginTarget, scope: string, challengedScope: string, detail = '') {
+    super(target, `the resource asks for scope "${oneLine(challengedScope)}" (insufficient_scope${detail ? `; ${oneLine(detail)}` : ''}), so a new login for scope "${oneLine(scope)}" is needed`, ErrorCode.INSUFFICIENT_SCOPE)
+    this.scope = scope
+    this.challengedScope = challengedScope
+  }
+}
+
+/**
+ * The resource asks for a stronger or more recent login (RFC 9470 `insufficient_user_authentication`,
+ * with `acr_values` and/or `max_age`) and no browser may be opened (or the re-authorizations ran out).
+ */
+export class StepUpRequiredError extends LoginRequiredError {
+  readonly acrValues: string | undefined
+  readonly maxAge: number | undefined
+  constructor(target: LoginTarget, step: { acrValues?: string; maxAge?: number }, detail = '') {
+    const asked = [step.acrValues !== undefined ? `acr_values "${oneLine(step.acrValues)}"` : '', step.maxAge !== undefined ? `a login at most ${step.maxAge} s old` : ''].filter(Boolean).join(' and ')
+    super(target, `the resource asks for ${asked} (insufficient_user_authentication${detail ? `; ${oneLine(detail)}` : ''}), so a new login is needed`, ErrorCode.STEP_UP_REQUIRED)
+    this.acrValues = step.acrValues
+    this.maxAge = step.maxAge
+  }
+}
+
+/**
+ * A request to an origin the session was not made for: the token is never sent there (nothing was
+ * sent). `allowed` lists the origins it goes to.
+ */
+export class OriginNotAllowedError extends UsageError {
+  readonly origin: string
+  readonly allowed: string[]
+  constructor(origin: string, allowed: string[]) {
+    const to = allowed.length > 0 ? `only to ${allowed.join(', ')}` : 'to no origin (the session names no resource or https audience)'
+    super(`the session's token is not sent to ${origin}: it goes ${to}; list the origin in "allowOrigins" to send it there`, { option: 'allowOrigins', problem: `does not list ${origin}` })
+    this.origin = origin
+    this.allowed = allowed
   }
 }
 

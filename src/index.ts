@@ -1,11 +1,13 @@
 export { CliLogin } from './cli-login.ts'
 export type {
+  AuthFetchInit,
   AuthorizationUrlEvent,
   CallOptions,
   CliLoginOptions,
   DeviceCodeEvent,
   EnterpriseIdentity,
   GetAccessTokenOptions,
+  LoginOptions,
   LoginResult,
   LogoutOptions,
   LogoutResult,
@@ -22,6 +24,7 @@ export {
   AuthorizationError,
   CallbackValidationError,
   CliLoginError,
+  InsufficientScopeError,
   ErrorCode,
   GrantRefusedError,
   KeychainError,
@@ -29,6 +32,7 @@ export {
   LoginCancelledError,
   LoginRequiredError,
   LoginTimeoutError,
+  OriginNotAllowedError,
   PendingLoginError,
   PortsUnavailableError,
   ProfileNotFoundError,
@@ -36,6 +40,7 @@ export {
   SessionExpiredError,
   SessionFileError,
   SessionMismatchError,
+  StepUpRequiredError,
   StorageError,
   UsageError,
 } from './errors.ts'

@@ -52,8 +52,13 @@ export interface CliLoginOptions extends LoginSettingsInput {
   keychain?: Keychain
   /** Replaces where sessions are stored (then `storage` does not apply). */
   store?: SessionStore
-  /** Used for every request to the provider. */
+  /** Used for every request to the provider, and by `auth.fetch()` for the resource's (default: the platform's). */
   fetch?: typeof fetch
+  /**
+   * Origins (or URLs on them) `auth.fetch()` may send the session's token to besides the session's
+   * own (its resource, its audience when that is an https URL).
+   */
+  allowOrigins?: string[]
   /** Environment, platform and clock (tests pass their own). */
   system?: Partial<System>
   /** Told the authorization URL and whether a browser was started, so the tool can print it. */
@@ -146,6 +151,38 @@ export interface GetAccessTokenOptions extends CallOptions {
    */
   clientId?: string
   clientSecret?: string
+  /**
+   * The `WWW-Authenticate` value a resource refused the last token with. `insufficient_scope` with
+   * `scope`, or `insufficient_user_authentication` with `acr_values` / `max_age` (RFC 9470): a new
+   * login is needed (for the union of the session's scope and the challenged one) — with
+   * `interactive: true` it is done (the browser opens), else InsufficientScopeError /
+   * StepUpRequiredError. `invalid_token`: the token is refreshed first.
+   */
+  challenge?: string
+  /** With `challenge`: a step-up may open the browser (default false). */
+  interactive?: boolean
+}
+
+export interface LoginOptions extends CallOptions {
+  /**
+   * A `WWW-Authenticate` value from the resource (step-up): the login asks for the union of the
+   * session's scope and the challenged one, or for its `acr_values` / `max_age` (RFC 9470).
+   */
+  challenge?: string
+}
+
+/** `auth.fetch(url, init)`: a RequestInit (its `redirect` is always `manual`) and these. */
+export interface AuthFetchInit extends RequestInit {
+  /** A step-up (or a login the session needs) may open the browser (default false: the error is thrown). */
+  interactive?: boolean
+  /** More origins the token may go to, for this request. */
+  allowOrigins?: string[]
+  /**
+   * The caller sent this request with the session's token already and the resource refused it with
+   * this `WWW-Authenticate` value: it is acted on first (the forced refresh of `invalid_token`, a
+   * step-up), then the request is sent (once more at most, for invalid_token).
+   */
+  refusedWith?: string
 }
 
 export interface LoginResult extends SessionStatus {

@@ -118,6 +118,9 @@ export interface LoginSettings {
   par: 'auto' | boolean
   /** The protected resource wants DPoP-bound tokens (its metadata, or a 401 offering only DPoP): `auto` turns DPoP on. */
   dpopRequired?: boolean
+  /** A step-up asked for these (RFC 9470): `acr_values` and `max_age` go with the authorization request. */
+  acrValues?: string
+  maxAge?: number
 }
 
 /** What a login found out before its settings are resolved: where to log in, which client, which scope. */

@@ -6,7 +6,7 @@
  * the scenario's data in MCP_CONFORMANCE_CONTEXT (e.g. pre-registered client credentials) and the
  * protocol revision in MCP_CONFORMANCE_PROTOCOL_VERSION. It logs in (`login()`: discovery,
  * registration, scope, PKCE, the code exchange are the library's), then lists and calls the
- * server's tools with `getAccessToken()` on every request. Its browser follows the authorization
+ * server's tools through the library's `auth.fetch()` (token, refresh, step-up). Its browser follows the authorization
  * redirect over HTTP, as the suite's servers expect. No OAuth here: whatever the library lacks fails.
  */
 import { mkdtemp, rm } from 'node:fs/promises'
@@ -82,34 +82,13 @@ const auth = new CliLogin({
 })
 
 /**
- * Every MCP request carries the session's token (refreshed by the library when needed). A 401 means
- * the token is no longer taken (the server may now name another authorization server): log in
- * again, once, and resend.
+ * Every MCP request goes through the library's `fetch`: the session's token (refreshed when
+ * needed), one forced refresh on a 401 `invalid_token`, a new login when the refreshed token is
+ * still refused (the server may now name another authorization server), and step-up on a 403
+ * `insufficient_scope` (the union of the scopes; at most three re-authorizations per request).
+ * `interactive`: this client's "browser" may be opened for those logins.
  */
-let loggedInAgain = false
-const fetchWithToken: typeof fetch = async (input, init) => {
-  // A DPoP-bound token (RFC 9449) goes with the library's fresh proof, and once more with the
-  // server's nonce when it asks for one — what auth.fetch() does for a tool (the fetch issue).
-  const send = async (nonce?: string) => {
-    const token = await auth.getAccessToken()
-    const headers = new Headers(init?.headers)
-    headers.set('authorization', `${token.token_type} ${token.access_token}`)
-    const url = input instanceof Request ? input.url : String(input)
-    if (token.proof) headers.set('dpop', await token.proof({ method: init?.method ?? 'GET', url, nonce }))
-    return fetch(input, { ...init, headers })
-  }
-  let response = await send()
-  const nonce = response.headers.get('dpop-nonce')
-  if (response.status === 401 && nonce && /^DPoP\b.*error="use_dpop_nonce"/i.test(response.headers.get('www-authenticate') ?? '')) {
-    await response.body?.cancel()
-    response = await send(nonce)
-  }
-  if (response.status !== 401 || loggedInAgain) return response
-  loggedInAgain = true
-  await response.body?.cancel()
-  await auth.login()
-  return send()
-}
+const fetchWithToken: typeof fetch = (input, init) => auth.fetch(input as string | URL, { ...init, interactive: true })
 
 /** 2026-07-28: each request stands alone, with the revision in its header and `_meta`. */
 async function statelessRequest(method: string, params: Record<string, unknown> = {}, id = 1): Promise<unknown> {

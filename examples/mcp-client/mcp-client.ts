@@ -16,10 +16,11 @@ export async function loginCommand() {
 
 export async function callTool(body: unknown) {
   try {
-    const { access_token } = await auth.getAccessToken() // refreshed with the same resource
-    return await fetch(MCP_URL, {
+    // The token only to this server, refreshed (with the same resource) and retried once on a
+    // 401 invalid_token; a 403 insufficient_scope throws InsufficientScopeError (a LoginRequiredError).
+    return await auth.fetch(MCP_URL, {
       method: 'POST',
-      headers: { authorization: `Bearer ${access_token}`, 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
+      headers: { 'content-type': 'application/json', accept: 'application/json, text/event-stream' },
       body: JSON.stringify(body),
     })
   } catch (error) {

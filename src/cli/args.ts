@@ -1,6 +1,7 @@
 import type { CommandSpec, OptionSpec } from './option-parser.ts'
 import { libraryOptionsOf, parseSpecArgs, type FedBy, type ParsedOf } from './option-parser.ts'
 import { COMMON, STORAGE, TOKEN_SPEC } from './token-options.ts'
+import { FETCH_SPEC, GIT_CREDENTIAL_SPEC } from './fetch-options.ts'
 
 export { envVarFor, type CommandSpec, type OptionSpec, type ParsedOf, type ParsedOptions, type ParsedValue } from './option-parser.ts'
 
@@ -52,6 +53,8 @@ const LOGIN = {
 export const COMMAND_SPECS = {
   login: { summary: 'log in through the browser and store the session', options: LOGIN },
   token: TOKEN_SPEC,
+  fetch: FETCH_SPEC,
+  'git-credential': GIT_CREDENTIAL_SPEC,
   status: { summary: 'who is logged in (--json for scripts)', options: { json: { kind: 'boolean', help: 'one JSON document on stdout' }, ...STORAGE, ...COMMON } },
   logout: {
     summary: 'revoke and delete the stored session (--all, --browser)',

@@ -12,4 +12,10 @@ export interface CliContext {
   debug: boolean
   /** Standard input when it is a terminal (a person who can paste), else undefined. */
   terminalInput(): PasteInput | undefined
+  /** All of standard input (`fetch -d @-`). */
+  readStdin(): Promise<Uint8Array>
+  /** Bytes to stdout as they are (`fetch`'s body: binary-safe, no line added). */
+  writeOut(bytes: Uint8Array): void
+  /** `fetch`: the WWW-Authenticate its cached path was refused with (the request was sent already). */
+  readonly handover: { refusedWith?: string }
 }

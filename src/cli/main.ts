@@ -17,6 +17,12 @@ export interface MainIo {
   stderr: (text: string) => void
   /** Standard input when it is a terminal; undefined (the default) when it is not. */
   terminalInput?: () => PasteInput | undefined
+  /** All of standard input (default: none). */
+  stdin?: () => Promise<Uint8Array>
+  /** Bytes for stdout as they are (default: decoded as UTF-8 into `stdout`). */
+  stdoutBytes?: (bytes: Uint8Array) => void
+  /** What a cached path handed over. */
+  handover?: Handover
 }
 
 type Runner<C extends CommandName> = (flags: CommandOptions<C>, ctx: CliContext, positional?: string) => Promise<number>
@@ -25,6 +31,8 @@ type Runner<C extends CommandName> = (flags: CommandOptions<C>, ctx: CliContext,
 const RUNNERS: { [C in CommandName]: () => Promise<Runner<C>> } = {
   login: async () => (await import('./commands/login.ts')).runLogin,
   token: async () => (await import('./commands/token.ts')).runToken,
+  fetch: async () => (await import('./commands/fetch.ts')).runFetch,
+  'git-credential': async () => (await import('./commands/git-credential.ts')).runGitCredential,
   status: async () => (await import('./commands/status.ts')).runStatus,
   logout: async () => (await import('./commands/logout.ts')).runLogout,
   profiles: async () => (await import('./commands/profiles.ts')).runProfiles,
@@ -48,6 +56,9 @@ export async function main(argv: string[], system: System = defaultSystem(), io:
     signal: signal ?? new AbortController().signal,
     debug,
     terminalInput: () => io.terminalInput?.(),
+    readStdin: () => io.stdin?.() ?? Promise.resolve(new Uint8Array()),
+    handover: { refusedWith: io.handover?.refusedWith },
+    writeOut: (bytes) => (io.stdoutBytes ? io.stdoutBytes(bytes) : io.stdout(new TextDecoder().decode(bytes))),
   }
   const [command, ...args] = argv
   if (command === undefined || command === '--help' || command === '-h' || command === 'help') {
@@ -98,9 +109,31 @@ function isCommand(name: string): name is CommandName {
   return (COMMANDS as readonly string[]).includes(name)
 }
 
-function processIo(): MainIo {
+function processIo(handover: Handover = {}): MainIo {
   // process.stdin is created only when asked for, and only for a terminal.
-  return { stdout: (text) => writeAllSync(1, text), stderr: (text) => writeAllSync(2, text), terminalInput: () => (isatty(0) ? process.stdin : undefined) }
+  return {
+    stdout: (text) => writeAllSync(1, text),
+    stderr: (text) => writeAllSync(2, text),
+    terminalInput: () => (isatty(0) ? process.stdin : undefined),
+    stdin: () => (handover.stdin ? Promise.resolve(handover.stdin) : readAll(process.stdin)),
+    stdoutBytes: (bytes) => writeAllSync(1, bytes),
+    handover,
+  }
+}
+
+/**
+ * What a cached path (fetch-fast.ts) found before handing the command over: standard input (it
+ * cannot be read twice) and the WWW-Authenticate the request was refused with.
+ */
+export interface Handover {
+  stdin?: Uint8Array
+  refusedWith?: string
+}
+
+async function readAll(stream: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = []
+  for await (const chunk of stream) chunks.push(chunk)
+  return Buffer.concat(chunks)
 }
 
 /**
@@ -109,7 +142,7 @@ function processIo(): MainIo {
  * is being waited for, never a refresh under way: the process exits once its answer is stored (the
  * provider may have rotated the refresh token in it), with 130, or by SIGTERM again.
  */
-export async function run(): Promise<void> {
+export async function run(handover: Handover = {}): Promise<void> {
   installLightFetchClasses()
   const controller = new AbortController()
   const command = process.argv[2]
@@ -123,12 +156,12 @@ export async function run(): Promise<void> {
     terminated = true
     controller.abort(cancelled)
   }
-  if (command === 'login' || command === 'demo' || command === 'token' || command === 'logout') process.on('SIGINT', onSigint)
-  if (command === 'token' || command === 'logout') process.on('SIGTERM', onSigterm)
+  if (command === 'login' || command === 'demo' || command === 'token' || command === 'logout' || command === 'fetch') process.on('SIGINT', onSigint)
+  if (command === 'token' || command === 'logout' || command === 'fetch') process.on('SIGTERM', onSigterm)
   // The CLI reads the secret from its own copy; no child process (the platform's opener) inherits it.
   const env = { ...process.env }
   delete process.env.CLI_LOGIN_CLIENT_SECRET
-  const code = await main(process.argv.slice(2), defaultSystem({ env }), processIo(), controller.signal)
+  const code = await main(process.argv.slice(2), defaultSystem({ env }), processIo(handover), controller.signal)
   if (terminated) {
     process.off('SIGTERM', onSigterm)
     process.kill(process.pid, 'SIGTERM')

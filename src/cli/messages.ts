@@ -3,11 +3,15 @@
  * tool's login command; the CLI knows its own flags and CLI_LOGIN_* variables and adds them here,
  * keyed by error code.
  */
-import { CliLoginError, ErrorCode, LoginTimeoutError, PendingLoginError, PortsUnavailableError, ProfileNotFoundError, ProviderError, UsageError } from '../errors.ts'
+import { CliLoginError, ErrorCode, InsufficientScopeError, LoginTimeoutError, OriginNotAllowedError, StepUpRequiredError, PendingLoginError, PortsUnavailableError, ProfileNotFoundError, ProviderError, UsageError } from '../errors.ts'
 import { envVarFor, FLAG_FOR_OPTION } from './args.ts'
 
 export function cliMessage(error: CliLoginError): string {
+  if (error instanceof OriginNotAllowedError) return error.message.replace(/list the origin in "allowOrigins" to send it there$/, '--allow-origin <origin> sends it there too')
   if (error instanceof UsageError) return usageMessage(error)
+  // Step-up: the login command to run, with what it must ask for (the CLI never opens a browser for it).
+  if (error instanceof InsufficientScopeError) return error.message.replace(/run cli-login login$/, `run cli-login login${profileFlag(error.profile)} --scope "${error.scope}"`)
+  if (error instanceof StepUpRequiredError) return error.message.replace(/run cli-login login$/, `run cli-login login${profileFlag(error.profile)} --prompt login${error.acrValues !== undefined ? ' (with a sign-in that meets the acr_values asked for)' : ''}`)
   if (error instanceof LoginTimeoutError && error.browser) return `${error.message} (cli-login callback-urls lists the callback URLs to register; --timeout sets the limit)`
   if (error.code === ErrorCode.LOGIN_TIMEOUT) return `${error.message} (--timeout sets the limit)`
   if (error instanceof PortsUnavailableError) {
@@ -24,6 +28,10 @@ export function cliMessage(error: CliLoginError): string {
   if (error instanceof ProfileNotFoundError) return error.message.replace(/cli-login login first$/, `cli-login login --profile ${error.profile} first`)
   if (error.code === ErrorCode.KEYCHAIN_UNAVAILABLE) return error.message.replace(/with file storage$/, 'with --storage file').replace(/use file storage$/, 'use --storage file')
   return error.message
+}
+
+function profileFlag(profile: string): string {
+  return profile === 'default' ? '' : ` --profile ${profile}`
 }
 
 function usageMessage(error: UsageError): string {

@@ -30,6 +30,8 @@ export interface OptionSpec {
   feedsCall?: keyof GetAccessTokenOptions | keyof LogoutOptions
   /** Only the flag sets it, never a CLI_LOGIN_* variable (e.g. `login --finish`'s address). */
   noEnv?: true
+  /** Repeatable (`-H a -H b`): its value is the list, in order (a string flag; never from a variable). */
+  multiple?: true
 }
 
 export interface CommandSpec {
@@ -39,11 +41,13 @@ export interface CommandSpec {
   options: Record<string, OptionSpec>
 }
 
-export type ParsedValue = string | number | boolean
+export type ParsedValue = string | number | boolean | string[]
 export type ParsedOptions = Record<string, ParsedValue | undefined>
 
 /** A flag's value type, from its spec: boolean, one of its `choices`, a number (integer, number) or a string. */
-export type ValueOf<S extends OptionSpec> = S extends { kind: 'boolean' }
+export type ValueOf<S extends OptionSpec> = S extends { multiple: true }
+  ? string[]
+  : S extends { kind: 'boolean' }
   ? boolean
   : S extends { kind: 'switch' }
     ? 'auto' | boolean
@@ -97,10 +101,10 @@ export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], en
   for (const [name, option] of Object.entries(specs)) {
     const flag = tokens.values[name]
     if (flag !== undefined) {
-      options[name] = typeof flag === 'boolean' ? flag : option.kind === 'switch' ? parseSwitch(String(flag), `--${name}`) : convert(String(flag), option, `--${name}`)
+      options[name] = Array.isArray(flag) ? flag.map((value) => String(convert(String(value), option, `--${name}`))) : typeof flag === 'boolean' ? flag : option.kind === 'switch' ? parseSwitch(String(flag), `--${name}`) : convert(String(flag), option, `--${name}`)
       continue
     }
-    if (option.noEnv || (issuerFlag && (name === 'issuer' || name === 'domain'))) continue
+    if (option.noEnv || option.multiple || (issuerFlag && (name === 'issuer' || name === 'domain'))) continue
     const fromEnv = env[envVarFor(name)]
     if (fromEnv !== undefined && fromEnv !== '') {
       const source = envVarFor(name)
@@ -112,7 +116,7 @@ export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], en
 
 /** The flags as given, before the environment and the values' types: parseArgs's `values` and `positionals`. */
 export interface Tokens {
-  values: Record<string, string | boolean | undefined>
+  values: Record<string, string | boolean | string[] | undefined>
   positionals: string[]
 }
 
@@ -124,7 +128,7 @@ function utilTokens(spec: CommandSpec, args: string[]): Tokens {
       strict: true,
       allowPositionals: spec.positional !== undefined,
       options: {
-        ...Object.fromEntries(Object.entries(spec.options).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string', ...(option.short ? { short: option.short } : {}) }])),
+        ...Object.fromEntries(Object.entries(spec.options).map(([name, option]) => [name, { type: option.kind === 'boolean' ? 'boolean' : 'string', ...(option.short ? { short: option.short } : {}), ...(option.multiple ? { multiple: true } : {}) }])),
         help: { type: 'boolean', short: 'h' },
       },
     })
@@ -149,7 +153,7 @@ export function plainTokens(spec: CommandSpec, args: string[]): Tokens | undefin
     const equals = arg.indexOf('=')
     const name = equals === -1 ? arg.slice(2) : arg.slice(2, equals)
     const option = Object.hasOwn(spec.options, name) ? spec.options[name] : undefined
-    if (!option || option.short || values[name] !== undefined) return undefined
+    if (!option || option.short || option.multiple || values[name] !== undefined) return undefined
     if (option.kind === 'boolean') {
       if (equals !== -1) return undefined
       values[name] = true

@@ -164,12 +164,12 @@ function gaveUp(asked: Asked): true {
  * (session/keychain-store.ts) unless it keeps them in the keychain only: then its expiries decide,
  * and the token itself is read from the keychain afterwards.
  */
-function tokenView(session: Session): Session {
+export function tokenView(session: Session): Session {
   if (!inKeychainOnly(session)) return session
   return { ...session, accessToken: '-', idToken: session.idTokenExpiresAt === undefined ? undefined : '-' }
 }
 
-function inKeychainOnly(session: Session): boolean {
+export function inKeychainOnly(session: Session): boolean {
   return session.storage === 'keychain' && session.accessToken === undefined
 }
 
@@ -212,7 +212,7 @@ function printDpop(request: { method: string; url: string }, session: Session, t
  * Anything the full CLI would refuse or fix with a warning (session/dir-safety.ts: a directory of
  * another user's or writable by others, a session file others can read) is left to it.
  */
-function looksSafe(dirs: string[], file: string): boolean {
+export function looksSafe(dirs: string[], file: string): boolean {
   const uid = process.getuid?.()
   if (uid === undefined) return true
   return dirs.every((dir) => isOwnAndTight(statSync(dir), uid, LOOSE_DIRECTORY_BITS)) && isOwnAndTight(statSync(file), uid, LOOSE_SESSION_FILE_BITS)
@@ -228,7 +228,7 @@ async function keychainToken(profile: string, tokenType: 'access' | 'id'): Promi
 }
 
 /** The session, when it is a regular file that parses as one; a fifo there is opened without blocking and left to the full CLI to report. */
-function readSession(path: string): Session | undefined {
+export function readSession(path: string): Session | undefined {
   let fd: number | undefined
   try {
     fd = openSync(path, constants.O_RDONLY | (constants.O_NONBLOCK ?? 0))

@@ -6,8 +6,8 @@ import { writeSync } from 'node:fs'
  * lost when the process exits right after. Also copes with a non-blocking pipe that takes the
  * bytes in parts.
  */
-export function writeAllSync(fd: number, text: string): void {
-  const bytes = Buffer.from(text)
+export function writeAllSync(fd: number, text: string | Uint8Array): void {
+  const bytes = typeof text === 'string' ? Buffer.from(text) : text
   for (let offset = 0; offset < bytes.length; ) {
     try {
       offset += writeSync(fd, bytes, offset)

@@ -31,7 +31,11 @@ export interface PreparedLogin {
 /** A client id that was given or remembered from the user, or none yet (placeholder for discovery). */
 const NO_CLIENT_YET = 'cli-login-unregistered'
 
-export async function prepareLogin(ctx: LoginContext, { forceRegistration = false } = {}): Promise<PreparedLogin> {
+/**
+ * `stepUp`: a step-up login, right after the resource took a token of the session's client: its
+ * registration is not probed (the probe is an authorization request of its own, without PKCE).
+ */
+export async function prepareLogin(ctx: LoginContext, { forceRegistration = false, stepUp = false } = {}): Promise<PreparedLogin> {
   const given = ctx.options
   const remembered = await ctx.rememberedSettings()
   const server = await findAuthorizationServer(ctx, given, remembered)
@@ -56,7 +60,7 @@ export async function prepareLogin(ctx: LoginContext, { forceRegistration = fals
   })
   let choice = await choose(forceRegistration)
   // Only a registration made earlier may have been forgotten by the server since.
-  if (choice?.registration && !choice.registeredNow && !(await isRegistrationKnown(ctx, metadata, choice.clientId, redirect))) {
+  if (choice?.registration && !choice.registeredNow && !stepUp && !(await isRegistrationKnown(ctx, metadata, choice.clientId, redirect))) {
     ctx.debug(`client: the authorization server no longer knows ${choice.clientId}; registering again`)
     choice = await choose(true)
   }

@@ -10,7 +10,8 @@ import type { AuthorizationAttempt } from '../protocol/authorize.ts'
 import { hasScope, sameIssuer, type LoginSettings } from '../options.ts'
 import { sessionFromTokens, type SessionBase } from '../session/from-tokens.ts'
 import { sessionStatus, type ProfileSettings, type Session } from '../session/session.ts'
-import { prepareLogin } from './login-target.ts'
+import { prepareLogin, type PreparedLogin } from './login-target.ts'
+import { withStepUp, type StepUpLogin } from './step-up.ts'
 import { discover, rememberJwks, type CachedProvider } from './provider-metadata.ts'
 import type { BrowserOpenResult } from '../browser/open-browser.ts'
 import { isLoopbackHttp } from '../protocol/url.ts'
@@ -18,12 +19,12 @@ import type { DpopSigner } from '../protocol/dpop.ts'
 
 export type LoginOutcome = Omit<LoginResult, 'keychain_unavailable' | 'keychain_access_token'>
 
-export async function login(ctx: LoginContext): Promise<LoginOutcome> {
+export async function login(ctx: LoginContext, stepUp?: StepUpLogin): Promise<LoginOutcome> {
   const previous = await storedSessionBefore(ctx)
   let settings: LoginSettings
   let stored: StoredLogin
   try {
-    let prepared = await prepareLogin(ctx)
+    let prepared = await preparedWith(ctx, stepUp)
     settings = prepared.settings
     const run = (p: typeof prepared) => (p.settings.device ? deviceLogin(ctx, p.provider, p.settings) : browserLogin(ctx, p.provider, withLoginHint(p.settings, previous)))
     ctx.throwIfCancelled()
@@ -33,7 +34,7 @@ export async function login(ctx: LoginContext): Promise<LoginOutcome> {
       // A registration of ours the server has forgotten since the probe: register again, once.
       if (!settings.registration || !(error instanceof ProviderError) || error.error !== 'invalid_client') throw error
       ctx.debug('client: the token endpoint does not know the registered client (invalid_client); registering again')
-      prepared = await prepareLogin(ctx, { forceRegistration: true })
+      prepared = await preparedWith(ctx, stepUp, { forceRegistration: true })
       settings = prepared.settings
       ctx.throwIfCancelled()
       stored = await run(prepared)
@@ -44,6 +45,12 @@ export async function login(ctx: LoginContext): Promise<LoginOutcome> {
     throw error
   }
   return loginOutcome(ctx, stored, settings)
+}
+
+/** Where to log in, with what a step-up asks for (the union of scopes, acr_values, max_age). */
+async function preparedWith(ctx: LoginContext, stepUp: StepUpLogin | undefined, options?: { forceRegistration?: boolean }): Promise<PreparedLogin> {
+  const prepared = await prepareLogin(ctx, { ...options, stepUp: stepUp !== undefined })
+  return { ...prepared, settings: withStepUp(prepared.settings, stepUp) }
 }
 
 /** A new session, stored, and the one it replaced. */
@@ -184,7 +191,7 @@ export async function redeemAndStore(
   const { exchangeCode } = await import('../protocol/authorize.ts')
   if (settings.endpoints) acceptOriginAsIssuer(callbackUrl, settings.issuer)
   const nonces: Record<string, string> = {}
-  const exchange = (a: AuthorizationAttempt) => exchangeCode(provider, callbackUrl, a, redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource, nonces)
+  const exchange = (a: AuthorizationAttempt) => exchangeCode(provider, callbackUrl, a, redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource, settings.maxAge, nonces)
   let used = attempt
   let tokens
   try {

@@ -33,6 +33,9 @@ export interface AuthorizationUrlParams {
   organization?: string
   prompt?: string
   loginHint?: string
+  /** RFC 9470 step-up: the authentication context classes and the age of the login the resource asks for. */
+  acrValues?: string
+  maxAge?: number
   /** RFC 8707 */
   resource?: string
 }
@@ -113,6 +116,8 @@ function authorizationQuery(attempt: AuthorizationAttempt, params: Authorization
   if (params.organization) query.organization = params.organization
   if (params.prompt) query.prompt = params.prompt
   if (params.loginHint) query.login_hint = params.loginHint
+  if (params.acrValues) query.acr_values = params.acrValues
+  if (params.maxAge !== undefined) query.max_age = String(params.maxAge)
   if (attempt.dpopKey) query.dpop_jkt = attempt.dpopKey.jkt
   return query
 }
@@ -129,10 +134,11 @@ export async function exchangeCode(
   idTokenExpected: boolean,
   loginCommand: string,
   resource?: string,
+  maxAge?: number,
   nonces?: Record<string, string>,
 ): Promise<TokenSet> {
   const signer = attempt.dpopKey ? await dpopSigner(config, attempt.dpopKey.privateJwk, nonces) : undefined
-  const tokens = await withDpop(config, signer, () => redeem(config, callbackUrl, attempt, redirectUri, idTokenExpected, loginCommand, resource, signer))
+  const tokens = await withDpop(config, signer, () => redeem(config, callbackUrl, attempt, redirectUri, idTokenExpected, loginCommand, resource, maxAge, signer))
   if (signer) {
     assertDpopBound(tokens.tokenType, 'the code exchange')
     if (nonces) Object.assign(nonces, signer.nonces)
@@ -148,6 +154,7 @@ async function redeem(
   idTokenExpected: boolean,
   loginCommand: string,
   resource: string | undefined,
+  maxAge: number | undefined,
   signer: DpopSigner | undefined,
 ): Promise<TokenSet> {
   // openid-client validates the callback (state, iss, error) before it makes any request: a
@@ -164,6 +171,8 @@ async function redeem(
       expectedState: attempt.state,
       idTokenExpected,
       ...(idTokenExpected ? { expectedNonce: attempt.nonce } : {}),
+      // RFC 9470 step-up: the ID token's auth_time must be within max_age (openid-client checks it).
+      ...(idTokenExpected && maxAge !== undefined ? { maxAge } : {}),
     }, { redirect_uri: redirectUri, ...(resource ? { resource } : {}) }, signer ? { DPoP: signer.handle } : undefined)
     return toTokenSet(response)
   } catch (error) {

@@ -4,6 +4,7 @@
  */
 import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
+import { challengeOf } from '../net/www-authenticate.ts'
 
 export interface ProtectedResource {
   /** The metadata's `resource`, exactly as published: what goes in the `resource` parameter (RFC 8707). */
@@ -177,25 +178,11 @@ async function fetchMetadata(candidate: URL, resourceUrl: URL, fetchImpl: typeof
   return { resource, authorizationServers: servers, scopes, dpopRequired: metadata.dpop_bound_access_tokens_required === true }
 }
 
-/**
- * The `Bearer` challenge's parameters (RFC 6750 §3, RFC 9728 §5.1) from a WWW-Authenticate header,
- * which may hold several challenges, quoted strings with escapes, and token values.
- */
+/** The `Bearer` (or another scheme's) challenge's parameters (RFC 6750 §3, RFC 9728 §5.1) from a WWW-Authenticate header. */
 export function parseBearerChallenge(header: string, scheme = 'bearer'): Challenge {
-  const params = new Map<string, string>()
-  const pattern = /([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?:\s*=\s*(?:"((?:[^"\\]|\\.)*)"|([^\s,"]+)))?/g
-  let inBearer = false
-  for (let match = pattern.exec(header); match; match = pattern.exec(header)) {
-    const [, name, quoted, token] = match
-    if (quoted === undefined && token === undefined) {
-      // A name without a value starts a challenge (its auth-scheme), unless it is token68.
-      inBearer = name.toLowerCase() === scheme
-      continue
-    }
-    if (inBearer && !params.has(name.toLowerCase())) params.set(name.toLowerCase(), quoted !== undefined ? quoted.replace(/\\(.)/g, '$1') : token)
-  }
-  const scope = params.get('scope')?.trim()
-  return { resourceMetadata: params.get('resource_metadata') || undefined, scope: scope || undefined }
+  const params = challengeOf(header, [scheme])?.params ?? {}
+  const scope = params.scope?.trim()
+  return { resourceMetadata: params.resource_metadata || undefined, scope: scope || undefined }
 }
 
 /** The challenges' auth-schemes are DPoP alone (RFC 9449 §7.1): the resource takes no bearer token. */

@@ -156,9 +156,8 @@ export interface AccessToken {
   /** Epoch seconds, or null when the provider did not say. */
   expires_at: number | null
   /**
-   * A DPoP-bound token (token_type `DPoP`): the value of a fresh `DPoP` header for one request
-   * (htm, htu without query or fragment, ath of this token, iat, jti, and `nonce` when given, else
-   * the last one remembered for the URL's origin). A nonce given is remembered for that origin.
+   * DPoP-bound tokens (`token_type` `DPoP`): a fresh `DPoP` header value for a request (RFC 9449
+   * §4: htm, htu, ath, iat, jti, and `nonce`, given or the last one remembered for the origin).
    */
   proof?: (request: { method: string; url: string | URL; nonce?: string }) => Promise<string>
 }

@@ -9,7 +9,7 @@ import { readFile, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { decodeJwt } from 'jose'
 import { DEMO_AUDIENCE, DEMO_CLIENT_ID, DEMO_SECOND_AUDIENCE, DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
-import { COMMAND_SPECS, COMMANDS } from '../../src/cli/args.ts'
+import { COMMAND_SPECS, COMMANDS, type CommandSpec } from '../../src/cli/args.ts'
 import { cleanEnv, lastLine, makeTempHome } from '../helpers/cli.ts'
 import { runMain } from '../helpers/in-process.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
@@ -145,8 +145,10 @@ describe('completion, --version, help', () => {
       assert.equal(result.code, 0, result.stderr)
       for (const command of COMMANDS) {
         assert.match(result.stdout, new RegExp(`\\b${command}\\b`), command)
-        for (const flag of Object.keys(COMMAND_SPECS[command].options)) {
-          const pattern = shell === 'zsh' ? `'--${flag}\\[` : `__fish_seen_subcommand_from ${command}' -l ${flag}\\b`
+        for (const [flag, spec] of Object.entries(COMMAND_SPECS[command].options as CommandSpec['options'])) {
+          // A flag with a short alias (fetch -X): zsh's '(-X --method)'{-X,--method}'[…]', fish's -s X -l method.
+          const zsh = spec.short ? `\\{-${spec.short},--${flag}\\}'\\[` : `'--${flag}\\[`
+          const pattern = shell === 'zsh' ? zsh : `__fish_seen_subcommand_from ${command}' ${spec.short ? `-s ${spec.short} ` : ''}-l ${flag}\\b`
           assert.match(result.stdout, new RegExp(pattern), `${command} --${flag}`)
         }
       }
@@ -171,7 +173,9 @@ describe('completion, --version, help', () => {
       const help = await runMain([command, '--help'], env)
       assert.equal(help.code, 0, command)
       assert.match(help.stdout, new RegExp(`^usage: cli-login ${command}\\b`))
-      for (const flag of Object.keys(COMMAND_SPECS[command].options)) assert.match(help.stdout, new RegExp(`^  --${flag}\\b`, 'm'), `${command} --${flag}`)
+      for (const [flag, spec] of Object.entries(COMMAND_SPECS[command].options as CommandSpec['options'])) {
+        assert.match(help.stdout, new RegExp(`^  ${spec.short ? `-${spec.short}, ` : ''}--${flag}\\b`, 'm'), `${command} --${flag}`)
+      }
     }
     const demo = await runMain(['demo', '--help'], env)
     assert.match(demo.stdout, /^ {2}--scope <list>/m)

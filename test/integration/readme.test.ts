@@ -216,6 +216,26 @@ test("the README's map of the source names the flows, the per-call context and t
   for (const path of paths) assert.ok(existsSync(join(ROOT, path)), `${path} exists`)
 })
 
+test('git: the README\'s credential helper line, as written, makes git fill the session\'s token for that host', async () => {
+  const [block] = codeBlocks(section('### git')).filter((b) => b.lang === 'sh')
+  const line = block.code.trim()
+  assert.match(line, /^git config --global credential\.https:\/\/git\.example\.com\.helper '!cli-login git-credential --profile work'$/)
+  const home = await tempDir()
+  const now = Math.floor(Date.now() / 1000)
+  const session = { version: 1, issuer: 'https://id.example.com/', clientId: 'git', requestedScope: 'openid', tokenType: 'Bearer', accessToken: 'the-git-token', expiresAt: now + 3600, user: {}, createdAt: now, resource: 'https://git.example.com/' }
+  const dir = join(home, 'cli-login', 'profiles', 'work')
+  await mkdir(dir, { recursive: true, mode: 0o700 })
+  await writeFile(join(dir, 'session.json'), JSON.stringify(session), { mode: 0o600 })
+  // --global writes to GIT_CONFIG_GLOBAL: the developer's own git configuration is never touched.
+  const env = cleanEnv(home, { PATH: `${await cliOnPath()}:${process.env.PATH}`, GIT_CONFIG_GLOBAL: join(home, 'gitconfig'), GIT_CONFIG_NOSYSTEM: '1', GIT_TERMINAL_PROMPT: '0' })
+  const configured = spawnSync('bash', ['-c', line], { env, encoding: 'utf8' })
+  assert.equal(configured.status, 0, configured.stderr)
+  const fill = spawnSync('git', ['credential', 'fill'], { env, input: 'protocol=https\nhost=git.example.com\npath=acme/repo.git\n\n', encoding: 'utf8' })
+  assert.equal(fill.status, 0, fill.stderr)
+  assert.match(fill.stdout, /^username=oauth2$/m)
+  assert.match(fill.stdout, /^password=the-git-token$/m)
+})
+
 test('logins without a person: the client credentials, federation and enterprise examples run as written', async () => {
   const ci = await startCiTokenService()
   const service = { clientId: 'acme-deployer', clientSecret: 'deployer-secret' }

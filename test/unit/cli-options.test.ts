@@ -17,7 +17,8 @@ function sample(name: string, spec: CommandSpec['options'][string]): { args: str
   if (spec.kind === 'integer' || spec.kind === 'number') return { args: [`--${name}`, '7'], value: 7 }
   if (spec.kind === 'switch') return { args: [`--${name}`, 'off'], value: false }
   const value = spec.choices ? spec.choices[spec.choices.length - 1] : `value-of-${name}`
-  return { args: [`--${name}`, value], value }
+  // A repeatable flag (fetch -H, --allow-origin) parses to the list of its values.
+  return { args: [`--${name}`, value], value: spec.multiple ? [value] : value }
 }
 
 for (const command of COMMANDS) {
@@ -109,6 +110,13 @@ test("the CLI says the library's usage errors with its flag names, from the deri
   assert.equal(cliMessage(UsageError.forOption('tokenType', '"id" cannot be combined with another audience, resource or scope')), '--token-type "id" cannot be combined with another audience, resource or scope')
   assert.equal(cliMessage(UsageError.forOption('timeoutS', 'must be a number of seconds from 0.001 to 2147483, not 0')), '--timeout must be a number of seconds from 0.001 to 2147483, not 0')
   assert.equal(cliMessage(UsageError.forOption('portAttempts', 'must be a whole number from 1 to 1, not 5')), '--port-attempts must be a whole number from 1 to 1, not 5')
+})
+
+test('a repeatable flag: every value in order, never from a CLI_LOGIN_* variable', () => {
+  const parsed = parseCommandArgs('fetch', ['-H', 'A: 1', '--header', 'B: 2', 'https://x.example/'], { CLI_LOGIN_HEADER: 'C: 3', CLI_LOGIN_ALLOW_ORIGIN: 'https://y.example' })
+  assert.deepEqual(parsed.options.header, ['A: 1', 'B: 2'])
+  assert.equal(parsed.options['allow-origin'], undefined)
+  assert.equal(parsed.positional, 'https://x.example/')
 })
 
 test('a spec with a short alias parses -X as --name (for flags such as fetch -X)', () => {

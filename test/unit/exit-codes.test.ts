@@ -19,6 +19,9 @@ import { AccountChangedError, AssertionUnavailableError, GrantRefusedError, Keyc
   SessionMismatchError,
   StorageError,
   UsageError,
+  InsufficientScopeError,
+  StepUpRequiredError,
+  OriginNotAllowedError,
 } from '../../src/errors.ts'
 import { exitCodeFor } from '../../src/cli/exit-codes.ts'
 
@@ -31,6 +34,8 @@ const target = { profile: 'default', loginCommand: 'acme login' }
  */
 const TABLE = {
   USAGE: [UsageError.forOption('port', 'must be a port number'), 2],
+  INSUFFICIENT_SCOPE: [new InsufficientScopeError(target, 'mcp:basic mcp:write', 'mcp:write'), 4],
+  STEP_UP_REQUIRED: [new StepUpRequiredError(target, { acrValues: 'mfa' }), 4],
   LOGIN_REQUIRED: [new LoginRequiredError(target), 4],
   SESSION_EXPIRED: [new SessionExpiredError(target), 4],
   SESSION_MISMATCH: [new SessionMismatchError(target, 'audience'), 4],
@@ -53,6 +58,10 @@ const TABLE = {
   ASSERTION_UNAVAILABLE: [new AssertionUnavailableError('ACTIONS_ID_TOKEN_REQUEST_URL is not set'), 1],
   INTERNAL: [new CliLoginError(ErrorCode.INTERNAL, 'internal error: boom'), 1],
 } satisfies Record<ErrorCode, [CliLoginError, number]>
+
+test('a token refused for its origin is a usage error (exit 2), nothing sent', () => {
+  assert.equal(exitCodeFor(new OriginNotAllowedError('https://evil.example', ['https://api.example'])), 2)
+})
 
 test('the table covers every ErrorCode', () => {
   assert.deepEqual(Object.keys(TABLE).sort(), Object.values(ErrorCode).sort())
