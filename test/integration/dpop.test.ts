@@ -257,3 +257,18 @@ test('auto, device flow: polling answered invalid_dpop_proof is retried with a p
   assert.equal(result.token_type, 'DPoP')
   assert.equal((await provider.verifyAccessToken((await auth.getAccessToken()).access_token))?.jkt, result.jkt)
 })
+
+test('auth.fetch() with a DPoP session: the DPoP scheme and a fresh proof per request, the resource\'s nonce retried once; the stolen token alone is refused', async () => {
+  const auth = logins.auth({ issuer: provider.issuer, clientId: NONCE, storage: 'file', dpop: true, resource: nonceResource.resource })
+  await auth.login()
+  nonceResource.rotateDpopNonce()
+  const refusedBefore = nonceResource.stats.refused.length
+  const first = await auth.fetch(nonceResource.url)
+  assert.equal(first.status, 200, await first.clone().text())
+  assert.deepEqual(nonceResource.stats.refused.slice(refusedBefore), ['the DPoP proof needs this server\'s nonce'], 'one use_dpop_nonce, then the retry')
+  const second = await auth.fetch(nonceResource.url)
+  assert.equal(second.status, 200)
+  assert.equal(nonceResource.stats.refused.length, refusedBefore + 1, 'the nonce remembered: no second challenge')
+  const { access_token } = await auth.getAccessToken()
+  assert.equal((await fetch(nonceResource.url, { headers: { authorization: `DPoP ${access_token}` } })).status, 401)
+})
