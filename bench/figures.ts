@@ -143,6 +143,22 @@ export const FIGURES = [
     id: '9b', group: 9, label: 'auth.fetch() cached, requests/s', unit: 'calls/s', baseline: 'the same fetch with a static Authorization header', target: { kind: 'ratio>=', limit: 0.8 },
     shows: '`auth.fetch(url)` in one process (`dist/index.js`, cached token) against the platform\'s `fetch(url, { headers: { authorization } })` with the token as a constant, the same local resource (its own process), sequential requests whose bodies are read, batches of ≥ 200 ms alternating, 10 each after a warm-up; requests/s per batch',
   },
+  {
+    id: '10a', group: 10, label: 'getAccessToken() + DPoP proof, calls/s', unit: 'calls/s', baseline: 'bare ES256 sign', target: { kind: 'ratio>=', limit: 0.5 },
+    shows: '`getAccessToken()` + `proof({ method, url })` on a cached DPoP session, in a loop in one process (`dist/index.js`), against a bare `crypto.subtle.sign` ES256 loop over a proof\'s signing input, same process, alternating batches of ≥ 200 ms after a warm-up, 10 each; calls/s per batch',
+  },
+  {
+    id: '10b', group: 10, label: 'token --format dpop (cached) wall', unit: 'ms', baseline: NODE, target: { kind: 'ratio<=', limit: 1.25 },
+    shows: '`cli-login token --format dpop --method GET --url <url>` on a cached DPoP session (file storage: the fast path signs with node:crypto), wall as 1a, 40 runs interleaved with `node -e 0`; each run must print both header lines',
+  },
+  {
+    id: '10c', group: 10, label: 'DPoP login tool-only time (re-login)', unit: 'ms', baseline: 'bearer login', target: { kind: 'ratio<=', limit: 1.1 },
+    shows: 'login tool-only time (as 3a, re-login on its own profile) with `--dpop on` for a client the test kit\'s provider binds (fresh key, `dpop_jkt`, proofs on the code exchange, userinfo and the revocation of the replaced token) against `--dpop off --par off` for a bearer client of the same provider, rotated with 9d, 12 runs each; fails unless every DPoP login stored a DPoP session',
+  },
+  {
+    id: '10d', group: 10, label: 'PAR login tool-only time (re-login)', unit: 'ms', baseline: 'bearer login', target: { kind: 'ratio<=', limit: 1.15 },
+    shows: 'the same with `--par on --dpop off` (one more request, to the PAR endpoint, before the browser), same bearer runs; fails unless every PAR login pushed its request',
+  },
 ] as const satisfies readonly FigureSpec[]
 
 export type FigureId = (typeof FIGURES)[number]['id']

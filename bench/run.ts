@@ -687,6 +687,94 @@ async function figureTokenKeychain(ctx: Ctx): Promise<void> {
 // Main
 // ---------------------------------------------------------------------------------------------
 
+/**
+ * 10. DPoP and PAR: getAccessToken() + proof against a bare ES256 signature (in process); `token
+ * --format dpop` cached against `node -e 0`; a DPoP login and a PAR login against a bearer login,
+ * all on a provider that offers PAR and binds the DPoP client's tokens.
+ */
+async function figureDpop(ctx: Ctx): Promise<void> {
+  console.error('10. DPoP and PAR')
+  const provider = await startDemoProvider({ par: true, clients: [{ clientId: 'bench-dpop', dpop: true }, { clientId: 'bench-bearer' }] })
+  try {
+    const c = { ...ctx, provider }
+    const target = (client: string, ...flags: string[]) => ['--issuer', provider.issuer, '--client-id', client, ...flags]
+    const kinds = {
+      bearer: () => timedLogin(c, 'cli-login', { profile: 'bench-bearer', target: target('bench-bearer', '--dpop', 'off', '--par', 'off') }),
+      dpop: () => timedLogin(c, 'cli-login', { profile: 'bench-dpop', target: target('bench-dpop', '--dpop', 'on', '--par', 'off') }),
+      par: () => timedLogin(c, 'cli-login', { profile: 'bench-par', target: target('bench-bearer', '--dpop', 'off', '--par', 'on') }),
+    }
+    type Kind = keyof typeof kinds
+    const names = Object.keys(kinds) as Kind[]
+    for (const name of names) await kinds[name]()
+    const pushes = provider.stats.pushedAuthorizationRequests.length
+    const t: Record<Kind, number[]> = { bearer: [], dpop: [], par: [] }
+    let dpopSessions = 0
+    for (let i = 0; i < RUNS.login; i++) {
+      for (let k = 0; k < names.length; k++) {
+        const name = names[(k + i) % names.length]
+        t[name].push((await kinds[name]()).toolOnlyMs)
+        if (name === 'dpop' && (await readSession(sessionPath(ctx, 'bench-dpop'))).tokenType === 'DPoP') dpopSessions++
+      }
+    }
+    const pushed = provider.stats.pushedAuthorizationRequests.length - pushes
+    addFigure('10c', { samples: t.dpop, baseline: t.bearer, checksOk: dpopSessions === RUNS.login, notes: dpopSessions === RUNS.login ? [] : [`${RUNS.login - dpopSessions} DPoP logins stored no DPoP session`] })
+    addFigure('10d', { samples: t.par, baseline: t.bearer, checksOk: pushed === RUNS.login, notes: pushed === RUNS.login ? [] : [`expected ${RUNS.login} pushed requests, the provider counted ${pushed}`] })
+
+    // 10b: the fast path signs the proof of a cached DPoP session.
+    const url = 'https://api.example/v1/things'
+    const commands = { token: [BIN, 'token', '--format', 'dpop', '--method', 'GET', '--url', url, '--profile', 'bench-dpop'], node: ['-e', '0'] }
+    const wall: Record<keyof typeof commands, number[]> = { token: [], node: [] }
+    for (let i = -3; i < RUNS.tokenCached; i++) {
+      const order: Array<keyof typeof commands> = i % 2 ? ['token', 'node'] : ['node', 'token']
+      for (const name of order) {
+        const { ms, result } = timeSync(commands[name], ctx.env)
+        if (result.status !== 0) throw new Error(describeExit(name, { code: result.status, signal: result.signal, stderr: result.stderr }))
+        if (name === 'token' && !/^Authorization: DPoP \S+\nDPoP: \S+\n$/.test(result.stdout)) throw new Error(`token --format dpop printed ${JSON.stringify(result.stdout.slice(0, 80))}`)
+        if (i >= 0) wall[name].push(ms)
+      }
+    }
+    addFigure('10b', { samples: wall.token, baseline: wall.node })
+
+    // 10a: in process, getAccessToken() + proof against the bare signature of the same bytes.
+    const { CliLogin } = (await import(pathToFileURL(join(ROOT, 'dist', 'index.js')).href)) as typeof Library
+    const auth = new CliLogin({ appName: 'cli-login', home: ctx.cliHome, profile: 'bench-dpop', system: { env: {} } })
+    const first = await auth.getAccessToken()
+    if (!first.proof) throw new Error('getAccessToken() of the DPoP session has no proof()')
+    const sample = await first.proof({ method: 'GET', url })
+    const signingInput = Buffer.from(sample.slice(0, sample.lastIndexOf('.')))
+    const pair = await crypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign'])
+    const loops = {
+      proof: async () => {
+        const token = await auth.getAccessToken()
+        await token.proof!({ method: 'GET', url })
+      },
+      sign: async () => {
+        await crypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pair.privateKey, signingInput)
+      },
+    }
+    const batch = async (work: () => Promise<void>, durationMs: number): Promise<number> => {
+      let calls = 0
+      const t0 = nowMs()
+      let elapsed = 0
+      while (elapsed < durationMs) {
+        for (let k = 0; k < 50; k++) await work()
+        calls += 50
+        elapsed = nowMs() - t0
+      }
+      return (calls / elapsed) * 1000
+    }
+    await batch(loops.proof, 300)
+    await batch(loops.sign, 300)
+    const rate: Record<'proof' | 'sign', number[]> = { proof: [], sign: [] }
+    for (let i = 0; i < RUNS.library; i++) {
+      for (const name of (i % 2 ? ['sign', 'proof'] : ['proof', 'sign']) as Array<'proof' | 'sign'>) rate[name].push(await batch(loops[name], 200))
+    }
+    addFigure('10a', { samples: rate.proof, baseline: rate.sign })
+  } finally {
+    await provider.close()
+  }
+}
+
 async function loginProfile(ctx: Ctx, profile: string): Promise<void> {
   await timedLogin(ctx, 'cli-login', { profile })
   if (!existsSync(sessionPath(ctx, profile))) throw new Error(`login of profile ${profile} stored no session`)
@@ -823,6 +911,7 @@ async function main(): Promise<void> {
     if (wanted(7)) await figureTokenKeychain(ctx)
     if (wanted(8)) await figureZeroConfiguration(ctx)
     if (wanted(9)) await figureFetch(ctx)
+    if (wanted(10)) await figureDpop(ctx)
 
     const totalS = (nowMs() - began) / 1000
     const notes = notesOf(figures)

@@ -40,6 +40,8 @@ export interface LoginContext {
 
 export interface SessionMemory {
   lastRead?: { signature: string; session: Session }
+  /** DPoP signing keys imported (non-extractable) in this process, by thumbprint. */
+  dpopKeys?: Map<string, Promise<CryptoKey>>
 }
 
 export function createContext(params: {

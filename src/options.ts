@@ -57,6 +57,17 @@ export interface LoginSettingsInput {
   deviceAuthorizationEndpoint?: string
   revocationEndpoint?: string
   /**
+   * DPoP (RFC 9449): bind the session's tokens to a fresh key of this login's (true), never (false),
+   * or `auto` (default): when the protected resource requires it (`dpop_bound_access_tokens_required`,
+   * or its 401 offers only the DPoP scheme) or the token endpoint asks for a proof.
+   */
+  dpop?: 'auto' | boolean
+  /**
+   * Pushed authorization requests (RFC 9126): always (true), never (false), or `auto` (default):
+   * when the server requires or offers them.
+   */
+  par?: 'auto' | boolean
+  /**
    * A login without a person (no browser): `client-credentials` (the client's own token: its secret,
    * or `privateKey` for private_key_jwt, RFC 7523 §2.2), `jwt-bearer` (RFC 7523 §2.1) or
    * `token-exchange` (RFC 8693) of an assertion (`assertion`, or `federated`). Default: the browser
@@ -103,6 +114,10 @@ export interface LoginSettings {
   endpoints?: ExplicitEndpoints
   /** The client id is a registration this tool made (RFC 7591). */
   registration?: ClientRegistration
+  dpop: 'auto' | boolean
+  par: 'auto' | boolean
+  /** The protected resource wants DPoP-bound tokens (its metadata, or a 401 offering only DPoP): `auto` turns DPoP on. */
+  dpopRequired?: boolean
   /** A step-up asked for these (RFC 9470): `acr_values` and `max_age` go with the authorization request. */
   acrValues?: string
   maxAge?: number
@@ -118,6 +133,7 @@ export interface DiscoveredSettings {
   resourceUrl?: string
   endpoints?: ExplicitEndpoints
   registration?: ClientRegistration
+  dpopRequired?: boolean
 }
 
 /**
@@ -151,7 +167,9 @@ export function resolveLoginSettings(given: LoginSettingsInput, profileMemory: P
     ...redirect,
     timeoutS,
     device: given.device ?? remembered.device ?? false,
-    ...definedOnly({ resource: found?.resource ?? given.resource ?? (remembered.resourceDiscovery ? undefined : remembered.resource), resourceUrl: found?.resourceUrl, endpoints: found?.endpoints, registration: found?.registration }),
+    dpop: given.dpop ?? remembered.dpop ?? 'auto',
+    par: given.par ?? remembered.par ?? 'auto',
+    ...definedOnly({ resource: found?.resource ?? given.resource ?? (remembered.resourceDiscovery ? undefined : remembered.resource), resourceUrl: found?.resourceUrl, endpoints: found?.endpoints, registration: found?.registration, dpopRequired: found?.dpopRequired }),
   }
 }
 

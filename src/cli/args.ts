@@ -21,6 +21,8 @@ const BROWSER_LOGIN = {
   device: { kind: 'boolean', feeds: 'device', help: 'device authorization flow (enter a code on any device)' },
   qr: { kind: 'boolean', help: 'also show the URL to open as a QR code (the device flow\'s, or a short authorization URL)' },
   'login-hint': { kind: 'string', feeds: 'loginHint', value: '<email>', help: 'who should sign in (default on a new login: the profile\'s email)' },
+  dpop: { kind: 'switch', feeds: 'dpop', choices: ['auto', 'on', 'off'], value: '[auto|on|off]', help: 'bind the tokens to a key of this login (DPoP, RFC 9449): auto (default: when the server or resource requires it), on, off' },
+  par: { kind: 'switch', feeds: 'par', choices: ['auto', 'on', 'off'], value: '[auto|on|off]', help: 'push the authorization request to the server first (PAR, RFC 9126): auto (default: when the server requires or offers it), on, off' },
 } as const satisfies Record<string, OptionSpec>
 
 const LOGIN = {

@@ -19,6 +19,8 @@ export function cliMessage(error: CliLoginError): string {
     return `${range} on ${error.host} ${error.firstPort === error.lastPort ? 'is' : 'are all'} in use: free one or pass --port / --port-attempts`
   }
   if (error instanceof ProviderError && error.error === 'device_flow_unsupported') return `${error.message} (without --device)`
+  if (error instanceof ProviderError && (error.error === 'dpop_unsupported' || error.error === 'dpop_not_bound')) return `${error.message} (--dpop off)`
+  if (error instanceof ProviderError && error.error === 'par_unsupported') return `${error.message} (--par off)`
   if (error instanceof PendingLoginError) {
     const profile = error.profile === 'default' ? '' : ` --profile ${error.profile}`
     return error.message.replace(/start a new one$/, `start a new one with cli-login login${profile} --no-wait`)

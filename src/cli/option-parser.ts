@@ -7,7 +7,10 @@ import { parseArgs } from 'node:util'
 import { UsageError } from '../errors.ts'
 import type { CliLoginOptions, GetAccessTokenOptions, LogoutOptions } from '../library-options.ts'
 
-type Kind = 'string' | 'boolean' | 'integer' | 'number'
+/** `switch`: `auto`, `on` or `off` (a bare flag is `on`), parsed to 'auto' | true | false. */
+type Kind = 'string' | 'boolean' | 'integer' | 'number' | 'switch'
+
+const SWITCH_VALUES = ['auto', 'on', 'off'] as const
 
 /**
  * One flag: how it parses, the line `--help` shows for it (help and completion are generated from
@@ -46,7 +49,9 @@ export type ValueOf<S extends OptionSpec> = S extends { multiple: true }
   ? string[]
   : S extends { kind: 'boolean' }
   ? boolean
-  : S extends { choices: readonly (infer C)[] }
+  : S extends { kind: 'switch' }
+    ? 'auto' | boolean
+    : S extends { choices: readonly (infer C)[] }
     ? C
     : S extends { kind: 'integer' | 'number' }
       ? number
@@ -96,13 +101,14 @@ export function parseSpecArgs<S extends CommandSpec>(spec: S, args: string[], en
   for (const [name, option] of Object.entries(specs)) {
     const flag = tokens.values[name]
     if (flag !== undefined) {
-      options[name] = Array.isArray(flag) ? flag.map((value) => String(convert(String(value), option, `--${name}`))) : typeof flag === 'boolean' ? flag : convert(String(flag), option, `--${name}`)
+      options[name] = Array.isArray(flag) ? flag.map((value) => String(convert(String(value), option, `--${name}`))) : typeof flag === 'boolean' ? flag : option.kind === 'switch' ? parseSwitch(String(flag), `--${name}`) : convert(String(flag), option, `--${name}`)
       continue
     }
     if (option.noEnv || option.multiple || (issuerFlag && (name === 'issuer' || name === 'domain'))) continue
     const fromEnv = env[envVarFor(name)]
     if (fromEnv !== undefined && fromEnv !== '') {
-      options[name] = option.kind === 'boolean' ? parseBoolean(fromEnv, envVarFor(name)) : convert(fromEnv, option, envVarFor(name))
+      const source = envVarFor(name)
+      options[name] = option.kind === 'boolean' ? parseBoolean(fromEnv, source) : option.kind === 'switch' ? parseSwitch(fromEnv, source, true) : convert(fromEnv, option, source)
     }
   }
   return { help: false, options: options as ParsedOf<S['options']>, positional: spec.positional ? positionalOf(spec.positional, tokens.positionals) : undefined }
@@ -118,7 +124,7 @@ export interface Tokens {
 function utilTokens(spec: CommandSpec, args: string[]): Tokens {
   try {
     const parsed = parseArgs({
-      args,
+      args: withSwitchValues(args, spec.options),
       strict: true,
       allowPositionals: spec.positional !== undefined,
       options: {
@@ -160,6 +166,27 @@ export function plainTokens(spec: CommandSpec, args: string[]): Tokens | undefin
     }
   }
   return { values, positionals: [] }
+}
+
+/** A bare `--dpop` (no auto/on/off after it) is `--dpop=on`: parseArgs knows no optional values. */
+function withSwitchValues(args: string[], specs: Record<string, OptionSpec>): string[] {
+  const out: string[] = []
+  for (let i = 0; i < args.length; i++) {
+    const arg = args[i]
+    if (arg === '--') return [...out, ...args.slice(i)]
+    const spec = arg.startsWith('--') && !arg.includes('=') ? specs[arg.slice(2)] : undefined
+    if (spec?.kind === 'switch' && !(SWITCH_VALUES as readonly string[]).includes(args[i + 1] ?? '')) out.push(`${arg}=on`)
+    else out.push(arg)
+  }
+  return out
+}
+
+function parseSwitch(raw: string, source: string, fromEnv = false): 'auto' | boolean {
+  const value = raw.trim().toLowerCase()
+  if (value === 'auto') return 'auto'
+  if (value === 'on' || (fromEnv && ['1', 'true', 'yes'].includes(value))) return true
+  if (value === 'off' || (fromEnv && ['0', 'false', 'no'].includes(value))) return false
+  throw new UsageError(`${source} must be auto, on or off, not ${JSON.stringify(raw)}`)
 }
 
 function positionalOf(positional: NonNullable<CommandSpec['positional']>, given: string[]): string {

@@ -17,7 +17,7 @@ import { basename, dirname } from 'node:path'
 import { parseSpecArgs, plainTokens } from './option-parser.ts'
 import { TOKEN_SPEC } from './token-options.ts'
 import { CLI_APP, cliHome } from './cli-app.ts'
-import { formatToken, tokenProblem } from './commands/format-token.ts'
+import { dpopLines, dpopRequestProblem, formatProblem, formatToken, isDpopToken, tokenProblem } from './commands/format-token.ts'
 import { writeAllSync } from './write-sync.ts'
 import { DEFAULTS } from '../options.ts'
 import { isOwnAndTight, LOOSE_DIRECTORY_BITS, LOOSE_SESSION_FILE_BITS } from '../session/dir-safety.ts'
@@ -27,6 +27,7 @@ import { profilePaths, profilesDir } from '../session/paths.ts'
 import { readDefaultProfile } from '../session/home-config.ts'
 import { isSessionExpired, sessionShapeProblem, type AccessToken, type Session } from '../session/session.ts'
 import { decideToken, isFresh, storedToken, type TokenRequest } from '../session/token-decision.ts'
+import { signProofSync } from '../protocol/dpop-proof.ts'
 
 /** Between looks when no file event comes (a watcher can miss the rename on some filesystems). */
 const RECHECK_MS = 25
@@ -34,6 +35,8 @@ const RECHECK_MS = 25
 interface Asked {
   request: TokenRequest
   format: string
+  /** `--format dpop`: the request the proof is for. */
+  dpop?: { method: string; url: string }
   profile: string
   paths: ReturnType<typeof profilePaths>
 }
@@ -66,7 +69,10 @@ export function tryFreshToken(argv: string[], env: NodeJS.ProcessEnv): boolean |
       nowS: nowS(),
       minTtlS: options['min-ttl'] ?? DEFAULTS.minTtlS,
     }
-    asked = { request, format: options.format ?? 'raw', profile, paths }
+    const format = options.format ?? 'raw'
+    // A usage problem is the full CLI's to say.
+    if (format === 'dpop' && dpopRequestProblem(options.method, options.url)) return false
+    asked = { request, format, profile, paths, ...(format === 'dpop' ? { dpop: { method: options.method as string, url: options.url as string } } : {}) }
     const decision = decideToken(tokenView(session), request)
     if (decision.action === 'use') return printToken(asked, session, decision.token)
     if (decision.action !== 'refresh') return false
@@ -178,12 +184,28 @@ function refreshStamp(session: Session, request: TokenRequest): string {
  * or the token is not one to print (the full CLI says why).
  */
 function printToken(asked: Asked, session: Session, token: AccessToken): boolean | Promise<boolean> {
-  const printable = (value: string) => tokenProblem(value) === undefined && print(formatToken({ ...token, access_token: value }, asked.format))
+  // A DPoP-bound token is refused by raw, header and k8s (the full CLI says so).
+  if (formatProblem(token, asked.format)) return false
+  if (asked.dpop && isDpopToken(token)) return printDpop(asked.dpop, session, token)
+  const format = (value: AccessToken) => (asked.format === 'dpop' ? dpopLines(value, undefined) : formatToken(value, asked.format))
+  const printable = (value: string) => tokenProblem(value) === undefined && print(format({ ...token, access_token: value }))
   if (!inKeychainOnly(session)) return printable(token.access_token)
   return keychainToken(asked.profile, asked.request.tokenType ?? 'access').then(
     (secret) => secret !== undefined && printable(secret),
     () => false,
   )
+}
+
+/**
+ * `--format dpop` of a DPoP session whose key is in the file (file storage; with the keychain the
+ * full CLI reads it): the proof signed with node:crypto alone (synchronously), the last nonce of the
+ * URL's origin in it.
+ */
+function printDpop(request: { method: string; url: string }, session: Session, token: AccessToken): boolean {
+  const jwk = session.dpopKey
+  if (!jwk || tokenProblem(token.access_token) !== undefined) return false
+  const nonce = session.dpopNonces?.[new URL(request.url).origin]
+  return print(dpopLines(token, signProofSync(jwk, { ...request, accessToken: token.access_token, nonce })))
 }
 
 /**

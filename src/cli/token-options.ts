@@ -19,7 +19,9 @@ export const TOKEN_SPEC = {
   options: {
     'min-ttl': { kind: 'number', feedsCall: 'minTtlS', value: '<seconds>', help: 'refresh when fewer seconds are left (default 60)' },
     'force-refresh': { kind: 'boolean', feedsCall: 'forceRefresh', help: 'refresh even when the token is fresh' },
-    format: { kind: 'string', choices: ['raw', 'json', 'header', 'k8s'], value: '<format>', help: 'raw (default), json, header, or k8s (a kubectl ExecCredential)' },
+    format: { kind: 'string', choices: ['raw', 'json', 'header', 'k8s', 'dpop'], value: '<format>', help: 'raw (default), json, header, k8s (a kubectl ExecCredential), or dpop (the Authorization and DPoP header lines for --method and --url)' },
+    method: { kind: 'string', value: '<method>', help: 'with --format dpop: the HTTP method of the request the proof is for' },
+    url: { kind: 'string', value: '<url>', help: 'with --format dpop: the URL of the request the proof is for' },
     'token-type': { kind: 'string', feedsCall: 'tokenType', choices: ['access', 'id'], value: '<type>', help: 'access (default) or id (the ID token, e.g. for Kubernetes)' },
     audience: { kind: 'string', feedsCall: 'audience', value: '<api>', help: 'a token for another API, from the same login' },
     resource: { kind: 'string', feedsCall: 'resource', value: '<uri>', help: 'a token for another resource (RFC 8707), from the same login' },

@@ -13,6 +13,8 @@ import { isSessionExpired, type AccessToken, type Session } from '../session/ses
 import { decideToken, isFresh, resolveTarget, storedToken, targetKey, type TokenRequest, type TokenTarget } from '../session/token-decision.ts'
 import { wrongAudienceProblem } from '../protocol/quirks.ts'
 import { forgetProviderCache, loadProvider, rememberJwks } from './provider-metadata.ts'
+import type { DpopSigner } from '../protocol/dpop.ts'
+import { importSigningKey, signProof } from '../protocol/dpop-proof.ts'
 
 export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenOptions = {}): Promise<AccessToken> {
   ctx.throwIfCancelled()
@@ -20,7 +22,7 @@ export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenO
   const request = tokenRequest(ctx, session, options)
   const decision = decideToken(session, request)
   ctx.debug(`token: ${decision.action}${decision.action === 'login' ? ` (${decision.reason})` : ''}${request.target ? ` for ${targetKey(request.target)}` : ''}`)
-  if (decision.action === 'use') return decision.token
+  if (decision.action === 'use') return withProof(ctx, session, decision.token)
   if (decision.action === 'login') {
     if (decision.reason === 'session-expired') throw new SessionExpiredError(ctx.loginTarget)
     throw noRefreshToken(ctx, session, request)
@@ -29,7 +31,43 @@ export async function getAccessToken(ctx: LoginContext, options: GetAccessTokenO
   const refreshed = await untilCancelled(ctx, inFlight(refresh(withoutSignal(ctx), session, request, ctx.signal, client)))
   const token = storedToken(refreshed, request)
   if (!token) throw new ProviderError(ErrorCode.PROVIDER_ERROR, 'the provider returned no ID token on refresh', { error: 'no_id_token' })
-  return token
+  return withProof(ctx, refreshed, token)
+}
+
+/**
+ * A DPoP-bound token (RFC 9449) comes with `proof()`: a fresh proof per request, signed with the
+ * session's key (imported non-extractable once per process), with the nonce given or the last one
+ * the URL's origin gave. A nonce given is kept with the session, for later proofs and processes.
+ */
+function withProof(ctx: LoginContext, session: Session, token: AccessToken): AccessToken {
+  const jwk = session.dpopKey
+  if (!jwk || !session.jkt || token.token_type.toLowerCase() !== 'dpop') return token
+  const jkt = session.jkt
+  const nonces: Record<string, string> = { ...session.dpopNonces }
+  const keys = (ctx.memory.dpopKeys ??= new Map())
+  const proof: NonNullable<AccessToken['proof']> = async ({ method, url, nonce }) => {
+    let key = keys.get(jkt)
+    if (!key) {
+      key = importSigningKey(jwk)
+      keys.set(jkt, key)
+    }
+    const origin = new URL(url).origin
+    if (nonce !== undefined && nonces[origin] !== nonce) {
+      nonces[origin] = nonce
+      await rememberNonce(ctx, jkt, origin, nonce)
+    }
+    return signProof(await key, jwk, { method, url, accessToken: token.access_token, nonce: nonce ?? nonces[origin] })
+  }
+  return { ...token, token_type: 'DPoP', proof }
+}
+
+/** A resource's DPoP nonce, kept with the session (not secret) while it is still the session of this key. */
+async function rememberNonce(ctx: LoginContext, jkt: string, origin: string, nonce: string): Promise<void> {
+  await ctx.store.withLock(ctx.profile, async () => {
+    const current = await ctx.store.readSession(ctx.profile)
+    if (!current || current.jkt !== jkt || current.dpopNonces?.[origin] === nonce) return
+    await ctx.store.writeSession(ctx.profile, { ...current, dpopNonces: { ...current.dpopNonces, [origin]: nonce } })
+  })
 }
 
 /** Refreshes still under way in this process (a caller's signal does not end them). */
@@ -219,10 +257,13 @@ async function refreshStored(ctx: LoginContext, previous: Session, refreshToken:
     if (arrived) await ctx.store.writeSession(ctx.profile, arrived)
   }
   let tokens
+  let signer: DpopSigner | undefined
   try {
     // The login's own resource (RFC 8707) goes with its refreshes too.
     const parameters = target ? targetParameters(target) : current.resource ? { resource: current.resource } : {}
-    tokens = await refreshTokens(config, refreshToken, { parameters, onAnswer: storeOnArrival })
+    const { sessionSigner } = await import('../protocol/dpop.ts')
+    signer = await sessionSigner(config, current)
+    tokens = await refreshTokens(config, refreshToken, { parameters, onAnswer: storeOnArrival, signer })
   } catch (error) {
     if (!(error instanceof RefreshFailure)) throw error
     const failure = error.failure
@@ -236,8 +277,9 @@ async function refreshStored(ctx: LoginContext, previous: Session, refreshToken:
   } finally {
     await rememberJwks(ctx, config)
   }
+  const nonces = signer && JSON.stringify(signer.nonces) !== JSON.stringify(current.dpopNonces ?? {}) ? { dpopNonces: signer.nonces } : {}
   if (!target) {
-    const next = refreshedSession(current, tokens, nowS)
+    const next = { ...refreshedSession(current, tokens, nowS), ...nonces }
     await assertSameAccount(ctx, current, next)
     if (JSON.stringify(next) !== JSON.stringify(arrived)) await ctx.store.writeSession(ctx.profile, next)
     return next
@@ -245,7 +287,7 @@ async function refreshStored(ctx: LoginContext, previous: Session, refreshToken:
   const wrongAudience = wrongAudienceProblem(tokens.accessToken, target.resource ?? target.audience)
   // The refresh token may have rotated all the same: it was kept on arrival; the wrong token is not.
   if (wrongAudience) throw new ProviderError(ErrorCode.TOKEN_AUDIENCE_MISMATCH, wrongAudience, { error: 'audience_mismatch' })
-  const next = withTargetToken(current, target, targetKey(target), tokens, nowS)
+  const next = { ...withTargetToken(current, target, targetKey(target), tokens, nowS), ...nonces }
   await ctx.store.writeSession(ctx.profile, next)
   return next
 }

@@ -73,6 +73,7 @@ export async function prepareLogin(ctx: LoginContext, { forceRegistration = fals
     resourceUrl: server?.resourceUrl,
     endpoints: server?.endpoints,
     registration: choice?.registration,
+    dpopRequired: server?.dpopRequired,
   }
   const settings = resolveLoginSettings(given, remembered, found)
   return { settings, provider: await forClient(ctx, discovery, settings) }
@@ -87,6 +88,8 @@ interface AuthorizationServer {
   resourceUrl?: string
   /** The scope the resource asks for. */
   scope?: string
+  /** The resource wants DPoP-bound tokens. */
+  dpopRequired?: boolean
   /** The 2025-03-26 revision's defaults (no metadata anywhere): what was tried, for the message when they are not there either. */
   withoutMetadata?: { tried: string[] }
 }
@@ -112,7 +115,8 @@ async function findAuthorizationServer(ctx: LoginContext, given: LoginSettingsIn
   const found = await discoverProtectedResource(resourceUrl, ctx.providerFetch(), ctx.app.appName)
   if ('authorizationServers' in found) {
     ctx.debug(`protected resource: metadata at ${found.metadataUrl}; authorization server ${found.authorizationServers[0]}`)
-    return { issuer: found.authorizationServers[0], resource: found.resource, resourceUrl, scope: found.scope }
+    if (found.dpopRequired) ctx.debug('protected resource: it wants DPoP-bound tokens')
+    return { issuer: found.authorizationServers[0], resource: found.resource, resourceUrl, scope: found.scope, dpopRequired: found.dpopRequired }
   }
   return olderRevisionServer(ctx, resourceUrl, found)
 }

@@ -15,6 +15,7 @@ import { withStepUp, type StepUpLogin } from './step-up.ts'
 import { discover, rememberJwks, type CachedProvider } from './provider-metadata.ts'
 import type { BrowserOpenResult } from '../browser/open-browser.ts'
 import { isLoopbackHttp } from '../protocol/url.ts'
+import type { DpopSigner } from '../protocol/dpop.ts'
 
 export type LoginOutcome = Omit<LoginResult, 'keychain_unavailable' | 'keychain_access_token'>
 
@@ -100,14 +101,14 @@ export function withLoginHint(settings: LoginSettings, previous: Session | undef
 }
 
 async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<StoredLogin> {
-  const [{ newAttempt, buildAuthorizationUrl }, { startCallbackServer }, { defaultPages }] = await Promise.all([
+  const [{ newAttempt, authorizationRequest }, { startCallbackServer }, { defaultPages }] = await Promise.all([
     import('../protocol/authorize.ts'),
     import('../loopback/server.ts'),
     import('../loopback/pages.ts'),
   ])
   const pages: LoginPages = ctx.options.pages ?? defaultPages
   const { displayName } = ctx.app
-  const attempt = await newAttempt()
+  const attempt = await newAttempt({ dpop: await dpopForLogin(ctx, cached.config, settings) })
   ctx.throwIfCancelled()
   const server = await startCallbackServer({
     redirectHost: settings.redirectHost,
@@ -120,7 +121,7 @@ async function browserLogin(ctx: LoginContext, cached: CachedProvider, settings:
   })
   ctx.debug(`loopback server: listening for ${server.redirectUri}`)
   try {
-    const url = buildAuthorizationUrl(cached.config, attempt, { ...settings, redirectUri: server.redirectUri })
+    const { url } = await authorizationRequest(cached.config, attempt, { ...settings, redirectUri: server.redirectUri }, { par: settings.par, debug: (line) => ctx.debug(line) })
     const browser = await (await ctx.browserOpener())(url.href)
     ctx.debug(`browser: ${browser.opened ? `started ${browser.command}` : `not started (${browser.reason})`}`)
     ctx.options.onAuthorizationUrl?.({ url: url.href, redirectUri: server.redirectUri, browser })
@@ -189,9 +190,23 @@ export async function redeemAndStore(
 ): Promise<StoredLogin> {
   const { exchangeCode } = await import('../protocol/authorize.ts')
   if (settings.endpoints) acceptOriginAsIssuer(callbackUrl, settings.issuer)
-  const tokens = await exchangeCode(provider, callbackUrl, attempt, redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource, settings.maxAge)
+  const nonces: Record<string, string> = {}
+  const exchange = (a: AuthorizationAttempt) => exchangeCode(provider, callbackUrl, a, redirectUri, idTokenExpected(settings), ctx.app.loginCommand, settings.resource, settings.maxAge, nonces)
+  let used = attempt
+  let tokens
+  try {
+    tokens = await exchange(used)
+  } catch (error) {
+    // `auto`: a token endpoint that wants a proof (RFC 9449 §7) gets one; the code is still unspent.
+    if (used.dpopKey || settings.dpop !== 'auto' || !(error instanceof ProviderError) || !wantsProof(error)) throw error
+    ctx.debug(`dpop: the token endpoint asked for a proof (${error.error}); binding the session to a new key`)
+    const { newDpopKey } = await import('../protocol/dpop.ts')
+    used = { ...attempt, dpopKey: await newDpopKey() }
+    tokens = await exchange(used)
+  }
   await rememberJwks(ctx, provider)
-  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()), settings.scope)
+  const signer = await loginSigner(provider, used, nonces)
+  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, { ...sessionBase(settings), ...dpopFields(used, signer?.nonces ?? nonces) }, ctx.nowS()), settings.scope, signer)
   const replaced = await storeNewSession(ctx, session, settings)
   return { session, replaced }
 }
@@ -200,6 +215,9 @@ export async function redeemAndStore(
 async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: LoginSettings): Promise<StoredLogin> {
   const { startDeviceAuthorization, pollDeviceAuthorization } = await import('../protocol/device.ts')
   const provider = (await cached.revalidate?.()) ?? cached.config
+  const attempt: Pick<AuthorizationAttempt, 'dpopKey'> = {}
+  if (await dpopForLogin(ctx, provider, settings)) attempt.dpopKey = await (await import('../protocol/dpop.ts')).newDpopKey()
+  let signer = await loginSigner(provider, attempt, {})
   const authorization = await startDeviceAuthorization(provider, settings)
   const url = authorization.verification_uri_complete ?? authorization.verification_uri
   const browser: BrowserOpenResult = isSafeToOpen(url)
@@ -212,14 +230,18 @@ async function deviceLogin(ctx: LoginContext, cached: CachedProvider, settings: 
     expiresInS: authorization.expires_in,
     browser,
   })
-  const tokens = await waitForAnswer(
-    ctx,
-    (signal) => pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand, settings.resource),
-    settings.timeoutS,
-    'the device login was not approved',
-  )
+  const poll = (signal: AbortSignal) =>
+    pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand, settings.resource, signer).catch(async (error: unknown) => {
+      // `auto`: a token endpoint that wants a proof gets one (the device code is still unspent).
+      if (attempt.dpopKey || settings.dpop !== 'auto' || !(error instanceof ProviderError) || !wantsProof(error)) throw error
+      ctx.debug(`dpop: the token endpoint asked for a proof (${error.error}); binding the session to a new key`)
+      attempt.dpopKey = await (await import('../protocol/dpop.ts')).newDpopKey()
+      signer = await loginSigner(provider, attempt, {})
+      return pollDeviceAuthorization(provider, authorization, signal, ctx.app.loginCommand, settings.resource, signer)
+    })
+  const tokens = await waitForAnswer(ctx, poll, settings.timeoutS, 'the device login was not approved')
   await rememberJwks(ctx, provider)
-  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, sessionBase(settings), ctx.nowS()), settings.scope)
+  const session = await withUserinfo(ctx, provider, sessionFromTokens(tokens, { ...sessionBase(settings), ...dpopFields(attempt, signer?.nonces ?? {}) }, ctx.nowS()), settings.scope, signer)
   const replaced = await storeNewSession(ctx, session, settings)
   await revokeReplaced(ctx, replaced, session, provider)
   return { session, replaced }
@@ -294,7 +316,8 @@ async function revokePrevious(ctx: LoginContext, previous: Session, refreshToken
     const sameProvider = sameIssuer(previous.issuer, current.issuer) && previous.clientId === current.clientId
     const config = sameProvider ? provider : await discover(ctx, previous, { cache: false })
     const { revokeRefreshToken } = await import('../protocol/revoke.ts')
-    const revoked = await revokeRefreshToken(config, refreshToken)
+    const { sessionSigner } = await import('../protocol/dpop.ts')
+    const revoked = await revokeRefreshToken(config, refreshToken, await sessionSigner(config, previous))
     ctx.debug(`revocation of the replaced refresh token: ${revoked ? 'done' : 'no revocation endpoint'}`)
   } catch (error) {
     // The old token expires on its own; the new login has succeeded either way.
@@ -319,10 +342,13 @@ export function sessionBase(settings: LoginSettings): SessionBase {
 
 function rememberedSettings(settings: LoginSettings): ProfileSettings {
   const { issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, endpoints, registration } = settings
+  // `auto` is the default: only a choice made is remembered.
+  const dpop = settings.dpop === 'auto' ? undefined : settings.dpop
+  const par = settings.par === 'auto' ? undefined : settings.par
   // The resource as given: a later login finds its authorization server again from it.
   const resource = settings.resourceUrl ?? settings.resource
   const resourceDiscovery = settings.resourceUrl !== undefined ? true : undefined
-  return JSON.parse(JSON.stringify({ issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, resource, resourceDiscovery, endpoints, registration })) as ProfileSettings
+  return JSON.parse(JSON.stringify({ issuer, clientId, audience, scope, organization, port, portAttempts, redirectHost, redirectPath, device, resource, resourceDiscovery, endpoints, registration, dpop, par })) as ProfileSettings
 }
 
 /** An ID token is expected when `openid` was asked for, from a server with metadata (a JWKS to verify it with). */
@@ -338,13 +364,13 @@ function idTokenExpected(settings: LoginSettings): boolean {
  * Not asked with a token made for another resource (RFC 8707: its audience is that API, not the
  * authorization server's userinfo).
  */
-async function withUserinfo(ctx: LoginContext, provider: client.Configuration, session: Session, scope: string): Promise<Session> {
+async function withUserinfo(ctx: LoginContext, provider: client.Configuration, session: Session, scope: string, signer?: DpopSigner): Promise<Session> {
   if (session.resource || !provider.serverMetadata().userinfo_endpoint) return session
   const lacking = !session.idToken || (!session.user.name && hasScope(scope, 'profile')) || (!session.user.email && hasScope(scope, 'email'))
   if (!lacking) return session
   try {
     const { fetchUserinfo } = await import('../protocol/userinfo.ts')
-    const info = await fetchUserinfo(provider, session.accessToken, session.user.sub)
+    const info = await fetchUserinfo(provider, session.accessToken, session.user.sub, signer)
     const pick = (key: string) => (typeof info[key] === 'string' ? (info[key] as string) : undefined)
     const fromUserinfo = Object.fromEntries(Object.entries({ sub: pick('sub'), email: pick('email'), name: pick('name') }).filter(([, v]) => v !== undefined))
     // The ID token's claims win; userinfo fills in what they lack.
@@ -353,6 +379,37 @@ async function withUserinfo(ctx: LoginContext, provider: client.Configuration, s
     ctx.debug(`userinfo: ${error instanceof Error ? error.message : String(error)}`)
     return session
   }
+}
+
+/**
+ * Whether this login binds its session to a DPoP key (RFC 9449): `dpop: true`, or `auto` when the
+ * protected resource wants it. Refused before the browser opens when the server cannot bind to ES256.
+ */
+export async function dpopForLogin(ctx: LoginContext, provider: client.Configuration, settings: LoginSettings): Promise<boolean> {
+  const on = settings.dpop === true || (settings.dpop === 'auto' && settings.dpopRequired === true)
+  if (!on) return false
+  const { assertDpopSupported } = await import('../protocol/dpop.ts')
+  assertDpopSupported(provider.serverMetadata())
+  ctx.debug(`dpop: binding the session to a new key (${settings.dpop === true ? 'asked for' : 'the resource requires it'})`)
+  return true
+}
+
+/** Whether the token endpoint's error asks for a DPoP proof. */
+function wantsProof(error: ProviderError): boolean {
+  return error.error === 'invalid_dpop_proof' || error.error === 'use_dpop_nonce'
+}
+
+/** The login's signer (openid-client's handle on its key), for the requests after the code exchange (userinfo). */
+async function loginSigner(provider: client.Configuration, attempt: Pick<AuthorizationAttempt, 'dpopKey'>, nonces: Record<string, string>): Promise<DpopSigner | undefined> {
+  if (!attempt.dpopKey) return undefined
+  const { dpopSigner } = await import('../protocol/dpop.ts')
+  return dpopSigner(provider, attempt.dpopKey.privateJwk, nonces)
+}
+
+/** What a DPoP login keeps in its session: the key (a secret), its thumbprint, the nonces. */
+function dpopFields(attempt: Pick<AuthorizationAttempt, 'dpopKey'>, nonces: Record<string, string>): Pick<Session, 'dpopKey' | 'jkt' | 'dpopNonces'> {
+  if (!attempt.dpopKey) return {}
+  return { dpopKey: attempt.dpopKey.privateJwk, jkt: attempt.dpopKey.jkt, ...(Object.keys(nonces).length > 0 ? { dpopNonces: { ...nonces } } : {}) }
 }
 
 function failurePageFor(error: unknown): { status: number; info: { error: string; errorDescription?: string } } {

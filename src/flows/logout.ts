@@ -29,7 +29,8 @@ export async function logout(ctx: LoginContext, options: LogoutOptions = {}): Pr
       if (issuer) provider = await discover(ctx, { issuer, clientId, clientSecret: session?.clientSecret, endpoints: session?.endpoints ?? remembered.endpoints }, { cache: sameIssuer(issuer, remembered.issuer ?? issuer) })
       if (provider && session?.refreshToken) {
         const { revokeRefreshToken } = await import('../protocol/revoke.ts')
-        result.revoked = await revokeRefreshToken(provider, session.refreshToken)
+        const { sessionSigner } = await import('../protocol/dpop.ts')
+        result.revoked = await revokeRefreshToken(provider, session.refreshToken, await sessionSigner(provider, session))
       }
     } catch (error) {
       result.revocationError = error instanceof CliLoginError ? error : new ProviderError(ErrorCode.PROVIDER_ERROR, String(error), { cause: error })

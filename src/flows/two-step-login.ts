@@ -13,7 +13,7 @@ import { callbackUrlFor, classifyPastedAddress, pastedAddressProblem } from '../
 import { callbackUrls } from '../options.ts'
 import { pendingRecord, type PendingLogin } from '../session/pending-login.ts'
 import type { SessionStore } from '../session/file-store.ts'
-import { loginOutcome, redeemAndStore, revokeReplaced, storedSessionBefore, withLoginHint, type LoginOutcome } from './login.ts'
+import { dpopForLogin, loginOutcome, redeemAndStore, revokeReplaced, storedSessionBefore, withLoginHint, type LoginOutcome } from './login.ts'
 import { prepareLogin } from './login-target.ts'
 import { loadProvider } from './provider-metadata.ts'
 
@@ -25,17 +25,18 @@ export async function startLogin(ctx: LoginContext): Promise<PendingLoginStart> 
   const prepared = await prepareLogin(ctx)
   if (prepared.settings.device) throw UsageError.forOption('device', 'cannot be used for a login finished later: the device flow polls until the user approves')
   const settings = withLoginHint(prepared.settings, previous)
-  const { newAttempt, buildAuthorizationUrl } = await import('../protocol/authorize.ts')
-  const attempt = await newAttempt()
+  const { newAttempt, authorizationRequest } = await import('../protocol/authorize.ts')
+  const attempt = await newAttempt({ dpop: await dpopForLogin(ctx, prepared.provider.config, settings) })
   // The first port of the range, not probed: no server listens, the answer comes back as an address.
   const [redirectUri] = callbackUrls({ ...settings, portAttempts: 1 })
-  const url = buildAuthorizationUrl(prepared.provider.config, attempt, { ...settings, redirectUri })
+  const { url, expiresInS } = await authorizationRequest(prepared.provider.config, attempt, { ...settings, redirectUri }, { par: settings.par, later: true, debug: (line) => ctx.debug(line) })
   const now = ctx.nowS()
   const pending: PendingLogin = {
     version: 1,
     loginId: randomBytes(12).toString('base64url'),
     createdAt: now,
-    expiresAt: now + Math.ceil(settings.timeoutS),
+    // A pushed request's request_uri may not live as long as the timeout.
+    expiresAt: now + Math.ceil(Math.min(settings.timeoutS, expiresInS ?? Infinity)),
     redirectUri,
     attempt,
     settings,

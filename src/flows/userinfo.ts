@@ -9,5 +9,6 @@ export async function userinfo(ctx: LoginContext): Promise<Record<string, unknow
   const { config } = await loadProvider(ctx, session)
   const { fetchUserinfo } = await import('../protocol/userinfo.ts')
   ctx.debug(`userinfo: ${config.serverMetadata().userinfo_endpoint ?? '(none)'}`)
-  return fetchUserinfo(config, access_token, session.user.sub)
+  const { sessionSigner } = await import('../protocol/dpop.ts')
+  return fetchUserinfo(config, access_token, session.user.sub, await sessionSigner(config, session))
 }

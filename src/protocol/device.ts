@@ -2,6 +2,7 @@ import * as client from 'openid-client'
 import { AuthorizationError, ErrorCode, ProviderError } from '../errors.ts'
 import { toProviderError } from './provider.ts'
 import { toTokenSet, type TokenSet } from './token-set.ts'
+import { assertDpopBound, withDpop, type DpopSigner } from './dpop.ts'
 
 export type DeviceAuthorization = client.DeviceAuthorizationResponse
 
@@ -54,11 +55,16 @@ export async function pollDeviceAuthorization(
   signal: AbortSignal,
   loginCommand: string,
   resource?: string,
+  signer?: DpopSigner,
 ): Promise<TokenSet> {
   const expiry = AbortSignal.timeout(authorization.expires_in * 1000)
   try {
-    return toTokenSet(await client.pollDeviceAuthorizationGrant(config, authorization, resource ? { resource } : undefined, { signal: AbortSignal.any([signal, expiry]) }))
+    const options = { signal: AbortSignal.any([signal, expiry]), ...(signer ? { DPoP: signer.handle } : {}) }
+    const tokens = toTokenSet(await withDpop(config, signer, () => client.pollDeviceAuthorizationGrant(config, authorization, resource ? { resource } : undefined, options)))
+    if (signer) assertDpopBound(tokens.tokenType, 'the device login')
+    return tokens
   } catch (error) {
+    if (error instanceof ProviderError) throw error
     if (signal.aborted) throw signal.reason
     if (expiry.aborted || (error instanceof client.ResponseBodyError && error.error === 'expired_token')) {
       throw new ProviderError(ErrorCode.PROVIDER_ERROR, `the device code expired before the login was approved: run ${loginCommand} again`, { error: 'expired_token', cause: error })

@@ -3,6 +3,7 @@ import { ProviderError } from '../errors.ts'
 import { patientTimeout } from '../net/patient-timeout.ts'
 import { toProviderError } from './provider.ts'
 import { toTokenSet, type TokenSet } from './token-set.ts'
+import { withDpop, type DpopSigner } from './dpop.ts'
 
 export interface RefreshOptions {
   /** Another API (`audience`, `resource`) or a narrower `scope`. */
@@ -13,6 +14,8 @@ export interface RefreshOptions {
    * the refresh token in it, so the caller stores it now. Awaited; what it throws is thrown.
    */
   onAnswer?: (answer: Record<string, unknown>) => Promise<void>
+  /** A DPoP session's signer: the refresh carries a proof (a public client's refresh token is bound too). */
+  signer?: DpopSigner
 }
 
 /** How the refresh ended when it did not succeed: whether the answer had arrived (and was handed to onAnswer). */
@@ -58,7 +61,9 @@ export async function refreshTokens(config: client.Configuration, refreshToken: 
     return response
   }
   try {
-    return toTokenSet(await client.refreshTokenGrant(config, refreshToken, options.parameters ?? {}))
+    const { signer } = options
+    const dpop = signer ? { DPoP: signer.handle } : undefined
+    return toTokenSet(await withDpop(config, signer, () => client.refreshTokenGrant(config, refreshToken, options.parameters ?? {}, dpop)))
   } catch (error) {
     if (storeFailure !== undefined) throw storeFailure
     throw new RefreshFailure(toProviderError(error, 'the token refresh'), answered)

@@ -14,6 +14,8 @@ export interface ProtectedResource {
   scope?: string
   /** Where the metadata was found. */
   metadataUrl: string
+  /** The resource wants DPoP-bound tokens (RFC 9449 §5.2 `dpop_bound_access_tokens_required`, or its 401 offered only DPoP). */
+  dpopRequired?: boolean
 }
 
 /** A resource without protected resource metadata (the 2025-03-26 revision of MCP, or no OAuth at all). */
@@ -61,7 +63,8 @@ export async function discoverProtectedResource(resourceUrl: string, fetchImpl: 
     const found = await fetchMetadata(candidate, url, fetchImpl)
     if (found) {
       const scope = challenge?.scope ?? (found.scopes.length > 0 ? found.scopes.join(' ') : undefined)
-      return { resource: found.resource, authorizationServers: found.authorizationServers, scope, metadataUrl: candidate.href }
+      const dpopRequired = found.dpopRequired || challenge?.dpopOnly
+      return { resource: found.resource, authorizationServers: found.authorizationServers, scope, metadataUrl: candidate.href, ...(dpopRequired ? { dpopRequired: true } : {}) }
     }
   }
   return { tried: candidates.map((c) => c.href), scope: challenge?.scope }
@@ -96,6 +99,8 @@ function jsonRpcPost(method: 'server/discover' | 'initialize', revision: string,
 interface Challenge {
   resourceMetadata?: string
   scope?: string
+  /** The 401 offered the DPoP scheme and no other. */
+  dpopOnly?: boolean
 }
 
 interface ProbeAnswer {
@@ -115,7 +120,9 @@ async function probe(url: URL, fetchImpl: typeof fetch, init: RequestInit): Prom
   }
   if (response.status === 401) {
     await response.body?.cancel().catch(() => {})
-    return { status: 401, challenge: parseBearerChallenge(response.headers.get('www-authenticate') ?? '') }
+    const header = response.headers.get('www-authenticate') ?? ''
+    const dpopOnly = offersOnlyDpop(header)
+    return { status: 401, challenge: dpopOnly ? { ...parseBearerChallenge(header, 'dpop'), dpopOnly } : parseBearerChallenge(header) }
   }
   if (response.status !== 400) {
     await response.body?.cancel().catch(() => {})
@@ -138,7 +145,7 @@ async function jsonRpcError(response: Response): Promise<{ code?: unknown; messa
   }
 }
 
-async function fetchMetadata(candidate: URL, resourceUrl: URL, fetchImpl: typeof fetch): Promise<{ resource: string; authorizationServers: string[]; scopes: string[] } | undefined> {
+async function fetchMetadata(candidate: URL, resourceUrl: URL, fetchImpl: typeof fetch): Promise<{ resource: string; authorizationServers: string[]; scopes: string[]; dpopRequired: boolean } | undefined> {
   assertAllowedUrl(candidate, 'the protected resource metadata')
   let response: Response
   try {
@@ -168,14 +175,23 @@ async function fetchMetadata(candidate: URL, resourceUrl: URL, fetchImpl: typeof
     throw invalid(candidate, 'names no "authorization_servers"')
   }
   const scopes = Array.isArray(metadata.scopes_supported) ? metadata.scopes_supported.filter((s): s is string => typeof s === 'string' && /^[\x21\x23-\x5B\x5D-\x7E]+$/.test(s)) : []
-  return { resource, authorizationServers: servers, scopes }
+  return { resource, authorizationServers: servers, scopes, dpopRequired: metadata.dpop_bound_access_tokens_required === true }
 }
 
-/** The `Bearer` challenge's parameters (RFC 6750 §3, RFC 9728 §5.1) from a WWW-Authenticate header. */
-export function parseBearerChallenge(header: string): Challenge {
-  const params = challengeOf(header, ['bearer'])?.params ?? {}
+/** The `Bearer` (or another scheme's) challenge's parameters (RFC 6750 §3, RFC 9728 §5.1) from a WWW-Authenticate header. */
+export function parseBearerChallenge(header: string, scheme = 'bearer'): Challenge {
+  const params = challengeOf(header, [scheme])?.params ?? {}
   const scope = params.scope?.trim()
   return { resourceMetadata: params.resource_metadata || undefined, scope: scope || undefined }
+}
+
+/** The challenges' auth-schemes are DPoP alone (RFC 9449 §7.1): the resource takes no bearer token. */
+export function offersOnlyDpop(header: string): boolean {
+  const schemes = new Set<string>()
+  const pattern = /(?:^|,)\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?=\s+[A-Za-z0-9!#$%&'*+.^_`|~-]+\s*=|\s*(?:,|$))/g
+  // Only names at the start of a challenge (not `name=value` parameters): the first word of the header and after a comma, not followed by `=`.
+  for (let match = pattern.exec(header); match; match = pattern.exec(header)) schemes.add(match[1].toLowerCase())
+  return schemes.size > 0 && [...schemes].every((scheme) => scheme === 'dpop')
 }
 
 /** The resource identifier is the URL given or one of its parents on the same origin. */

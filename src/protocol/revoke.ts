@@ -1,12 +1,14 @@
 import * as client from 'openid-client'
 import { toProviderError } from './provider.ts'
+import { withDpop, type DpopSigner } from './dpop.ts'
 import { fallbackEndSessionUrl } from './quirks.ts'
 
 /** Revokes a refresh token; a provider without a revocation endpoint is not an error (returns false). */
-export async function revokeRefreshToken(config: client.Configuration, refreshToken: string): Promise<boolean> {
+export async function revokeRefreshToken(config: client.Configuration, refreshToken: string, signer?: DpopSigner): Promise<boolean> {
   if (!config.serverMetadata().revocation_endpoint) return false
   try {
-    await client.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' })
+    // A DPoP session's revocation carries a proof (withDpop adds it: openid-client's revocation takes no handle).
+    await withDpop(config, signer, () => client.tokenRevocation(config, refreshToken, { token_type_hint: 'refresh_token' }))
     return true
   } catch (error) {
     throw toProviderError(error, 'the token revocation')

@@ -5,7 +5,7 @@ import type { Session, SessionUser, TargetToken } from './session.ts'
 import type { TokenTarget } from './token-decision.ts'
 
 /** What a session keeps of the login settings. */
-export type SessionBase = Pick<Session, 'issuer' | 'clientId' | 'clientSecret' | 'audience' | 'organization' | 'requestedScope' | 'resource' | 'resourceUrl' | 'endpoints' | 'registration'>
+export type SessionBase = Pick<Session, 'issuer' | 'clientId' | 'clientSecret' | 'audience' | 'organization' | 'requestedScope' | 'resource' | 'resourceUrl' | 'endpoints' | 'registration' | 'dpopKey' | 'jkt' | 'dpopNonces'>
 
 /** A new session from the token endpoint's answer to a login. */
 export function sessionFromTokens(tokens: TokenSet, base: SessionBase, nowS: number): Session {
@@ -83,7 +83,9 @@ function idTokenFields(tokens: TokenSet): Pick<Session, 'idToken' | 'idTokenExpi
 }
 
 function normalizeTokenType(type: string | undefined): string {
-  return !type || type.toLowerCase() === 'bearer' ? 'Bearer' : type
+  if (!type || type.toLowerCase() === 'bearer') return 'Bearer'
+  // openid-client gives the token type in lower case; RFC 9449 spells it `DPoP`.
+  return type.toLowerCase() === 'dpop' ? 'DPoP' : type
 }
 
 export function userFromClaims(claims: Record<string, unknown> | undefined): SessionUser {

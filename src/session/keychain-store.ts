@@ -11,8 +11,9 @@
  * absence is how a later write knows to keep them there).
  *
  * Keychain items, service = the tool's appName, account = <profile>/<item> (keychain.ts):
- * - `<profile>/secrets`: JSON of the refresh token, client secret, an ID token still to verify and
- *   the access tokens of other APIs (`targets`); with keychainAccessToken, the ID token too;
+ * - `<profile>/secrets`: JSON of the refresh token, client secret, an ID token still to verify,
+ *   the DPoP private key and the access tokens of other APIs (`targets`); with keychainAccessToken,
+ *   the ID token too;
  * - `<profile>/access_token`: with keychainAccessToken only, the session's own access token, alone
  *   (one small item for the fast path).
  * Both go through setLarge (split under Windows' 2,560-byte cap).
@@ -69,6 +70,8 @@ interface StoredSecrets {
   privateKey?: string
   /** targets' access tokens, by target key. */
   targets?: Record<string, string>
+  /** The DPoP private key (RFC 9449) the tokens are bound to. */
+  dpopKey?: JsonWebKey
 }
 
 const { accessToken: ACCESS_TOKEN_ITEM, secrets: SECRETS_ITEM, pendingLogin: PENDING_ITEM } = SESSION_ITEMS
@@ -351,8 +354,8 @@ function withoutMarker(session: Session): Session {
  * and, unless `keychainOnly`, caches the access and ID tokens (the access token item is then not needed).
  */
 function splitSecrets(session: Session, keychainOnly: boolean): { file: Session; secrets: StoredSecrets; accessToken: string | undefined } {
-  const { accessToken, refreshToken, idToken, unverifiedIdToken, clientSecret, privateKey, targets, storage: _storage, ...rest } = session
-  const secrets: StoredSecrets = { refreshToken, idToken: keychainOnly ? idToken : undefined, unverifiedIdToken, clientSecret, privateKey }
+  const { accessToken, refreshToken, idToken, unverifiedIdToken, clientSecret, privateKey, targets, dpopKey, storage: _storage, ...rest } = session
+  const secrets: StoredSecrets = { refreshToken, idToken: keychainOnly ? idToken : undefined, unverifiedIdToken, clientSecret, privateKey, dpopKey }
   let fileTargets: Record<string, TargetToken> | undefined
   if (targets) {
     secrets.targets = {}
@@ -374,6 +377,8 @@ function joinSecrets(stored: Session, accessToken: string, secrets: StoredSecret
     // The ID token is cached in the file unless the session keeps its tokens in the keychain only.
     else if (key !== 'idToken' || tokensInKeychainOnly(stored)) delete session[key]
   }
+  if (typeof secrets.dpopKey === 'object' && secrets.dpopKey !== null) session.dpopKey = secrets.dpopKey
+  else delete session.dpopKey
   if (stored.targets) {
     const targets: Record<string, TargetToken> = {}
     for (const [key, target] of Object.entries(stored.targets)) {

@@ -50,6 +50,15 @@ export interface Session {
   endpoints?: ExplicitEndpoints
   /** The client id is a registration this tool made (RFC 7591); its secret, if any, is clientSecret. */
   registration?: ClientRegistration
+  /**
+   * DPoP (RFC 9449): the private key (an ES256 JWK, `d` included) the session's tokens are bound
+   * to, made at login. A secret: kept with the refresh token (the keychain item, or this 0600 file).
+   */
+  dpopKey?: JsonWebKey
+  /** The DPoP key's JWK SHA-256 thumbprint (RFC 7638): the tokens' `cnf.jkt`. Not secret. */
+  jkt?: string
+  /** The last DPoP nonce each server gave (`DPoP-Nonce`), by origin. Not secret. */
+  dpopNonces?: Record<string, string>
   /** A session without a person: the grant that gives it a new token when the cached one expires (no refresh token). */
   grant?: 'client-credentials' | 'jwt-bearer' | 'token-exchange'
   /** private_key_jwt's key (PEM or JWK text), copied at login; a secret, like clientSecret. */
@@ -107,6 +116,10 @@ export interface SessionStatus {
   storage: 'file' | 'keychain'
   /** The verified ID token's claims; null without an ID token. */
   claims: Record<string, unknown> | null
+  /** `Bearer` or `DPoP` (RFC 9449), as the session's access token is used. */
+  token_type: string
+  /** The DPoP key's thumbprint; null for a bearer session. */
+  jkt: string | null
   /** The login's `resource` (RFC 8707), sent with every refresh; null without one. */
   resource: string | null
 }
@@ -130,6 +143,10 @@ export interface ProfileSettings {
   endpoints?: ExplicitEndpoints
   /** clientId is this registration of the tool's (RFC 7591). */
   registration?: ClientRegistration
+  /** DPoP (RFC 9449) as the last login was told: `auto`, or on / off. */
+  dpop?: 'auto' | boolean
+  /** Pushed authorization requests (RFC 9126) as the last login was told. */
+  par?: 'auto' | boolean
 }
 
 /** What getAccessToken() returns and `token --format json` prints. */
@@ -158,6 +175,8 @@ export function sessionStatus(profile: string, session: Session): SessionStatus 
     has_refresh_token: Boolean(session.refreshToken),
     storage: session.storage ?? 'file',
     claims: session.claims ?? null,
+    token_type: session.tokenType,
+    jkt: session.jkt ?? null,
     resource: session.resource ?? null,
   }
 }
@@ -180,6 +199,9 @@ export function settingsShapeProblem(value: unknown): string | undefined {
   if (s.device !== undefined && typeof s.device !== 'boolean') return '"device" is not true or false'
   if (s.resource !== undefined && typeof s.resource !== 'string') return '"resource" is not a string'
   if (s.resourceDiscovery !== undefined && typeof s.resourceDiscovery !== 'boolean') return '"resourceDiscovery" is not true or false'
+  for (const key of ['dpop', 'par'] as const) {
+    if (s[key] !== undefined && s[key] !== 'auto' && typeof s[key] !== 'boolean') return `"${key}" is not "auto", true or false`
+  }
   return serverFieldsProblem(s)
 }
 
@@ -226,6 +248,9 @@ export function sessionShapeProblem(value: unknown): string | undefined {
     const value = (s.user as Record<string, unknown>)[key]
     if (value !== undefined && typeof value !== 'string') return `"user.${key}" is not a string`
   }
+  if (s.jkt !== undefined && typeof s.jkt !== 'string') return '"jkt" is not a string'
+  if (s.dpopKey !== undefined && (typeof s.dpopKey !== 'object' || s.dpopKey === null || typeof (s.dpopKey as Record<string, unknown>).d !== 'string')) return '"dpopKey" is not a private key'
+  if (s.dpopNonces !== undefined && (typeof s.dpopNonces !== 'object' || s.dpopNonces === null || Object.values(s.dpopNonces).some((n) => typeof n !== 'string'))) return '"dpopNonces" is not an object of strings'
   for (const key of ['claims', 'targets'] as const) {
     if (s[key] !== undefined && (typeof s[key] !== 'object' || s[key] === null || Array.isArray(s[key]))) return `"${key}" is not an object`
   }

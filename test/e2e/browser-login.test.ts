@@ -110,8 +110,10 @@ describe('browser login', () => {
     const json = JSON.parse(status.stdout)
     assert.deepEqual(
       Object.keys(json).sort(),
-      ['audience', 'claims', 'email', 'expires_at', 'has_refresh_token', 'issuer', 'name', 'profile', 'resource', 'scope', 'storage', 'subject'].sort(),
+      ['audience', 'claims', 'email', 'expires_at', 'has_refresh_token', 'issuer', 'jkt', 'name', 'profile', 'resource', 'scope', 'storage', 'subject', 'token_type'].sort(),
     )
+    assert.equal(json.token_type, 'Bearer')
+    assert.equal(json.jkt, null)
     assert.equal(json.profile, 'default')
     assert.equal(json.storage, 'file')
     // The verified ID token's claims, as the provider put them there.

@@ -134,7 +134,7 @@ describe('completion, --version, help', () => {
     }
     assert.deepEqual(complete(['cli-login', '']), [...COMMANDS, '--help', '--version'].sort())
     assert.deepEqual(complete(['cli-login', 'token', '--fo']), ['--force-refresh', '--format'])
-    assert.deepEqual(complete(['cli-login', 'token', '--format', '']), ['header', 'json', 'k8s', 'raw'])
+    assert.deepEqual(complete(['cli-login', 'token', '--format', '']), ['dpop', 'header', 'json', 'k8s', 'raw'])
     assert.deepEqual(complete(['cli-login', 'completion', '']), ['bash', 'fish', 'zsh'])
     assert.deepEqual(complete(['cli-login', 'demo', '--sc']), ['--scope'])
   })

@@ -9,12 +9,13 @@ import { join } from 'node:path'
 import { COMMAND_SPECS, COMMANDS, FLAG_FOR_OPTION, libraryOptions, parseCommandArgs, type CommandSpec } from '../../src/cli/args.ts'
 import { cliMessage } from '../../src/cli/messages.ts'
 import { parseSpecArgs } from '../../src/cli/option-parser.ts'
-import { UsageError } from '../../src/errors.ts'
+import { ErrorCode, ProviderError, UsageError } from '../../src/errors.ts'
 
 /** A valid value for a flag of this spec, as typed on the command line, and what it parses to. */
 function sample(name: string, spec: CommandSpec['options'][string]): { args: string[]; value: unknown } {
   if (spec.kind === 'boolean') return { args: [`--${name}`], value: true }
   if (spec.kind === 'integer' || spec.kind === 'number') return { args: [`--${name}`, '7'], value: 7 }
+  if (spec.kind === 'switch') return { args: [`--${name}`, 'off'], value: false }
   const value = spec.choices ? spec.choices[spec.choices.length - 1] : `value-of-${name}`
   // A repeatable flag (fetch -H, --allow-origin) parses to the list of its values.
   return { args: [`--${name}`, value], value: spec.multiple ? [value] : value }
@@ -122,4 +123,24 @@ test('a spec with a short alias parses -X as --name (for flags such as fetch -X)
   const spec = { summary: 'a test command', options: { request: { kind: 'string', short: 'X', value: '<method>', help: 'the method' } } } as const satisfies CommandSpec
   assert.deepEqual(parseSpecArgs(spec, ['-X', 'POST'], {}).options, { request: 'POST' })
   assert.deepEqual(parseSpecArgs(spec, ['--request', 'PUT'], { CLI_LOGIN_REQUEST: 'GET' }).options, { request: 'PUT' })
+})
+
+test('--dpop and --par: auto, on or off; a bare flag is on (also before another flag or at the end); CLI_LOGIN_DPOP takes booleans too', () => {
+  const parse = (args: string[], env: NodeJS.ProcessEnv = {}) => libraryOptions('login', parseCommandArgs('login', args, env).options).options
+  assert.deepEqual(parse(['--dpop']), { dpop: true })
+  assert.deepEqual(parse(['--dpop', '--par', 'auto']), { dpop: true, par: 'auto' })
+  assert.deepEqual(parse(['--dpop', 'off', '--par']), { dpop: false, par: true })
+  assert.deepEqual(parse(['--dpop=on']), { dpop: true })
+  assert.deepEqual(parse([], { CLI_LOGIN_DPOP: 'yes', CLI_LOGIN_PAR: 'off' }), { dpop: true, par: false })
+  assert.deepEqual(parse(['--dpop', 'off'], { CLI_LOGIN_DPOP: 'on' }), { dpop: false })
+  assert.throws(() => parse(['--dpop=maybe']), (error: unknown) => error instanceof UsageError && error.message === '--dpop must be auto, on or off, not "maybe"')
+  assert.throws(() => parse([], { CLI_LOGIN_PAR: 'sometimes' }), (error: unknown) => error instanceof UsageError && error.message === 'CLI_LOGIN_PAR must be auto, on or off, not "sometimes"')
+})
+
+test('the CLI names --dpop off / --par off after the library\'s DPoP and PAR refusals', () => {
+  const line = (error: string) => cliMessage(new ProviderError(ErrorCode.PROVIDER_ERROR, 'the server said no', { error }))
+  assert.equal(line('dpop_unsupported'), 'the server said no (--dpop off)')
+  assert.equal(line('dpop_not_bound'), 'the server said no (--dpop off)')
+  assert.equal(line('par_unsupported'), 'the server said no (--par off)')
+  assert.equal(line('invalid_request'), 'the server said no')
 })

@@ -19,9 +19,9 @@ export function tokenProblem(token: string): string | undefined {
   return 'it contains characters other than visible ASCII'
 }
 
-/** `token --format raw|json|header|k8s`. */
+/** `token --format raw|json|header|k8s` (`dpop`: dpopLines). */
 export function formatToken(token: AccessToken, format: string): string {
-  if (format === 'json') return JSON.stringify(token)
+  if (format === 'json') return JSON.stringify({ access_token: token.access_token, token_type: token.token_type, expires_at: token.expires_at })
   if (format === 'header') return `Authorization: ${token.token_type} ${token.access_token}`
   if (format === 'k8s') return JSON.stringify(execCredential(token))
   return token.access_token
@@ -37,4 +37,32 @@ function execCredential(token: AccessToken) {
       ...(token.expires_at !== null ? { expirationTimestamp: rfc3339(token.expires_at) } : {}),
     },
   }
+}
+
+/** A DPoP-bound token (RFC 9449) is of no use without a proof: only `--format dpop` (or json) shows it. */
+export function isDpopToken(token: Pick<AccessToken, 'token_type'>): boolean {
+  return token.token_type.toLowerCase() === 'dpop'
+}
+
+/** Why `--format <format>` cannot print this token, or undefined. */
+export function formatProblem(token: Pick<AccessToken, 'token_type'>, format: string): string | undefined {
+  if (isDpopToken(token) && ['raw', 'header', 'k8s'].includes(format)) {
+    return `the session's access token is DPoP-bound (RFC 9449) and useless without a proof, so --format ${format} does not print it: use --format dpop --method <M> --url <U> (two header lines, for curl -H @-), or cli-login fetch`
+  }
+  return undefined
+}
+
+/** What `--format dpop` needs besides the token: the request the proof is for. */
+export function dpopRequestProblem(method: string | undefined, url: string | undefined): string | undefined {
+  if (method === undefined || url === undefined) return '--format dpop needs --method <M> and --url <U> (the request the proof is for)'
+  if (!/^[A-Za-z]+$/.test(method)) return `--method must be an HTTP method such as GET or POST, not ${JSON.stringify(method)}`
+  const parsed = URL.parse(url)
+  if (!parsed || (parsed.protocol !== 'https:' && parsed.protocol !== 'http:')) return `--url must be an http or https URL, not ${JSON.stringify(url)}`
+  return undefined
+}
+
+/** `--format dpop`: `Authorization: DPoP …` and `DPoP: <proof>` (a bearer token: its Authorization line alone). */
+export function dpopLines(token: AccessToken, proof: string | undefined): string {
+  if (!isDpopToken(token) || proof === undefined) return `Authorization: ${token.token_type} ${token.access_token}`
+  return `Authorization: DPoP ${token.access_token}\nDPoP: ${proof}`
 }

@@ -109,6 +109,7 @@ export function describeStatus(status: SessionStatus, nowS: number): string[] {
     lines.push(left > 0 ? `Access token expires ${when} (in ${formatDuration(left)})` : `Access token expired ${when}${status.has_refresh_token ? ' (it is refreshed on the next cli-login token)' : ''}`)
   }
   lines.push(`Refresh token: ${status.has_refresh_token ? 'yes' : 'no'}`)
+  if (status.jkt) lines.push(`Tokens bound to this login's key (DPoP, jkt ${status.jkt}): use token --format dpop or cli-login fetch`)
   if (status.audience) lines.push(`Audience: ${status.audience}`)
   if (status.scope) lines.push(`Scope: ${terminalText(status.scope)}`)
   lines.push(`Storage: ${status.storage}`)

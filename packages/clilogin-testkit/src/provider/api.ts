@@ -24,10 +24,12 @@ export function accessTokenVerifier(kit: Kit, provider: ProviderInstance): Acces
           algorithms: ['RS256'],
         })
         if (typeof payload.sub !== 'string') return undefined
+        const jkt = (payload.cnf as { jkt?: unknown } | undefined)?.jkt
         return {
           sub: payload.sub,
           aud: payload.aud,
           ...(typeof payload.scope === 'string' ? { scope: payload.scope } : {}),
+          ...(typeof jkt === 'string' ? { jkt } : {}),
         }
       } catch {
         return undefined
@@ -41,6 +43,7 @@ export function accessTokenVerifier(kit: Kit, provider: ProviderInstance): Acces
         sub: accessToken.accountId,
         ...(accessToken.aud === undefined ? {} : { aud: accessToken.aud }),
         ...(accessToken.scope === undefined ? {} : { scope: accessToken.scope }),
+        ...(typeof accessToken.jkt === 'string' ? { jkt: accessToken.jkt } : {}),
       }
     } catch {
       return undefined

@@ -39,6 +39,8 @@ export function clientMetadata(options: { clients?: readonly TestClient[]; redir
       client_id: client.clientId,
       client_name: client.clientName ?? client.clientId,
       ...clientAuthentication(client),
+      ...(client.dpop ? { dpop_bound_access_tokens: true } : {}),
+      ...(client.par ? { require_pushed_authorization_requests: true } : {}),
     })),
   ]
 }

@@ -19,6 +19,7 @@ export function providerConfiguration(kit: Kit, options: TestProviderOptions, er
   const refreshTokenTtlS = options.refreshTokenTtlS ?? 14 * 24 * 60 * 60
   const deviceCodeTtlS = options.deviceCodeTtlS ?? 600
   const { apiScopes, audiences } = kit
+  const dpopNonceClients = new Set((options.clients ?? []).filter((c) => c.dpopNonce).map((c) => c.clientId))
   return {
     adapter: (model: string) => new DemoAdapter(model, kit.store),
     clients: clientMetadata(options),
@@ -38,7 +39,16 @@ export function providerConfiguration(kit: Kit, options: TestProviderOptions, er
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
       registration: { enabled: options.registration === true, initialAccessToken: false },
-      pushedAuthorizationRequests: { enabled: false },
+      // Proofs are honoured from every client (bound tokens); a client's `dpop` requires them, nonces on request.
+      dPoP: {
+        enabled: true,
+        nonceSecret: randomBytes(32),
+        requireNonce: (ctx: KoaContext) => options.dpopNonce === true || dpopNonceClients.has(ctx.oidc?.client?.clientId ?? ''),
+      },
+      pushedAuthorizationRequests: {
+        enabled: options.par !== undefined && options.par !== false ? true : (options.clients ?? []).some((c) => c.par === true),
+        requirePushedAuthorizationRequests: options.par === 'required',
+      },
       revocation: {
         enabled: true,
         allowedPolicy: async (_ctx: unknown, client: { clientId: string }, token: { clientId?: string }) => token.clientId === client.clientId,

@@ -23,6 +23,7 @@
  *   auth0.ts               where oidc-provider answers unlike Auth0, made to answer like it
  *   discovery.ts           OpenID and RFC 8414 metadata (`discovery: 'oauth2'`)
  *   token-endpoint.ts      POST /oauth/token around oidc-provider's handling
+ *   par.ts                 POST /oauth/par recorded (and refused for public clients, on request)
  *   api.ts                 the example API and access token verification
  *   controls.ts            revokeGrants, expireTokens, addResourceServer, forgetClient
  * A new endpoint or fault: a middleware in its module, one line in the list below. A new option or
@@ -45,6 +46,7 @@ import { importOidcProvider, quietServerErrors, type ProviderInstance } from './
 import { startLoopbackServer } from './server.ts'
 import { countProviderEvents, countRequests, emptyStats } from './stats.ts'
 import { tokenEndpoint } from './token-endpoint.ts'
+import { pushedAuthorizationRequests } from './par.ts'
 import type { TestProvider, TestProviderOptions } from './types.ts'
 
 export {
@@ -90,6 +92,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     stats: emptyStats(),
     issuedAccessTokens: new Set(),
     expiredAccessTokens: new Set(),
+    dpopClients: new Set((options.clients ?? []).filter((client) => client.dpop).map((client) => client.clientId)),
     assertionSubjects: new Map(),
   }
 
@@ -113,6 +116,7 @@ export async function startTestProvider(options: TestProviderOptions = {}): Prom
     offlineAccessWithoutConsentPrompt(),
     jwksFault(kit),
     tokenEndpoint(kit),
+    pushedAuthorizationRequests(kit, options.parRefusesPublicClients === true),
     userinfoForApiTokens(kit, verifyAccessToken),
     apiMe(kit, verifyAccessToken),
     interactionRoutes(kit, provider),

@@ -27,6 +27,8 @@ export interface Kit {
   readonly assertionSubjects: Map<string, string>
   /** Access tokens expireTokens() made invalid. */
   readonly expiredAccessTokens: Set<string>
+  /** Clients whose token requests need a DPoP proof (TestClient `dpop`). */
+  readonly dpopClients: ReadonlySet<string>
 }
 
 export function findUser(kit: Kit, sub: string): DemoUser | undefined {

@@ -52,7 +52,7 @@ export interface GrantModel {
   find(id: string): Promise<GrantInstance | undefined>
 }
 
-export interface AccessTokenInstance { accountId?: string; aud?: string | string[]; scope?: string; isExpired?: boolean }
+export interface AccessTokenInstance { accountId?: string; aud?: string | string[]; scope?: string; isExpired?: boolean; jkt?: string }
 
 export interface ProviderInstance {
   use(middleware: Middleware): void

@@ -14,6 +14,8 @@ export function emptyStats(): TestProviderStats {
     registrations: 0,
     authorizationRequests: [],
     deviceTokenPolls: [],
+    pushedAuthorizationRequests: [],
+    dpopProofs: 0,
   }
 }
 
@@ -25,6 +27,7 @@ export function countRequests(stats: TestProviderStats): Middleware {
     stats.requests[requestKey] = (stats.requests[requestKey] ?? 0) + 1
     if (path === ROUTES.authorization && method === 'GET') stats.authorizationRequests.push(new URLSearchParams(ctx.querystring))
     if (path === ROUTES.token && method === 'POST') stats.tokenRequests += 1
+    if (path === ROUTES.token && method === 'POST' && ctx.get('dpop') !== '') stats.dpopProofs += 1
     await next()
     if (path === ROUTES.revocation && method === 'POST' && ctx.status === 200) stats.revocations += 1
   }

@@ -11,6 +11,16 @@ export interface TestClient {
   /** Shown on the sign-in and consent pages. Default: the client id. */
   clientName?: string
   /**
+   * DPoP (RFC 9449): the token endpoint refuses a request without a proof (`invalid_dpop_proof`)
+   * and binds every access token (and a public client's refresh tokens) to the key
+   * (`dpop_bound_access_tokens`). Default false: a proof is still honoured when sent.
+   */
+  dpop?: boolean
+  /** Require a server nonce in this client's DPoP proofs (`use_dpop_nonce` first, RFC 9449 §8). */
+  dpopNonce?: boolean
+  /** Refuse this client's plain authorization requests: pushed ones only (RFC 9126 `require_pushed_authorization_requests`). */
+  par?: boolean
+  /**
    * Its public keys: the client authenticates with private_key_jwt (RFC 7523 §2.2) instead of a
    * secret. A client with a secret or keys may use the client credentials grant.
    */
@@ -55,6 +65,19 @@ export interface TestProviderOptions {
    * metadata only, no OpenID discovery, no ID tokens, no userinfo, no OpenID scopes listed.
    */
   discovery?: 'oidc' | 'oauth2'
+  /** Require a server nonce in every DPoP proof (RFC 9449 §8). Default false. */
+  dpopNonce?: boolean
+  /**
+   * Pushed authorization requests (RFC 9126): `true` offers the endpoint, `'required'` also refuses
+   * plain authorization requests from every client. Default false (no PAR endpoint; a client's
+   * `par` turns the endpoint on).
+   */
+  par?: boolean | 'required'
+  /**
+   * Answer the PAR endpoint with `invalid_request` for public clients (a server that offers PAR
+   * only to confidential clients). Default false.
+   */
+  parRefusesPublicClients?: boolean
   /**
    * Issuers whose signed JWTs (for this provider's issuer, unexpired) are exchanged for access
    * tokens by the JWT bearer grant and token exchange, e.g. `[ciTokenService]` (startCiTokenService()).
@@ -117,10 +140,20 @@ export interface TestProviderStats {
   authorizationRequests: URLSearchParams[]
   /** Date.now() of each device-code token poll (slowed-down ones included). */
   deviceTokenPolls: number[]
+  /** Body of every POST to the PAR endpoint, in order, as the client sent it (with whether it carried a DPoP proof). */
+  pushedAuthorizationRequests: Array<{ params: URLSearchParams; dpop: boolean }>
+  /** Token endpoint requests that carried a DPoP proof. */
+  dpopProofs: number
 }
 
 /** The identity an access token stands for. */
-export interface TokenIdentity { sub: string; aud?: string | string[]; scope?: string }
+export interface TokenIdentity {
+  sub: string
+  aud?: string | string[]
+  scope?: string
+  /** A DPoP-bound token: the thumbprint of the key it is bound to (`cnf.jkt`). */
+  jkt?: string
+}
 
 export interface TestProvider {
   /** `http://127.0.0.1:<port>/` (https with `tls`); discovery at `<issuer>.well-known/openid-configuration`. */
