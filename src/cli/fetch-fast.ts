@@ -8,7 +8,7 @@
 import { parseSpecArgs } from './option-parser.ts'
 import { FETCH_SPEC } from './fetch-options.ts'
 import { cliHome } from './cli-app.ts'
-import { request as httpRequest, type IncomingMessage } from 'node:http'
+import type { IncomingMessage } from 'node:http'
 import { cliRequest, writeResponse, type CliRequest } from './fetch-request.ts'
 import { writeAllSync } from './write-sync.ts'
 import { inKeychainOnly, looksSafe, readSession, tokenView } from './token-fast.ts'
@@ -93,7 +93,8 @@ async function send(url: URL, request: CliRequest, token: string): Promise<Incom
     headers[key] = had === undefined ? value : [had, value].flat()
   }
   headers.authorization = `Bearer ${token}`
-  const send = url.protocol === 'https:' ? (await import('node:https')).request : httpRequest
+  // The one module the URL needs, when it is needed (node:https brings TLS along).
+  const send = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request
   return new Promise((resolve, reject) => {
     const outgoing = send(url, { method: request.method, headers }, resolve)
     outgoing.on('error', reject)

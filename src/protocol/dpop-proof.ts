@@ -4,13 +4,21 @@
  * to the authorization server are signed by openid-client, protocol/dpop.ts). The private key is
  * imported non-extractable.
  */
-import { createHash, createPrivateKey, randomBytes, sign, webcrypto, type JsonWebKey as NodeJwk } from 'node:crypto'
+import type { JsonWebKey as NodeJwk, webcrypto } from 'node:crypto'
 
 const ES256 = { name: 'ECDSA', namedCurve: 'P-256' } as const
 
+/**
+ * node:crypto when a proof is made, not when this module loads: `cli-login token` bundles it, and
+ * loading node:crypto costs a cached `token` a fifth of Node's own start.
+ */
+function nodeCrypto(): typeof import('node:crypto') {
+  return process.getBuiltinModule('node:crypto')
+}
+
 /** The private key, imported for signing only (never extractable). */
 export function importSigningKey(privateJwk: JsonWebKey): Promise<webcrypto.CryptoKey> {
-  return webcrypto.subtle.importKey('jwk', privateJwk, ES256, false, ['sign'])
+  return nodeCrypto().webcrypto.subtle.importKey('jwk', privateJwk, ES256, false, ['sign'])
 }
 
 /** The public half of an ES256 JWK, in the members RFC 7638 uses. */
@@ -22,7 +30,7 @@ export function publicJwk(jwk: JsonWebKey): { kty: string; crv: string; x: strin
 /** The JWK SHA-256 thumbprint (RFC 7638), as `dpop_jkt` and `cnf.jkt` carry it. */
 export function jwkThumbprint(jwk: JsonWebKey): string {
   const { crv, kty, x, y } = publicJwk(jwk)
-  return createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url')
+  return nodeCrypto().createHash('sha256').update(JSON.stringify({ crv, kty, x, y })).digest('base64url')
 }
 
 /** `htu`: the URL without its query and fragment (RFC 9449 §4.2). */
@@ -44,7 +52,7 @@ export interface ProofRequest {
 /** A signed `dpop+jwt` for one request. */
 export async function signProof(key: webcrypto.CryptoKey, jwk: JsonWebKey, request: ProofRequest): Promise<string> {
   const input = signingInput(jwk, request)
-  const signature = await webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, Buffer.from(input))
+  const signature = await nodeCrypto().webcrypto.subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, key, Buffer.from(input))
   return `${input}.${Buffer.from(signature).toString('base64url')}`
 }
 
@@ -55,11 +63,13 @@ export async function signProof(key: webcrypto.CryptoKey, jwk: JsonWebKey, reque
  */
 export function signProofSync(jwk: JsonWebKey, request: ProofRequest): string {
   const input = signingInput(jwk, request)
+  const { createPrivateKey, sign } = nodeCrypto()
   const signature = sign('sha256', Buffer.from(input), { key: createPrivateKey({ key: jwk as NodeJwk, format: 'jwk' }), dsaEncoding: 'ieee-p1363' })
   return `${input}.${signature.toString('base64url')}`
 }
 
 function signingInput(jwk: JsonWebKey, request: ProofRequest): string {
+  const { createHash, randomBytes } = nodeCrypto()
   const header = { alg: 'ES256', typ: 'dpop+jwt', jwk: publicJwk(jwk) }
   const payload = {
     iat: request.iat ?? Math.floor(Date.now() / 1000),

@@ -38,6 +38,8 @@ test('a fresh token: only node:* modules and the fast bundle are loaded', async 
   const others = run.requests.filter((request) => !isBuiltin(request) && request !== BIN && !request.startsWith('./') && !request.startsWith('../'))
   assert.deepEqual(others, [], 'only builtins and relative bundle files are requested')
   assert.deepEqual(run.files.filter((file) => file !== HOOK).sort(), [BIN, FAST].sort(), 'no other file is loaded')
+  // Builtins cost too: node:crypto (DPoP proofs), node:os (locks), node:http (requests) are not needed to print a token.
+  for (const builtin of ['node:crypto', 'crypto', 'node:os', 'os', 'node:http', 'node:https']) assert.ok(!run.requests.includes(builtin), `${builtin} is not loaded`)
 })
 
 test('(the recording sees more when the full CLI runs: a stale token without a refresh token)', async () => {
