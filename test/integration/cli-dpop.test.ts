@@ -111,6 +111,25 @@ test('the fast path really signs the proof itself (dist/token-fast.cjs answers)'
   assert.match(probe.stdout, /^Authorization: DPoP \S+\nDPoP: \S+\n$/)
 })
 
+test('cli-login fetch on a DPoP session: a fresh proof per request, which the resource checks (key, htm, htu, ath, jti); git-credential refuses the session', async () => {
+  const refusedBefore = resource.stats.refused.length
+  const authorizedBefore = resource.stats.authorized
+  for (let i = 0; i < 2; i++) {
+    const run = await runCli(['fetch', resource.url], env)
+    assert.equal(run.code, 0, run.stderr)
+    assert.equal((JSON.parse(run.stdout) as { sub: string }).sub, alice.sub)
+  }
+  // Two requests, two proofs: a proof used twice would be refused (jti replayed).
+  assert.deepEqual(resource.stats.refused.slice(refusedBefore), [])
+  assert.equal(resource.stats.authorized, authorizedBefore + 2)
+  const host = new URL(resource.url).host
+  const git = await bash(`printf 'protocol=http\\nhost=${host}\\n\\n' | node ${JSON.stringify(BIN)} git-credential get`, env)
+  assert.equal(git.status, 2, git.stderr)
+  assert.equal(git.stdout, '', 'no credential for a DPoP-bound token')
+  // As every usage error (exit 2): the command's usage line, then the one line that says why.
+  assert.match(git.stderr.trim().split('\n').at(-1) as string, /^cli-login: the session's token is DPoP-bound .*use cli-login fetch/)
+})
+
 test('raw, header and k8s refuse a DPoP token (exit 2, naming --format dpop); --format dpop without --method/--url is a usage error', async () => {
   for (const format of ['raw', 'header', 'k8s']) {
     const result = await runCli(['token', '--format', format], env)
