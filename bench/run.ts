@@ -185,7 +185,8 @@ interface Ctx {
   env: NodeJS.ProcessEnv
   cliHome: string
   browserScript: string
-  runCount: number
+  /** Shared by the copies figures make with another provider (`{ ...ctx, provider }`): every run's files and profiles are its own. */
+  runs: { count: number }
 }
 
 function sessionPath(ctx: Ctx, profile: string): string {
@@ -233,7 +234,7 @@ type LoginTool = 'cli-login' | 'baseline' | 'appauth'
  * HTTP, then requests the callback itself and waits for the tool to exit.
  */
 async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; withRss?: boolean; env?: NodeJS.ProcessEnv; target?: string[] } = {}): Promise<LoginTiming> {
-  const n = ++ctx.runCount
+  const n = ++ctx.runs.count
   const logFile = join(ctx.dir, `browser-${n}.log`)
   const rssFile = join(ctx.dir, `rss-${n}.txt`)
   const port = await findFreePortRange(1)
@@ -268,7 +269,7 @@ async function timedLogin(ctx: Ctx, tool: LoginTool, opts: { profile?: string; w
 }
 
 /** A federated login on an empty profile (no browser): spawn → exit is all tool time. */
-async function timedFederatedLogin(ctx: Ctx, profile = `federated-${++ctx.runCount}`): Promise<LoginTiming> {
+async function timedFederatedLogin(ctx: Ctx, profile = `federated-${++ctx.runs.count}`): Promise<LoginTiming> {
   const env = { ...ctx.env, ...ctx.ci.githubEnv }
   const exit = mustSucceed('federated login', await start(NODE, [BIN, 'login', '--federated', 'github', '--issuer', ctx.provider.issuer, '--client-id', FEDERATED_CLIENT_ID, '--profile', profile], env).done)
   const toolOnlyMs = exit.exitMs - exit.startMs
@@ -397,7 +398,7 @@ async function figureLogin(ctx: Ctx): Promise<void> {
   // from an empty profile (no session, no cached provider metadata).
   const runs: Record<Run, () => Promise<LoginTiming>> = {
     're-login': () => timedLogin(ctx, 'cli-login'),
-    first: () => timedLogin(ctx, 'cli-login', { profile: `first-${ctx.runCount + 1}` }),
+    first: () => timedLogin(ctx, 'cli-login', { profile: `first-${ctx.runs.count + 1}` }),
     baseline: () => timedLogin(ctx, 'baseline'),
     federated: () => timedFederatedLogin(ctx),
   }
@@ -441,8 +442,8 @@ async function figureZeroConfiguration(ctx: Ctx): Promise<void> {
   try {
     const zeroConfig = { ...ctx, provider }
     const kinds = {
-      resource: () => timedLogin(zeroConfig, 'cli-login', { profile: `zero-${ctx.runCount + 1}`, target: ['--resource', api.url] }),
-      issuer: () => timedLogin(zeroConfig, 'cli-login', { profile: `issuer-${ctx.runCount + 1}` }),
+      resource: () => timedLogin(zeroConfig, 'cli-login', { profile: `zero-${ctx.runs.count + 1}`, target: ['--resource', api.url] }),
+      issuer: () => timedLogin(zeroConfig, 'cli-login', { profile: `issuer-${ctx.runs.count + 1}` }),
     }
     await kinds.resource()
     await kinds.issuer()
@@ -894,7 +895,7 @@ async function main(): Promise<void> {
     ci = await startCiTokenService()
     provider = await startDemoProvider({ clients: [{ clientId: FEDERATED_CLIENT_ID }], trustedAssertionIssuers: [ci] })
     const env = cleanEnv(dir)
-    const ctx: Ctx = { dir, provider, ci, env, cliHome: env.CLI_LOGIN_HOME!, browserScript: await writeBrowserScript(dir), runCount: 0 }
+    const ctx: Ctx = { dir, provider, ci, env, cliHome: env.CLI_LOGIN_HOME!, browserScript: await writeBrowserScript(dir), runs: { count: 0 } }
     const loadBefore = loadavg()[0]
     console.error(`provider ${provider.issuer}; temp ${dir}; node ${process.version}; ${cpus().length} CPUs; load ${loadBefore.toFixed(2)}`)
     const wanted = (n: number) => only.size === 0 || only.has(n)
@@ -940,7 +941,7 @@ async function main(): Promise<void> {
 class UsageError extends Error {}
 
 main().catch((error: unknown) => {
-  console.error(error instanceof UsageError ? error.message : `bench crashed: ${(error as Error)?.stack ?? String(error)}`)
+  console.error(error instanceof UsageError ? error.message : `bench crashed: ${(error as Error)?.stack ?? String(error)}${(error as Error)?.cause ? `\ncause: ${String((error as Error).cause)}` : ""}`)
   killAll()
   process.exitCode = 1
 })

@@ -1,5 +1,5 @@
-import { access, chmod, mkdir, readdir, unlink } from 'node:fs/promises'
-import { closeSync, constants, fstatSync, lstatSync, openSync, readFileSync, statSync, type Stats } from 'node:fs'
+import { access, readdir, unlink } from 'node:fs/promises'
+import { chmodSync, closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readFileSync, statSync, type Stats } from 'node:fs'
 import { basename, dirname, join } from 'node:path'
 import { SessionFileError, StorageError } from '../errors.ts'
 import type { LockOptions } from './lock.ts'
@@ -195,14 +195,17 @@ export class FileSessionStore implements SessionStore {
     return withFileLock(paths.lock, fn, { profile, ...this.lockOptions, whileWaiting })
   }
 
-  /** Creates home, home/profiles and the profile's directory, each 0700. */
+  /**
+   * Creates home, home/profiles and the profile's directory, each 0700. Synchronous, as readJson:
+   * before every write, four thread-pool round trips cost more than the calls.
+   */
   private async ensureProfileDir(dir: string): Promise<void> {
     try {
-      await mkdir(dirname(this.home), { recursive: true, mode: 0o700 })
+      mkdirSync(dirname(this.home), { recursive: true, mode: 0o700 })
       for (const d of [this.home, profilesDir(this.home), dir]) {
         try {
-          await mkdir(d, { mode: 0o700 })
-          await chmod(d, 0o700)
+          mkdirSync(d, { mode: 0o700 })
+          chmodSync(d, 0o700)
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error
         }
