@@ -9,7 +9,7 @@ import { parseSpecArgs } from './option-parser.ts'
 import { FETCH_SPEC } from './fetch-options.ts'
 import { cliHome } from './cli-app.ts'
 import type { IncomingMessage } from 'node:http'
-import { cliRequest, writeResponse, type CliRequest } from './fetch-request.ts'
+import { cliRequest, unreachableLine, writeResponse, type CliRequest } from './fetch-request.ts'
 import { writeAllSync } from './write-sync.ts'
 import { inKeychainOnly, looksSafe, readSession, tokenView } from './token-fast.ts'
 import { DEFAULTS } from '../options.ts'
@@ -41,8 +41,13 @@ export async function tryCachedFetch(argv: string[], env: NodeJS.ProcessEnv): Pr
   let response: IncomingMessage
   try {
     response = await send(url, request, token)
-  } catch {
-    return handover // unreachable and the like: the full CLI says it in its words
+  } catch (error) {
+    // Not sent (refused, DNS, TLS): the full CLI tries and says it in its words. Sent, then the
+    // connection dropped: never sent again (a POST the server may have acted on), one line, exit 1.
+    if (!(error instanceof DroppedAfterSending)) return handover
+    writeAllSync(2, `${unreachableLine(url.origin, error.code)}\n`)
+    process.exitCode = 1
+    return true
   }
   // A refused token (refresh and retry) or a step-up challenge: the library's to act on.
   const challenge = [response.headers['www-authenticate'] ?? []].flat().join(', ')
@@ -96,10 +101,19 @@ async function send(url: URL, request: CliRequest, token: string): Promise<Incom
   // The one module the URL needs, when it is needed (node:https brings TLS along).
   const send = url.protocol === 'https:' ? process.getBuiltinModule('node:https').request : process.getBuiltinModule('node:http').request
   return new Promise((resolve, reject) => {
+    let sent = false
     const outgoing = send(url, { method: request.method, headers }, resolve)
-    outgoing.on('error', reject)
+    outgoing.on('finish', () => (sent = true))
+    outgoing.on('error', (error: NodeJS.ErrnoException) => reject(sent ? new DroppedAfterSending(error.code ?? error.message) : error))
     outgoing.end(request.body === undefined ? undefined : Buffer.from(request.body))
   })
+}
+
+/** The whole request went out, then the connection failed before an answer. */
+class DroppedAfterSending extends Error {
+  constructor(readonly code: string) {
+    super(`the connection failed after the request was sent (${code})`)
+  }
 }
 
 async function readStdin(): Promise<Uint8Array> {

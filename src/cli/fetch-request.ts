@@ -38,12 +38,21 @@ export async function cliRequest(flags: FetchFlags, stdin: () => Promise<Uint8Ar
   return { method, headers, body }
 }
 
+/** The one line for a resource that could not be reached, or that dropped the request (both fetch paths). */
+export function unreachableLine(origin: string, cause: string): string {
+  return `cli-login: could not reach ${terminalText(origin)} (${terminalText(cause)})`
+}
+
 function parseHeader(line: string): [string, string] {
   const colon = line.indexOf(':')
   const name = colon > 0 ? line.slice(0, colon).trim() : ''
   if (!/^[A-Za-z0-9!#$%&'*+.^_`|~-]+$/.test(name)) throw new UsageError(`--header must be "<name>: <value>", not ${JSON.stringify(line)}`)
   if (name.toLowerCase() === 'authorization' || name.toLowerCase() === 'dpop') throw new UsageError(`--header ${name} is what cli-login sets (the session's token): leave it out`)
-  return [name, line.slice(colon + 1).trim()]
+  const value = line.slice(colon + 1).trim()
+  // RFC 9110 §5.5: no control characters but tab in a field value (a newline would start another header).
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+  if (/[\u0000-\u0008\u000a-\u001f\u007f]/.test(value)) throw new UsageError(`--header ${name}: the value has a control character, ${terminalText(JSON.stringify(value))}`)
+  return [name, value]
 }
 
 function readDataFile(path: string): Uint8Array {

@@ -192,6 +192,23 @@ test('a resource that cannot be reached: one line naming it, exit 1', async () =
   assert.equal(run.stderr, `cli-login: could not reach ${origin} (ECONNREFUSED)\n`)
 })
 
+test('a connection dropped after the whole request went out: one line, exit 1, and the request is never sent again', async () => {
+  api.on('/drops', (_request, res) => res.socket?.destroy())
+  const before = api.requests.length
+  const run = await cli(['fetch', '-d', 'pay=1', `${api.origin}/drops`])
+  assert.equal(run.code, 1, run.stderr)
+  assert.match(run.stderr, new RegExp(`^cli-login: could not reach ${api.origin} \\((ECONNRESET|socket hang up)\\)\\n$`))
+  assert.deepEqual(api.requests.slice(before).map((r) => [r.method, r.path, r.body.toString()]), [['POST', '/drops', 'pay=1']], 'sent once')
+})
+
+test('a header value with a control character is a usage error (exit 2), nothing sent', async () => {
+  const before = api.requests.length
+  const run = await cli(['fetch', '-H', 'X-Note: a\u0001b', `${api.origin}/bytes`])
+  assert.equal(run.code, 2)
+  assert.match(run.stderr.trim().split('\n').at(-1) as string, /^cli-login: --header X-Note: the value has a control character/)
+  assert.equal(api.requests.length, before)
+})
+
 test('no session: exit 4', async () => {
   const run = await cli(['fetch', '--profile', 'nobody', `${api.origin}/bytes`])
   assert.equal(run.code, 4)

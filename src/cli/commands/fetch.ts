@@ -3,7 +3,7 @@ import { CliLogin } from '../../cli-login.ts'
 import { causeChain, CliLoginError, UsageError } from '../../errors.ts'
 import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
-import { cliRequest, fromFetchResponse, writeResponse } from '../fetch-request.ts'
+import { cliRequest, fromFetchResponse, unreachableLine, writeResponse } from '../fetch-request.ts'
 import { terminalText } from '../../terminal-text.ts'
 import { baseOptions } from './shared.ts'
 
@@ -20,9 +20,11 @@ export async function runFetch(flags: CommandOptions<'fetch'>, ctx: CliContext, 
     response = await auth.fetch(url, { method: request.method, headers: request.headers, body: request.body as BodyInit | undefined, interactive: false, refusedWith: ctx.handover.refusedWith, signal: ctx.signal })
   } catch (error) {
     if (error instanceof CliLoginError || ctx.signal.aborted) throw error
-    // The platform's fetch failed (refused, reset, DNS): one line, as for any other failure.
+    // The platform's fetch failed (refused, reset, DNS: undici's "fetch failed", or an error with a
+    // system code): one line, as for any other failure. Anything else is not the network's.
     const code = causeChain(error).map((e) => (e as { code?: unknown }).code).find((c): c is string => typeof c === 'string')
-    ctx.err(`cli-login: could not reach ${terminalText(parsed.origin)} (${code ?? (error instanceof Error ? terminalText(error.message) : 'network error')})`)
+    if (code === undefined && !(error instanceof TypeError && error.message === 'fetch failed')) throw error
+    ctx.err(unreachableLine(parsed.origin, code ?? 'network error'))
     return 1
   } finally {
     await auth.settled()
