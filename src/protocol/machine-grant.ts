@@ -112,6 +112,12 @@ export async function importClientPrivateKey(text: string): Promise<ClientPrivat
   }
   const { params } = algorithmOf(jwk)
   const { kid, alg: _alg, key_ops: _ops, use: _use, ...material } = jwk as JsonWebKey & { kid?: string }
-  const key = await crypto.subtle.importKey('jwk', material, params, false, ['sign'])
+  let key: CryptoKey
+  try {
+    key = await crypto.subtle.importKey('jwk', material, params, false, ['sign'])
+  } catch (error) {
+    // e.g. an "alg" that does not go with the key (PS256 on an EC key)
+    throw UsageError.forOption('privateKey', `cannot be used to sign (${(error as Error).message})`)
+  }
   return typeof kid === 'string' ? { key, kid } : { key }
 }

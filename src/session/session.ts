@@ -249,7 +249,7 @@ export function sessionShapeProblem(value: unknown): string | undefined {
     if (value !== undefined && typeof value !== 'string') return `"user.${key}" is not a string`
   }
   if (s.jkt !== undefined && typeof s.jkt !== 'string') return '"jkt" is not a string'
-  if (s.dpopKey !== undefined && (typeof s.dpopKey !== 'object' || s.dpopKey === null || typeof (s.dpopKey as Record<string, unknown>).d !== 'string')) return '"dpopKey" is not a private key'
+  if (s.dpopKey !== undefined && !isEs256PrivateJwk(s.dpopKey)) return '"dpopKey" is not an ES256 private key'
   if (s.dpopNonces !== undefined && (typeof s.dpopNonces !== 'object' || s.dpopNonces === null || Object.values(s.dpopNonces).some((n) => typeof n !== 'string'))) return '"dpopNonces" is not an object of strings'
   for (const key of ['claims', 'targets'] as const) {
     if (s[key] !== undefined && (typeof s[key] !== 'object' || s[key] === null || Array.isArray(s[key]))) return `"${key}" is not an object`
@@ -285,4 +285,11 @@ export interface ProviderMetadataCache {
   openid?: boolean
   /** The key set at the metadata's jwks_uri, so that verifying an ID token needs no request. */
   jwks?: { keys: unknown[]; fetchedAt: number }
+}
+
+/** What a DPoP proof can be signed with (protocol/dpop-proof.ts): an EC P-256 JWK with its private part. */
+function isEs256PrivateJwk(value: unknown): boolean {
+  if (typeof value !== 'object' || value === null) return false
+  const jwk = value as Record<string, unknown>
+  return jwk.kty === 'EC' && jwk.crv === 'P-256' && ['x', 'y', 'd'].every((member) => typeof jwk[member] === 'string')
 }

@@ -503,6 +503,8 @@ describe('files that are not what they seem', () => {
     ['targets', { 'audience=x': { tokenType: 'Bearer', accessToken: 't', scope: 7 } }, '"targets["audience=x"].scope" is not a string'],
     ['targets', { 'audience=x': { tokenType: 'Bearer', accessToken: 't', expiresAt: 1e15 } }, '"targets["audience=x"].expiresAt" is not a time a date can hold'],
     ['registration', { redirectUris: ['http://127.0.0.1:4242/callback'], hasSecret: 'yes' }, '"registration.hasSecret" is not true or false'],
+    ['dpopKey', { kty: 'RSA', n: 'x', e: 'AQAB', d: 'y' }, '"dpopKey" is not an ES256 private key'],
+    ['dpopKey', { kty: 'EC', crv: 'P-256', d: 'y' }, '"dpopKey" is not an ES256 private key'],
   ] as const) {
     test(`a session whose ${field} is ${JSON.stringify(value)}: unreadable, naming the file and ${named} (status, token), never [object Object]`, async () => {
       const idp = await provider()

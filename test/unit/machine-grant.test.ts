@@ -48,7 +48,9 @@ test('importClientPrivateKey: PEM (PKCS #8, SEC 1, PKCS #1) and JWK, non-extract
 test('importClientPrivateKey: a public key, text that is no key, a key that cannot sign an assertion: a usage error naming privateKey', async () => {
   const ec = generateKeyPairSync('ec', { namedCurve: 'P-256' })
   const x25519 = generateKeyPairSync('x25519').privateKey.export({ type: 'pkcs8', format: 'pem' }).toString()
-  for (const text of ['hello', ec.publicKey.export({ type: 'spki', format: 'pem' }).toString(), '{"kty":"EC"}', x25519]) {
+  // An "alg" that does not go with the key: refused by WebCrypto's import, worded the same way.
+  const psOnEc = JSON.stringify({ ...ec.privateKey.export({ format: 'jwk' }), alg: 'PS256' })
+  for (const text of ['hello', ec.publicKey.export({ type: 'spki', format: 'pem' }).toString(), '{"kty":"EC"}', x25519, psOnEc]) {
     await assert.rejects(importClientPrivateKey(text), (error: unknown) => error instanceof UsageError && error.option === 'privateKey', text.slice(0, 30))
   }
 })
