@@ -268,7 +268,9 @@ async function refreshStored(ctx: LoginContext, previous: Session, refreshToken:
     if (!(error instanceof RefreshFailure)) throw error
     const failure = error.failure
     if (error.answered) return afterUnverifiedAnswer(ctx, current, target, arrived, failure)
-    if (isRefreshRejected(failure)) {
+    // Another API or scope the provider will not give (invalid_target, invalid_scope) is that call's
+    // error: the refresh token itself was not refused, and the session goes on.
+    if (isRefreshRejected(failure) && !(target && (failure.error === 'invalid_target' || failure.error === 'invalid_scope'))) {
       await markExpired(ctx, current)
       throw new SessionExpiredError(ctx.loginTarget, { cause: failure })
     }

@@ -30,11 +30,13 @@ const PRM_LOOKUP_MS = 3000
  * The other authorization server of this target, when there is one: the one its stored token came
  * from, else the one the resource's metadata names, if that is not the session's issuer and lists
  * the JWT bearer grant. Undefined otherwise (the target is got with the refresh token, RFC 8707);
- * a resource without metadata is such a case.
+ * a resource without metadata is such a case, looked for once: at the target's first token.
  */
 export async function enterpriseServer(ctx: LoginContext, session: Session, target: TokenTarget): Promise<EnterpriseServer | undefined> {
   if (target.resource === undefined || target.audience !== undefined || !session.idToken) return undefined
   const stored = session.targets?.[targetKey(target)]
+  // Got before with the refresh token (RFC 8707): the resource's metadata was looked for then.
+  if (stored && !stored.authorizationServer) return undefined
   let issuer = stored?.authorizationServer
   let resource = stored?.resource ?? target.resource
   if (!issuer) {

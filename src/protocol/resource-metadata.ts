@@ -4,7 +4,7 @@
  */
 import { causeChain, ErrorCode, ProviderError } from '../errors.ts'
 import { isLoopbackHttp } from './url.ts'
-import { challengeOf } from '../net/www-authenticate.ts'
+import { challengeOf, parseChallenges } from '../net/www-authenticate.ts'
 
 export interface ProtectedResource {
   /** The metadata's `resource`, exactly as published: what goes in the `resource` parameter (RFC 8707). */
@@ -187,11 +187,8 @@ export function parseBearerChallenge(header: string, scheme = 'bearer'): Challen
 
 /** The challenges' auth-schemes are DPoP alone (RFC 9449 §7.1): the resource takes no bearer token. */
 export function offersOnlyDpop(header: string): boolean {
-  const schemes = new Set<string>()
-  const pattern = /(?:^|,)\s*([A-Za-z0-9!#$%&'*+.^_`|~-]+)(?=\s+[A-Za-z0-9!#$%&'*+.^_`|~-]+\s*=|\s*(?:,|$))/g
-  // Only names at the start of a challenge (not `name=value` parameters): the first word of the header and after a comma, not followed by `=`.
-  for (let match = pattern.exec(header); match; match = pattern.exec(header)) schemes.add(match[1].toLowerCase())
-  return schemes.size > 0 && [...schemes].every((scheme) => scheme === 'dpop')
+  const schemes = parseChallenges(header).map((challenge) => challenge.scheme)
+  return schemes.length > 0 && schemes.every((scheme) => scheme === 'dpop')
 }
 
 /** The resource identifier is the URL given or one of its parents on the same origin. */

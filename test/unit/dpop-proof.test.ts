@@ -49,6 +49,8 @@ test('the imported signing key is not extractable', async () => {
 test('a 401 that offers only the DPoP scheme is told apart from one that offers Bearer too', () => {
   assert.equal(offersOnlyDpop('DPoP algs="ES256"'), true)
   assert.equal(offersOnlyDpop('DPoP resource_metadata="https://r.example/m", scope="a b"'), true)
+  // A quoted comma is not the start of another challenge.
+  assert.equal(offersOnlyDpop('DPoP algs="ES256", error_description="a, b c=d"'), true)
   assert.equal(offersOnlyDpop('DPoP error="use_dpop_nonce", error_description="x"'), true)
   assert.equal(offersOnlyDpop('Bearer realm="x", DPoP algs="ES256"'), false)
   assert.equal(offersOnlyDpop('Bearer resource_metadata="https://r.example/m"'), false)

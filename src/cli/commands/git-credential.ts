@@ -12,6 +12,7 @@ import { libraryOptions, type CommandOptions } from '../args.ts'
 import type { CliContext } from '../io.ts'
 import { tokenProblem } from './format-token.ts'
 import { baseOptions } from './shared.ts'
+import { isDpopToken } from './format-token.ts'
 
 /** The username git sends with the token as password (servers that take a token as Basic ignore it, or expect this one: GitLab). */
 export const GIT_USERNAME = 'oauth2'
@@ -32,7 +33,7 @@ export async function runGitCredential(flags: CommandOptions<'git-credential'>, 
       return 0
     }
     const token = await auth.getAccessToken()
-    if (token.token_type.toLowerCase() === 'dpop') {
+    if (isDpopToken(token)) {
       throw new UsageError("the session's token is DPoP-bound (RFC 9449) and git cannot send a DPoP proof: use cli-login fetch, or log in with --dpop off for git")
     }
     const problem = tokenProblem(token.access_token)
