@@ -15,6 +15,7 @@ import { closeSync, constants, fstatSync, lstatSync, mkdirSync, openSync, readdi
 import { basename, dirname, isAbsolute, join } from 'node:path'
 import Module from 'node:module'
 import { Script } from 'node:vm'
+import { isOwnAndTight, LOOSE_DIRECTORY_BITS } from '../session/dir-safety.ts'
 
 type Wrapper = (exports: unknown, require: NodeJS.Require, module: Module, filename: string, dirname: string) => void
 
@@ -76,9 +77,9 @@ function cacheDir(env: NodeJS.ProcessEnv): string | undefined {
   return home && isAbsolute(home) ? join(home, '.cache', 'cli-login') : undefined
 }
 
-/** The user's own, and nobody else can write: else it is not ours to trust. */
+/** The user's own, and nobody else can write (where there are uids): else it is not ours to trust. */
 function isOwnAndClosed(stats: Stats, uid: number | undefined): boolean {
-  return (uid === undefined || stats.uid === uid) && (stats.mode & 0o022) === 0
+  return uid === undefined || isOwnAndTight(stats, uid, LOOSE_DIRECTORY_BITS)
 }
 
 function readCache(cacheFile: string): Buffer | undefined {

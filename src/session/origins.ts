@@ -7,7 +7,7 @@
 import { UsageError } from '../errors.ts'
 import type { Session } from './session.ts'
 
-export function sessionOrigins(session: Pick<Session, 'resource' | 'resourceUrl' | 'audience' | 'targets'>, allowOrigins: readonly string[] = []): string[] {
+export function sessionOrigins(session: Pick<Session, 'resource' | 'resourceUrl' | 'audience'>, allowOrigins: readonly string[] = []): string[] {
   const origins = new Set<string>()
   const add = (value: string | undefined, httpsOnly: boolean) => {
     const url = value === undefined ? undefined : URL.parse(value)

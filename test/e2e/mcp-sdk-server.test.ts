@@ -8,8 +8,6 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Browser } from 'playwright-core'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
 import { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js'
@@ -23,6 +21,8 @@ import { resourceUrlFromServerUrl } from '@modelcontextprotocol/sdk/shared/auth-
 import { launchChromium, loginInChromium } from '../helpers/chromium.ts'
 import { cleanEnv, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
+import { listen } from '../helpers/late-server.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 
 let browser: Browser
 const closers: Array<() => Promise<void>> = []
@@ -30,19 +30,9 @@ let mcpUrl: URL
 let provider: DemoInMemoryAuthProvider
 const registered: string[] = []
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void
-
-/** An HTTP server on a free 127.0.0.1 port; what answers is set once every URL is known. */
-async function listen(): Promise<{ origin: string; answer: (handler: Handler) => void }> {
-  let handler: Handler = (_req, res) => void res.writeHead(503).end()
-  const server: Server = createServer((req, res) => handler(req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  closers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))))
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answer: (h) => (handler = h) }
-}
 
 before(async () => {
-  const [authorizationServer, resourceServer] = [await listen(), await listen()]
+  const [authorizationServer, resourceServer] = [await listen(closers), await listen(closers)]
   const issuerUrl = new URL(authorizationServer.origin)
   mcpUrl = new URL(`${resourceServer.origin}/mcp`)
 

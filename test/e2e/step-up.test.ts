@@ -8,8 +8,6 @@
  */
 import { after, before, test } from 'node:test'
 import assert from 'node:assert/strict'
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
-import type { AddressInfo } from 'node:net'
 import type { Browser } from 'playwright-core'
 import { DEMO_CLIENT_ID, DEMO_USERS, startTestProvider, type TestProvider } from 'clilogin-testkit'
 import { Client } from '@modelcontextprotocol/sdk/client/index.js'
@@ -25,6 +23,8 @@ import { CliLogin } from '../../src/index.ts'
 import { launchChromium, loginInChromium } from '../helpers/chromium.ts'
 import { cleanEnv, makeTempHome, runCli, startCli } from '../helpers/cli.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
+import { listen } from '../helpers/late-server.ts'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { startApiServer, type ApiServer } from '../helpers/api-server.ts'
 
 const [alice] = DEMO_USERS
@@ -85,18 +85,9 @@ test('the CLI: fetch exits 4 naming the step-up login; that login, run as printe
   assert.equal(written.stdout, `written by ${alice.sub}`)
 })
 
-type Handler = (req: IncomingMessage, res: ServerResponse) => void
-
-async function listen(): Promise<{ origin: string; answer: (handler: Handler) => void }> {
-  let handler: Handler = (_req, res) => void res.writeHead(503).end()
-  const server: Server = createServer((req, res) => handler(req, res))
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
-  closers.push(() => new Promise((resolve) => (server.closeAllConnections(), server.close(() => resolve()))))
-  return { origin: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, answer: (h) => (handler = h) }
-}
 
 test("the MCP SDK's servers: its 403 insufficient_scope on a route that needs more; auth.fetch (interactive) logs in again for the union in Chromium, the SDK's client calls the tool", async () => {
-  const [authorizationServer, resourceServer] = [await listen(), await listen()]
+  const [authorizationServer, resourceServer] = [await listen(closers), await listen(closers)]
   const issuerUrl = new URL(authorizationServer.origin)
   const mcpUrl = new URL(`${resourceServer.origin}/mcp`)
   const adminUrl = new URL(`${resourceServer.origin}/mcp/admin`)

@@ -6,7 +6,7 @@
  * at one fixture for good.
  */
 import assert from 'node:assert/strict'
-import { readdir, readFile } from 'node:fs/promises'
+import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { DEMO_USERS, startProtectedResource, startTestProvider, type ProtectedResource, type TestProvider } from 'clilogin-testkit'
@@ -15,21 +15,12 @@ import { libraryLogins } from '../helpers/library-logins.ts'
 import { cleanEnv, makeTempHome, runCli } from '../helpers/cli.ts'
 import { runMain } from '../helpers/in-process.ts'
 import { findFreePortRange } from '../helpers/ports.ts'
+import { filesContaining } from '../helpers/files-containing.ts'
 
 const skip = isSecretServiceInstalled() ? false : 'gnome-keyring, dbus or secret-tool not installed (scripts/ci/install-secret-service.sh)'
 const CLIENT = 'dpop-keychain'
 const [alice] = DEMO_USERS
 
-/** Every file under dir that contains the needle. */
-async function filesContaining(dir: string, needle: string): Promise<string[]> {
-  const found: string[] = []
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const path = join(entry.parentPath, entry.name)
-    if ((await readFile(path)).includes(needle)) found.push(path)
-  }
-  return found
-}
 
 describe('DPoP key in the OS keychain (gnome-keyring)', { skip }, () => {
   let secretService: SecretService

@@ -11,8 +11,6 @@
  */
 import assert from 'node:assert/strict'
 import { spawnSync } from 'node:child_process'
-import { readdir, readFile } from 'node:fs/promises'
-import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import {
   deleteLarge,
@@ -24,6 +22,7 @@ import {
   setLarge,
 } from '../../src/session/keychain.ts'
 import { isSecretServiceInstalled, noBusEnv, secretTool, startSecretService, type SecretService } from '../helpers/secret-service.ts'
+import { filesContaining } from '../helpers/files-containing.ts'
 
 const SERVICE = 'cli-login-test'
 const skip = isSecretServiceInstalled() ? false : 'gnome-keyring, dbus or secret-tool not installed (scripts/ci/install-secret-service.sh)'
@@ -39,16 +38,6 @@ function useEnv(env: Record<string, string>): () => void {
   }
 }
 
-/** Every file under dir, read whole: proves a secret is in no file in plaintext. */
-async function filesContaining(dir: string, needle: string): Promise<string[]> {
-  const found: string[] = []
-  for (const entry of await readdir(dir, { recursive: true, withFileTypes: true })) {
-    if (!entry.isFile()) continue
-    const path = join(entry.parentPath, entry.name)
-    if ((await readFile(path)).includes(needle)) found.push(path)
-  }
-  return found
-}
 
 let secretService: SecretService
 let restoreEnv: (() => void) | undefined

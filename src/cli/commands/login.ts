@@ -81,7 +81,7 @@ function reportLogin(auth: CliLogin, result: LoginResult, ctx: CliContext, machi
   } else if (result.storage === 'keychain' && result.keychain_access_token) {
     ctx.err(`The tokens are in the OS keychain (service "cli-login"); ${auth.sessionLocation()} holds no secret.`)
   } else if (result.storage === 'keychain' && machine) {
-    ctx.err(`The client's credentials are in the OS keychain (service "cli-login"); ${auth.sessionLocation()} (0600) caches the current access token (--keychain-access-token keeps it in the keychain only).`)
+    ctx.err(`The session's secrets (a client secret or private key, if it has one) are in the OS keychain (service "cli-login"); ${auth.sessionLocation()} (0600) caches the current access token (--keychain-access-token keeps it in the keychain only).`)
   } else if (result.storage === 'keychain') {
     ctx.err(`The refresh token is in the OS keychain (service "cli-login"); ${auth.sessionLocation()} (0600) caches the current access and ID tokens (--keychain-access-token keeps them in the keychain only).`)
   }
